@@ -1,0 +1,213 @@
+"""Base handlers: JSON in and out, one error shape, and authentication per audience.
+
+Authorization happens here, in `prepare`, once per audience — never by hand in an endpoint:
+- `AdminHandler`: a platform admin token.
+- `MerchantHandler`: a staff token of an active shop, plus the permission the handler declares
+  for the HTTP method in `permissions`.
+- `MobileHandler`: the shop in the path must exist and be active; a member token of that shop is
+  required except for methods listed in `public_methods`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import uuid
+from typing import Any, TypeVar
+
+import pydantic
+import tornado.web
+from redis.exceptions import RedisError
+
+from lib.errors import ApiError, forbidden, unauthorized
+from models.db import UNAVAILABLE_ERRORS
+from services import account, member as member_service, shop as shop_service, system, user
+from services.runtime import current
+
+log = logging.getLogger("mall.api")
+access_log = logging.getLogger("mall.access")
+
+Body = TypeVar("Body", bound=pydantic.BaseModel)
+
+MAX_PAGE_SIZE = 100
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+                422: "validation_failed", 429: "too_many_requests", 503: "service_unavailable"}
+
+
+class InFlight:
+    """Requests being served right now; graceful shutdown waits for this to reach zero."""
+
+    count = 0
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+class ApiHandler(tornado.web.RequestHandler):
+    request_id: str = ""
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+
+    async def prepare(self) -> None:
+        InFlight.count += 1
+        self._counted = True
+        incoming = self.request.headers.get("X-Request-Id", "")
+        self.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        self.set_header("X-Request-Id", self.request_id)
+        limit = current().config.max_body_bytes
+        declared = self.request.headers.get("Content-Length", "0")
+        if len(self.request.body) > limit or (declared.isdigit() and int(declared) > limit):
+            raise ApiError(413, "payload_too_large", f"request body exceeds {limit} bytes")
+
+    def on_finish(self) -> None:
+        if getattr(self, "_counted", False):
+            InFlight.count -= 1
+
+    # ---- input ----
+    def body(self, model: type[Body]) -> Body:
+        """The JSON body validated against `model`: 400 if not JSON, 422 with fields if invalid."""
+        raw = self.request.body or b"{}"
+        try:
+            return model.model_validate_json(raw)
+        except pydantic.ValidationError as exc:
+            errors = exc.errors(include_url=False, include_input=False)
+            if any(e["type"] == "json_invalid" for e in errors):
+                raise ApiError(400, "malformed_json", "request body is not valid JSON") from None
+            if any(e["type"] == "model_type" and not e["loc"] for e in errors):
+                raise ApiError(422, "validation_failed", "request body must be a JSON object") from None
+            fields = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
+                      for e in errors]
+            raise ApiError(422, "validation_failed", "request body is invalid", {"fields": fields}) from None
+
+    def int_arg(self, name: str, default: int | None = None, minimum: int = 0, maximum: int = 2**62) -> int | None:
+        raw = self.get_query_argument(name, None)
+        if raw in (None, ""):
+            return default
+        if not re.fullmatch(r"-?\d{1,19}", raw) or not minimum <= int(raw) <= maximum:
+            raise ApiError(422, "validation_failed", f"query parameter {name} must be an integer "
+                           f"between {minimum} and {maximum}", {"fields": [{"field": name}]})
+        return int(raw)
+
+    def page_args(self) -> tuple[int, int]:
+        return (self.int_arg("page", 1, minimum=1, maximum=1_000_000),
+                self.int_arg("page_size", 20, minimum=1, maximum=MAX_PAGE_SIZE))
+
+    def bearer_token(self) -> str:
+        header = self.request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthorized("unauthorized", "a Bearer token is required")
+        return token.strip()
+
+    # ---- output ----
+    def send(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(dumps(data))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        details: dict = {}
+        if isinstance(exc, ApiError):
+            code, message, details = exc.code, exc.message, exc.details
+            if getattr(exc, "retry_after", None):
+                self.set_header("Retry-After", str(exc.retry_after))
+        elif isinstance(exc, UNAVAILABLE_ERRORS + (RedisError, ConnectionError, OSError)):
+            status_code, code, message = 503, "service_unavailable", "a dependency is unavailable; retry shortly"
+            self.set_status(503)
+        elif status_code < 500:
+            code, message = STATUS_CODES.get(status_code, "bad_request"), self._reason
+        else:
+            code, message = "internal_error", "internal server error"
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        if self.request_id:
+            self.set_header("X-Request-Id", self.request_id)
+        self.finish(dumps({"error": {"code": code, "message": message, "details": details}}))
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, UNAVAILABLE_ERRORS + (RedisError, ConnectionError, OSError)):
+            log.warning("dependency unavailable on %s %s: %r", self.request.method, self.request.path, value)
+        elif isinstance(value, tornado.web.HTTPError):
+            return  # client errors are in the access log already
+        else:
+            log.error("unhandled error on %s %s [%s]", self.request.method, self.request.path,
+                      self.request_id, exc_info=(typ, value, tb))
+
+
+class NotFoundHandler(ApiHandler):
+    async def prepare(self) -> None:
+        await super().prepare()
+        raise ApiError(404, "not_found", "no such endpoint")
+
+
+class AdminHandler(ApiHandler):
+    async def prepare(self) -> None:
+        await super().prepare()
+        claims = account.decode_token(self.bearer_token(), "admin")
+        self.admin = await system.admin_for_token(claims)
+
+
+class MerchantHandler(ApiHandler):
+    # HTTP method -> permission key needed beyond being this shop's active staff
+    permissions: dict[str, str] = {}
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        claims = account.decode_token(self.bearer_token(), "merchant")
+        self.staff = await user.staff_for_token(claims)
+        self.shop = await shop_service.active_shop(self.staff.shop_id)
+        self.shop_id = self.shop.id
+        needed = self.permissions.get(self.request.method)
+        if needed and not user.has_permission(self.staff, needed):
+            raise forbidden("permission_denied", f"this needs the {needed} permission")
+
+
+class MobileHandler(ApiHandler):
+    # methods a visitor may call without a member token (catalog reads, login, register)
+    public_methods: tuple[str, ...] = ()
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        self.shop = await shop_service.active_shop(int(self.path_args[0]))
+        self.shop_id = self.shop.id
+        self.member = None
+        if self.request.method in self.public_methods:
+            return
+        claims = account.decode_token(self.bearer_token(), "member")
+        if claims.shop_id != self.shop_id:
+            raise forbidden("wrong_shop", "this token belongs to another shop")
+        self.member = await member_service.member_for_token(claims)
+
+
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """Access log: one JSON object per request, with the request id for correlation."""
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    access_log.log(level, dumps({
+        "request_id": getattr(handler, "request_id", ""), "method": handler.request.method,
+        "path": handler.request.path, "status": status, "ms": round(1000 * handler.request.request_time(), 2),
+        "ip": handler.request.remote_ip,
+    }))
+
+
+def client_ip(handler: tornado.web.RequestHandler) -> str:
+    return handler.request.remote_ip or "unknown"
+
+
+
+
+class RequestBody(pydantic.BaseModel):
+    """Base of every request body: strict types ("5" is not 5), unknown fields refused so a
+    typo in a field name is reported instead of silently ignored."""
+
+    model_config = pydantic.ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
+
+
+Username = pydantic.constr(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+Password = pydantic.constr(min_length=6, max_length=128)
+Mobile = pydantic.constr(pattern=r"^1\d{10}$")

@@ -1,0 +1,10 @@
+from handlers.base import ApiHandler
+from services import health
+
+
+class HealthHandler(ApiHandler):
+    """200 when the database and the bus answer, 503 (same body shape) when one does not."""
+
+    async def get(self):
+        report = await health.check()
+        self.send(report, 200 if report["status"] == "ok" else 503)

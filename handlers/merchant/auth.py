@@ -1,0 +1,20 @@
+from handlers.base import ApiHandler, MerchantHandler, RequestBody, client_ip
+from services import shop as shop_service, user
+
+
+class LoginBody(RequestBody):
+    username: str
+    password: str
+
+
+class LoginHandler(ApiHandler):
+    async def post(self):
+        body = self.body(LoginBody)
+        self.send(await user.login_staff(body.username, body.password, client_ip(self)))
+
+
+class MeHandler(MerchantHandler):
+    """The signed-in staff member and their shop."""
+
+    async def get(self):
+        self.send({"staff": user.render_staff(self.staff), "shop": shop_service.render_shop(self.shop)})

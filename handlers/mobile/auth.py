@@ -1,0 +1,31 @@
+import pydantic
+
+from handlers.base import Mobile, MobileHandler, Password, RequestBody, client_ip
+from services import member as member_service
+
+
+class RegisterBody(RequestBody):
+    mobile: Mobile
+    password: Password
+    nickname: pydantic.constr(min_length=1, max_length=64) | None = None
+
+
+class LoginBody(RequestBody):
+    mobile: str
+    password: str
+
+
+class RegisterHandler(MobileHandler):
+    public_methods = ("POST",)
+
+    async def post(self, shop_id):
+        body = self.body(RegisterBody)
+        self.send(await member_service.register(self.shop_id, body.mobile, body.password, body.nickname), 201)
+
+
+class LoginHandler(MobileHandler):
+    public_methods = ("POST",)
+
+    async def post(self, shop_id):
+        body = self.body(LoginBody)
+        self.send(await member_service.login(self.shop_id, body.mobile, body.password, client_ip(self)))

@@ -1,0 +1,183 @@
+"""mall — the shop backend. `python server.py [run|migrate|create-admin|seed-demo]`.
+
+`run` (the default) migrates the schema, then serves REST and /ws on MALL_PORT until SIGTERM or
+SIGINT, when it stops accepting, lets in-flight requests finish (up to shutdown_grace_seconds),
+closes WebSockets and pools, and exits.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import socket
+import sys
+
+import tornado.httpserver
+import tornado.netutil
+
+from lib.config import Config, ConfigError, load_config, resolve_jwt_secret
+from models.db import open_database
+from models.migrations import migrate, schema_version
+from services import runtime as runtime_module
+from services.account import LoginLimiter
+
+log = logging.getLogger("mall.server")
+
+# The HTTP layer drops bodies beyond this hard cap without reading them; below it, handlers
+# answer 413 with a JSON body once max_body_bytes is exceeded.
+HARD_BODY_CAP_FACTOR = 8
+
+
+class MallServer:
+    """One serving process: database, bus, HTTP server, timed jobs. Tests start these too."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.port: int | None = None
+        self.http: tornado.httpserver.HTTPServer | None = None
+        self.jobs: list = []
+
+    async def start(self, sockets: list[socket.socket] | None = None, migrate_schema: bool = True) -> None:
+        config = self.config
+        self.db = open_database(config.database_url, config.database_pool_size)
+        if migrate_schema:
+            migrate(self.db)
+        redis = None
+        if config.redis_url:
+            import redis.asyncio as aioredis
+
+            redis = aioredis.from_url(config.redis_url, decode_responses=True,
+                                      socket_connect_timeout=2, socket_timeout=5, health_check_interval=15)
+        self.runtime = runtime_module.Runtime(
+            config=config, jwt_secret=resolve_jwt_secret(config), redis=redis,
+            limiter=LoginLimiter(redis, config.redis_prefix, config.login_failures_per_account,
+                                 config.login_failures_per_ip, config.login_window_seconds),
+        )
+        runtime_module.install(self.runtime)
+        await self._start_events()
+
+        from handlers.routes import make_app
+
+        self.http = tornado.httpserver.HTTPServer(
+            make_app(), max_body_size=config.max_body_bytes * HARD_BODY_CAP_FACTOR, xheaders=False,
+        )
+        if sockets is None:
+            sockets = tornado.netutil.bind_sockets(config.port, config.host or None)
+        self.http.add_sockets(sockets)
+        self.port = sockets[0].getsockname()[1]
+        from tasks import start_jobs
+
+        self.jobs = start_jobs(self.runtime)
+        log.info("serving on port %s (%s, %s bus)", self.port, "sqlite" if config.is_sqlite else "mysql",
+                 "redis" if redis else "in-process")
+
+    async def _start_events(self) -> None:
+        """The event bus, relay and WebSocket hub (see events/); absent until they exist."""
+        try:
+            from events import start_events
+        except ImportError:
+            return
+        await start_events(self.runtime)
+
+    async def stop(self) -> None:
+        from handlers.base import InFlight
+
+        if self.http is not None:
+            self.http.stop()  # stop accepting; open connections keep being served
+        for job in self.jobs:
+            job.stop()
+        deadline = asyncio.get_running_loop().time() + self.config.shutdown_grace_seconds
+        while InFlight.count > 0 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        try:
+            from events import stop_events
+        except ImportError:
+            pass
+        else:
+            await stop_events(self.runtime)
+        if self.http is not None:
+            await self.http.close_all_connections()
+        if self.runtime.redis is not None:
+            await self.runtime.redis.aclose()
+        await self.db.aio_close()
+
+
+async def serve(config: Config) -> None:
+    server = MallServer(config)
+    await server.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("shutting down")
+    await server.stop()
+
+
+async def _create_admin(config: Config, username: str, password: str) -> bool:
+    db = open_database(config.database_url)
+    migrate(db)
+    runtime_module.install(runtime_module.Runtime(config=config, jwt_secret=""))
+    from services.system import create_or_update_admin
+
+    try:
+        _, created = await create_or_update_admin(username, password)
+    finally:
+        await db.aio_close()
+    return created
+
+
+async def _seed_demo(config: Config) -> dict:
+    db = open_database(config.database_url)
+    migrate(db)
+    runtime_module.install(runtime_module.Runtime(config=config, jwt_secret=resolve_jwt_secret(config)))
+    from services.demo import seed_demo
+
+    try:
+        return await seed_demo(config)
+    finally:
+        await db.aio_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="server.py", description="mall shop backend")
+    parser.add_argument("--config", help="YAML file overriding config.yaml")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="serve REST and WebSocket (default)")
+    commands.add_parser("migrate", help="create or upgrade the schema, then exit")
+    admin = commands.add_parser("create-admin", help="create the platform admin or reset its password")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--password", required=True)
+    commands.add_parser("seed-demo", help="create a demo shop with accounts and print them")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        config = load_config(args.config)
+        if not config.is_sqlite:
+            resolve_jwt_secret(config)  # refuse to start a MySQL deployment without a secret
+        command = args.command or "run"
+        if command == "migrate":
+            db = open_database(config.database_url)
+            applied = migrate(db)
+            print(f"schema at version {schema_version(db)}" + (f" (applied {applied})" if applied else " (up to date)"))
+        elif command == "create-admin":
+            if len(args.password) < 6:
+                print("password must be at least 6 characters", file=sys.stderr)
+                return 2
+            created = asyncio.run(_create_admin(config, args.username, args.password))
+            print(f"admin {args.username} {'created' if created else 'updated'}")
+        elif command == "seed-demo":
+            for line in asyncio.run(_seed_demo(config))["lines"]:
+                print(line)
+        else:
+            asyncio.run(serve(config))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

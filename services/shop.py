@@ -1,0 +1,58 @@
+"""Shops (tenants): created by the platform together with their owner account."""
+from __future__ import annotations
+
+import peewee
+
+from lib.errors import ApiError, conflict, not_found
+from models.base import iso, paginate, utcnow
+from models.db import database
+from models.shop import SHOP_ACTIVE, Shop
+from models.user import Staff
+from services import account
+
+
+def render_shop(shop: Shop) -> dict:
+    return {"id": shop.id, "name": shop.name, "status": shop.status,
+            "created_at": iso(shop.created_at), "updated_at": iso(shop.updated_at)}
+
+
+async def create_shop(name: str, owner_username: str, owner_password: str) -> dict:
+    """The shop and its owner staff account, in one transaction: both or neither."""
+    password_hash = await account.hash_password(owner_password)
+    try:
+        async with database.aio_atomic():
+            shop = await Shop.aio_create(name=name)
+            owner = await Staff.aio_create(shop_id=shop.id, username=owner_username,
+                                           password_hash=password_hash, is_owner=True)
+    except peewee.IntegrityError:
+        raise conflict("username_taken", "that username is already in use") from None
+    return {**render_shop(shop), "owner": {"id": owner.id, "username": owner.username}}
+
+
+async def list_shops(page: int, page_size: int, status: str | None = None) -> dict:
+    query = Shop.select().order_by(Shop.id.desc())
+    if status:
+        query = query.where(Shop.status == status)
+    return await paginate(query, page, page_size, render_shop)
+
+
+async def get_shop(shop_id: int) -> Shop:
+    shop = await Shop.aio_get_or_none(Shop.id == shop_id)
+    if shop is None:
+        raise not_found("shop")
+    return shop
+
+
+async def update_shop(shop_id: int, changes: dict) -> dict:
+    await get_shop(shop_id)
+    if changes:
+        await Shop.update(**changes, updated_at=utcnow()).where(Shop.id == shop_id).aio_execute()
+    return render_shop(await get_shop(shop_id))
+
+
+async def active_shop(shop_id: int) -> Shop:
+    """The shop for a shop-scoped request: 404 if missing, 403 `shop_suspended` if suspended."""
+    shop = await get_shop(shop_id)
+    if shop.status != SHOP_ACTIVE:
+        raise ApiError(403, "shop_suspended", "this shop is suspended")
+    return shop
