@@ -54,6 +54,12 @@ class Config:
 ENV_VARS = {f"MALL_{field.name.upper()}": field for field in dataclasses.fields(Config)}
 
 
+# HS256 wants a key at least as long as its 32-byte output (RFC 7518 3.2)
+MIN_JWT_SECRET_LENGTH = 32
+
+_TYPES = {"int": int, "float": float, "str": str}
+
+
 class ConfigError(Exception):
     """The configuration cannot run: the message says which setting and why."""
 
@@ -75,17 +81,19 @@ def load_config(path: str | os.PathLike | None = None, env: dict | None = None) 
         raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
     config = Config()
     for name, raw in values.items():
-        default = getattr(config, name)
+        kind = _TYPES[known[name].type]
         try:
-            setattr(config, name, type(default)(raw) if raw is not None else default)
+            setattr(config, name, kind(raw) if raw is not None else getattr(config, name))
         except (TypeError, ValueError):
-            raise ConfigError(f"setting {name} must be a {type(default).__name__}, got {raw!r}") from None
+            raise ConfigError(f"setting {name} must be a {kind.__name__}, got {raw!r}") from None
     return config
 
 
 def resolve_jwt_secret(config: Config) -> str:
     """The HMAC secret. Embedded mode keeps a random one per data dir; MySQL requires one set."""
     if config.jwt_secret:
+        if len(config.jwt_secret) < MIN_JWT_SECRET_LENGTH:
+            raise ConfigError(f"MALL_JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters")
         return config.jwt_secret
     if not config.is_sqlite:
         raise ConfigError("MALL_JWT_SECRET must be set when a MySQL database is configured")

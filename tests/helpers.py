@@ -1,0 +1,50 @@
+"""Helpers for tests that run `server.py` as a real subprocess."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(config, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALL_")}
+    env.update({
+        "MALL_DATABASE_URL": config.database_url, "MALL_REDIS_URL": config.redis_url,
+        "MALL_JWT_SECRET": config.jwt_secret, "MALL_REDIS_PREFIX": config.redis_prefix,
+        "MALL_HOST": "127.0.0.1", "MALL_JOB_INTERVAL_SECONDS": str(config.job_interval_seconds),
+    })
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run_cli(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "server.py", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+async def start_server_process(env: dict, port: int) -> subprocess.Popen:
+    """`python server.py` on `port`; returns once /api/health answers."""
+    process = subprocess.Popen([sys.executable, "server.py"], cwd=ROOT, env={**env, "MALL_PORT": str(port)},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for _ in range(200):
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early: {process.stdout.read()}")
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return process
+        except OSError:
+            await asyncio.sleep(0.05)
+    process.kill()
+    raise RuntimeError("server did not start listening")

@@ -1,0 +1,274 @@
+"""Foundation: CLI, schema, auth, tenancy, errors, limits — against a real server."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import signal
+import time
+
+import jwt
+import pytest
+
+from lib.config import Config
+from models.migrations.steps import MIGRATIONS
+from services.account import LoginLimiter
+from services.runtime import current
+from tests.conftest import BACKEND, MYSQL_URL, RUN_ID, _mysql_admin, make_config, unique
+from tests.helpers import free_port, run_cli, server_env, start_server_process
+
+
+# ---------- CLI and schema ----------
+
+@pytest.fixture
+def fresh_database_url(tmp_path):
+    if not MYSQL_URL:
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name = f"test_mall_fresh_{RUN_ID}"
+    conn = _mysql_admin(MYSQL_URL)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cur.execute(f"CREATE DATABASE `{name}`")
+    yield MYSQL_URL.rsplit("/", 1)[0] + f"/{name}"
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    conn.close()
+
+
+def test_migrate_twice_is_a_noop(fresh_database_url):
+    env = server_env(make_config(fresh_database_url))
+    first = run_cli(["migrate"], env)
+    assert first.returncode == 0, first.stderr
+    latest = MIGRATIONS[-1][0]
+    assert f"schema at version {latest}" in first.stdout and "applied" in first.stdout
+    second = run_cli(["migrate"], env)
+    assert second.returncode == 0, second.stderr
+    assert f"schema at version {latest} (up to date)" in second.stdout
+
+
+def test_mysql_without_jwt_secret_refuses_to_start():
+    env = server_env(Config(database_url="mysql://root@127.0.0.1:3306/test"))
+    env.pop("MALL_JWT_SECRET")
+    result = run_cli(["migrate"], env)
+    assert result.returncode == 2
+    assert "MALL_JWT_SECRET" in result.stderr
+
+
+async def test_create_admin_cli_is_idempotent_and_logs_in(server, api):
+    env = server_env(server.config)
+    username = unique("cliadmin")
+    created = run_cli(["create-admin", "--username", username, "--password", "first-pass"], env)
+    assert created.returncode == 0 and "created" in created.stdout, created.stderr
+    login = await api.post("/api/admin/auth/login", {"username": username, "password": "first-pass"})
+    assert login.status == 200
+    old_token = login.body["token"]
+    assert (await api.get("/api/admin/shops", token=old_token)).status == 200
+
+    updated = run_cli(["create-admin", "--username", username, "--password", "second-pass"], env)
+    assert updated.returncode == 0 and "updated" in updated.stdout
+    assert (await api.post("/api/admin/auth/login", {"username": username, "password": "first-pass"})).status == 401
+    assert (await api.post("/api/admin/auth/login", {"username": username, "password": "second-pass"})).status == 200
+    # resetting the password revokes tokens issued before
+    revoked = await api.get("/api/admin/shops", token=old_token)
+    assert revoked.status == 401 and revoked.body["error"]["code"] == "token_revoked"
+
+
+async def test_server_process_serves_and_shuts_down_gracefully(server):
+    port = free_port()
+    process = await start_server_process(server_env(server.config), port)
+    try:
+        from tests.conftest import Api
+
+        health = await Api(port).get("/api/health")
+        assert health.status == 200 and health.body["database"] == "ok"
+        process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.get_running_loop().run_in_executor(None, process.communicate, None, 30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "shutting down" in output
+
+
+# ---------- auth ----------
+
+async def test_wrong_password_is_401(api, make_shop):
+    shop = await make_shop()
+    response = await api.post("/api/merchant/auth/login", {"username": shop.owner_username, "password": "nope-nope"})
+    assert response.status == 401
+    assert response.body["error"]["code"] == "invalid_credentials"
+    unknown = await api.post("/api/merchant/auth/login", {"username": unique("ghost"), "password": "nope-nope"})
+    assert unknown.status == 401 and unknown.body == response.body
+
+
+def _forge(payload: dict, secret: str | None = None, alg: str = "HS256") -> str:
+    if alg == "none":
+        def b64(data):
+            return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+        return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(payload)}."
+    return jwt.encode(payload, secret, algorithm=alg)
+
+
+async def test_bad_tokens_are_401(api, make_shop, make_member):
+    shop = await make_shop()
+    member = await make_member(shop.id)
+    secret = current().jwt_secret
+    now = int(time.time())
+    claims = jwt.decode(shop.owner_token, options={"verify_signature": False})
+    expired = _forge({**claims, "iat": now - 100, "exp": now - 10}, secret)
+    header, payload, signature = shop.owner_token.split(".")
+    tampered_claims = {**claims, "shop_id": claims["shop_id"] + 1}
+    tampered = f"{header}.{base64.urlsafe_b64encode(json.dumps(tampered_claims).encode()).rstrip(b'=').decode()}.{signature}"
+    unsigned = _forge(claims, alg="none")
+    wrong_key = _forge(claims, "another-secret-of-enough-length-0123456789")
+    cases = {
+        "expired": (expired, "token_expired"),
+        "tampered": (tampered, "invalid_token"),
+        "alg none": (unsigned, "invalid_token"),
+        "wrong key": (wrong_key, "invalid_token"),
+        "member token on merchant API": (member.token, "invalid_token"),
+        "garbage": ("not.a.token", "invalid_token"),
+    }
+    for name, (token, code) in cases.items():
+        response = await api.get("/api/merchant/me", token=token)
+        assert response.status == 401, name
+        assert response.body["error"]["code"] == code, name
+    assert (await api.get("/api/merchant/me")).status == 401
+    assert (await api.get("/api/admin/shops", token=shop.owner_token)).status == 401
+    assert (await api.get(f"/api/mobile/{shop.id}/me", token=shop.owner_token)).status == 401
+    assert (await api.get("/api/merchant/me", token=shop.owner_token)).status == 200
+    assert (await api.get(f"/api/mobile/{shop.id}/me", token=member.token)).status == 200
+
+
+async def test_login_rate_limit_per_account(api, make_shop):
+    shop = await make_shop()
+    limit = current().config.login_failures_per_account
+    for _ in range(limit):
+        response = await api.post("/api/merchant/auth/login", {"username": shop.owner_username, "password": "bad-guess"})
+        assert response.status == 401
+    blocked = await api.post("/api/merchant/auth/login", {"username": shop.owner_username, "password": shop.owner_password})
+    assert blocked.status == 429
+    assert blocked.body["error"]["code"] == "too_many_attempts"
+    assert int(blocked.headers["Retry-After"]) > 0
+    other = await make_shop()  # another account from the same IP still logs in
+    ok = await api.post("/api/merchant/auth/login", {"username": other.owner_username, "password": other.owner_password})
+    assert ok.status == 200
+
+
+async def test_login_limiter_counts_per_ip_across_accounts(server):
+    limiter = LoginLimiter(server.runtime.redis, f"mall-test-{RUN_ID}-ip:", per_account=100, per_ip=3, window_s=60)
+    ip = f"10.0.0.{int(time.time()) % 250}"
+    for account in ("a", "b", "c"):
+        await limiter.check("merchant", account, ip)
+        await limiter.failed("merchant", account, ip)
+    with pytest.raises(Exception) as blocked:
+        await limiter.check("merchant", "d", ip)
+    assert blocked.value.status_code == 429
+    await limiter.check("merchant", "d", "10.9.9.9")  # another IP is unaffected
+
+
+# ---------- tenancy ----------
+
+async def test_merchant_cannot_see_other_shops_member(api, make_shop, make_member):
+    shop_a, shop_b = await make_shop("A"), await make_shop("B")
+    member_b = await make_member(shop_b.id)
+    foreign = await api.get(f"/api/merchant/members/{member_b.id}", token=shop_a.owner_token)
+    missing = await api.get("/api/merchant/members/999999999", token=shop_a.owner_token)
+    assert foreign.status == missing.status == 404
+    assert foreign.body == missing.body
+    own = await api.get(f"/api/merchant/members/{member_b.id}", token=shop_b.owner_token)
+    assert own.status == 200 and own.body["mobile"] == member_b.mobile
+    listing = await api.get("/api/merchant/members", token=shop_a.owner_token)
+    assert all(m["shop_id"] == shop_a.id for m in listing.body["items"])
+
+
+async def test_member_token_of_another_shop_is_refused(api, make_shop, make_member):
+    shop_a, shop_b = await make_shop(), await make_shop()
+    member_a = await make_member(shop_a.id)
+    response = await api.get(f"/api/mobile/{shop_b.id}/me", token=member_a.token)
+    assert response.status == 403 and response.body["error"]["code"] == "wrong_shop"
+
+
+async def test_suspended_shop_is_403_everywhere(api, admin_token, make_shop, make_member):
+    shop = await make_shop()
+    member = await make_member(shop.id)
+    suspend = await api.patch(f"/api/admin/shops/{shop.id}", {"status": "suspended"}, token=admin_token)
+    assert suspend.status == 200 and suspend.body["status"] == "suspended"
+    for response in (
+        await api.get("/api/merchant/me", token=shop.owner_token),
+        await api.get(f"/api/mobile/{shop.id}/me", token=member.token),
+        await api.post(f"/api/mobile/{shop.id}/auth/login", {"mobile": member.mobile, "password": "member-pass-1"}),
+        await api.post("/api/merchant/auth/login", {"username": shop.owner_username, "password": shop.owner_password}),
+    ):
+        assert response.status == 403
+        assert response.body["error"]["code"] == "shop_suspended"
+    await api.patch(f"/api/admin/shops/{shop.id}", {"status": "active"}, token=admin_token)
+    assert (await api.get("/api/merchant/me", token=shop.owner_token)).status == 200
+
+
+# ---------- platform shops ----------
+
+async def test_create_shop_is_atomic_and_validated(api, admin_token, make_shop):
+    shop = await make_shop()
+    before = (await api.get("/api/admin/shops", token=admin_token)).body["total"]
+    taken = await api.post("/api/admin/shops", {"name": "Dup", "owner_username": shop.owner_username,
+                                                "owner_password": "whatever1"}, token=admin_token)
+    assert taken.status == 409 and taken.body["error"]["code"] == "username_taken"
+    bad = await api.post("/api/admin/shops", {"name": "", "owner_username": "x", "owner_password": 5}, token=admin_token)
+    assert bad.status == 422
+    fields = {f["field"] for f in bad.body["error"]["details"]["fields"]}
+    assert {"name", "owner_username", "owner_password"} <= fields
+    assert (await api.get("/api/admin/shops", token=admin_token)).body["total"] == before
+    bad_status = await api.patch(f"/api/admin/shops/{shop.id}", {"status": "closed"}, token=admin_token)
+    assert bad_status.status == 422
+    assert (await api.get(f"/api/admin/shops/{shop.id}", token=admin_token)).body["status"] == "active"
+    assert (await api.get("/api/admin/shops/999999999", token=admin_token)).status == 404
+
+
+async def test_shop_list_is_paginated(api, admin_token, make_shop):
+    for _ in range(3):
+        await make_shop()
+    page = await api.get("/api/admin/shops?page=1&page_size=2", token=admin_token)
+    assert page.status == 200 and len(page.body["items"]) == 2 and page.body["total"] >= 3
+    assert page.body["page"] == 1 and page.body["page_size"] == 2
+    assert (await api.get("/api/admin/shops?page_size=101", token=admin_token)).status == 422
+    assert (await api.get("/api/admin/shops?page=abc", token=admin_token)).status == 422
+
+
+# ---------- errors ----------
+
+async def test_error_bodies_are_json(api, make_shop):
+    unknown = await api.get("/api/no/such/thing")
+    assert unknown.status == 404 and unknown.body["error"]["code"] == "not_found"
+    wrong_method = await api.delete("/api/admin/auth/login")
+    assert wrong_method.status == 405 and wrong_method.body["error"]["code"] == "method_not_allowed"
+    malformed = await api.post("/api/admin/auth/login", raw=b'{"username": "a", ')
+    assert malformed.status == 400 and malformed.body["error"]["code"] == "malformed_json"
+    not_object = await api.post("/api/admin/auth/login", raw=b'[1, 2]')
+    assert not_object.status == 422
+    huge = await api.post("/api/admin/auth/login", raw=b'{"username": "' + b"x" * (2 * 1024 * 1024) + b'"}')
+    assert huge.status == 413 and huge.body["error"]["code"] == "payload_too_large"
+    huge_id = await api.get("/api/admin/shops/99999999999999999999999")
+    assert huge_id.status == 404
+    assert "X-Request-Id" in malformed.headers
+
+
+async def test_register_validates_and_rejects_duplicates(api, make_shop):
+    shop = await make_shop()
+    path = f"/api/mobile/{shop.id}/auth/register"
+    bad = await api.post(path, {"mobile": "12345", "password": "short"})
+    assert bad.status == 422
+    mobile = "13712345678"
+    assert (await api.post(path, {"mobile": mobile, "password": "long-enough"})).status == 201
+    again = await api.post(path, {"mobile": mobile, "password": "long-enough"})
+    assert again.status == 409 and again.body["error"]["code"] == "mobile_taken"
+    assert (await api.post("/api/mobile/999999999/auth/register", {"mobile": mobile, "password": "x" * 8})).status == 404
+
+
+async def test_health_reports_dependencies(api):
+    response = await api.get("/api/health")
+    assert response.status == 200
+    assert response.body == {"status": "ok", "database": "ok", "bus": "ok"} | {
+        k: v for k, v in response.body.items() if k not in ("status", "database", "bus")}
+    assert BACKEND in ("sqlite", "mysql")
