@@ -60,7 +60,7 @@ class MallServer:
         from handlers.routes import make_app
 
         self.http = tornado.httpserver.HTTPServer(
-            make_app(), max_body_size=config.max_body_bytes * HARD_BODY_CAP_FACTOR, xheaders=False,
+            make_app(config), max_body_size=config.max_body_bytes * HARD_BODY_CAP_FACTOR, xheaders=False,
         )
         if sockets is None:
             sockets = tornado.netutil.bind_sockets(config.port, config.host or None)
@@ -73,11 +73,8 @@ class MallServer:
                  "redis" if redis else "in-process")
 
     async def _start_events(self) -> None:
-        """The event bus, relay and WebSocket hub (see events/); absent until they exist."""
-        try:
-            from events import start_events
-        except ImportError:
-            return
+        from events import start_events
+
         await start_events(self.runtime)
 
     async def stop(self) -> None:
@@ -90,12 +87,9 @@ class MallServer:
         deadline = asyncio.get_running_loop().time() + self.config.shutdown_grace_seconds
         while InFlight.count > 0 and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
-        try:
-            from events import stop_events
-        except ImportError:
-            pass
-        else:
-            await stop_events(self.runtime)
+        from events import stop_events
+
+        await stop_events(self.runtime)
         if self.http is not None:
             await self.http.close_all_connections()
         if self.runtime.redis is not None:

@@ -1,0 +1,39 @@
+"""Live push: outbox -> relay -> bus -> hub -> /ws. Services use `atomic`, `record`, `position`."""
+from __future__ import annotations
+
+from events.outbox import atomic, record
+from services.runtime import current
+
+__all__ = ["atomic", "record", "position", "start_events", "stop_events"]
+
+
+async def position(channel: str) -> dict:
+    """The channel's seq/epoch for a REST read. Call it *before* reading the object: an event
+    committed after this point is then replayed to a client subscribing with `since`. When the
+    bus is down the read still succeeds, with seq and epoch null (the client subscribes fresh)."""
+    try:
+        seq, epoch = await current().bus.position(channel)
+    except Exception:
+        return {"channel": channel, "seq": None, "epoch": None}
+    return {"channel": channel, "seq": seq, "epoch": epoch}
+
+
+async def start_events(runtime) -> None:
+    from events.bus import MemoryBus, RedisBus
+    from events.hub import Hub
+    from events.relay import Relay
+
+    bus = RedisBus(runtime.redis, runtime.config.redis_prefix) if runtime.redis is not None else MemoryBus()
+    runtime.bus, runtime.hub, runtime.relay = bus, Hub(bus), Relay(bus)
+    await bus.start(on_reconnect=runtime.hub.recheck_all)
+    runtime.relay.start()
+    runtime.relay.wake()  # publish what a previous process committed but never sent
+
+
+async def stop_events(runtime) -> None:
+    from handlers.ws import WsHandler
+
+    await runtime.relay.stop()
+    for connection in list(WsHandler.live):
+        connection.close(1001, "server shutting down")
+    await runtime.bus.stop()

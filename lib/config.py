@@ -36,6 +36,8 @@ class Config:
     login_failures_per_ip: int = 30
     login_window_seconds: int = 900
     shutdown_grace_seconds: float = 10
+    # server pings every WebSocket this often; a peer that does not answer in time is closed
+    ws_ping_interval_seconds: float = 25
     # Prefix for every Redis key, so deployments (or test runs) can share one Redis.
     redis_prefix: str = "mall:"
 

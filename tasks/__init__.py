@@ -16,6 +16,8 @@ JOBS: list = []
 
 
 def start_jobs(runtime) -> list[tornado.ioloop.PeriodicCallback]:
+    import tasks.events  # noqa: F401  (registers its jobs)
+
     interval_ms = runtime.config.job_interval_seconds * 1000
     callbacks = []
     for name, job in JOBS:

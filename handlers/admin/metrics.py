@@ -1,0 +1,30 @@
+from events.metrics import counters
+from handlers.base import AdminHandler
+from handlers.ws import WsHandler
+from services.runtime import current
+
+
+class MetricsHandler(AdminHandler):
+    """Live-push metrics of this process: JSON, or Prometheus text with ?format=prometheus."""
+
+    async def get(self):
+        runtime = current()
+        values = {
+            "ws_connections": len(WsHandler.live),
+            "ws_subscriptions": runtime.hub.subscription_count,
+            "ws_channels": len(runtime.hub.channels),
+            **vars(counters),
+            "relay": await runtime.relay.lag(),
+            "bus": runtime.bus.name,
+        }
+        if self.get_query_argument("format", "json") != "prometheus":
+            self.send(values)
+            return
+        lines = []
+        for name, value in values.items():
+            if isinstance(value, dict):
+                lines += [f"mall_{name}_{key} {val}" for key, val in value.items()]
+            elif isinstance(value, (int, float)):
+                lines.append(f"mall_{name} {value}")
+        self.set_header("Content-Type", "text/plain; version=0.0.4")
+        self.finish("\n".join(lines) + "\n")

@@ -1,0 +1,213 @@
+"""`GET /ws`: the live-push endpoint (protocol in API.md).
+
+Each connection authenticates by `?token=` or an `auth` op, subscribes to channels it is allowed
+to read, and receives pre-encoded event frames from the hub. What keeps one client from hurting
+the others:
+- a bound on bytes written but not yet flushed to the socket: a client that stops reading is
+  closed with 1013 instead of growing our memory (MAX_UNFLUSHED_BYTES);
+- a token bucket on incoming messages, a cap on subscriptions, and a frame size limit enforced
+  by Tornado (`websocket_max_message_size`, close 1009);
+- server pings (`websocket_ping_interval`), so dead peers are closed;
+- a malformed message gets an `error` op; nothing a client sends can raise out of a handler.
+Origins are not checked: authentication is by bearer token, never by cookie.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import time
+
+import jwt
+import tornado.websocket
+from redis.exceptions import RedisError
+
+from lib.errors import ApiError
+from models.db import UNAVAILABLE_ERRORS
+from services import account, member as member_service, shop as shop_service, user
+from services.runtime import current
+
+log = logging.getLogger("mall.ws")
+
+MAX_SUBSCRIPTIONS = 100  # per connection; a page needs a handful
+MAX_UNFLUSHED_BYTES = 1024 * 1024  # a client this far behind is dropped (close 1013)
+MAX_FRAME_BYTES = 64 * 1024  # client frames; larger closes the connection with 1009
+RATE_PER_S, RATE_BURST = 20.0, 60  # client messages; beyond, messages are refused
+MAX_REFUSED = 200  # refused messages before we close the connection (1008)
+CHANNEL = re.compile(r"^(?:(?:team|activity|goods):\d{1,18}|member:(\d{1,18})|shop:(\d{1,18}):orders)$")
+ORDERS_PERMISSION = "orders.view"
+
+
+class WsHandler(tornado.websocket.WebSocketHandler):
+    live: set["WsHandler"] = set()
+
+    def check_origin(self, origin: str) -> bool:
+        return True
+
+    async def open(self) -> None:
+        self.principal: tuple[str, object] | None = None  # ("member", Member) / ("merchant", Staff)
+        self.subscriptions: set[str] = set()
+        self.unflushed = 0
+        self.tokens, self.refilled_at, self.refused = float(RATE_BURST), time.monotonic(), 0
+        WsHandler.live.add(self)
+        token = self.get_query_argument("token", None)
+        if token:
+            await self._authenticate(token)
+
+    def on_close(self) -> None:
+        WsHandler.live.discard(self)
+        hub = current().hub
+        if hub is not None:
+            hub.remove_subscriber(self, self.subscriptions)
+        self.subscriptions.clear()
+
+    # ---- outgoing ----
+    def send_frame(self, frame: bytes) -> None:
+        connection = self.ws_connection
+        if connection is None or connection.is_closing():
+            return
+        if self.unflushed + len(frame) > MAX_UNFLUSHED_BYTES:
+            self._drop_slow()
+            return
+        self.unflushed += len(frame)
+        written = connection.write_message(frame)
+        written.add_done_callback(functools.partial(self._flushed, len(frame)))
+
+    def _flushed(self, size: int, future) -> None:
+        self.unflushed -= size
+        if not future.cancelled():
+            future.exception()  # a closed stream is expected here; mark it retrieved
+
+    def _drop_slow(self) -> None:
+        from events.metrics import counters
+
+        counters.slow_clients_dropped += 1
+        log.info("dropping a slow WebSocket client (%d bytes unflushed)", self.unflushed)
+        self.on_close()  # stop fan-out to it now
+        self.close(1013, "too slow; reconnect with since")
+        if self.ws_connection is not None:
+            self.ws_connection.stream.close()  # its buffer will not drain; free it now
+
+    def send_op(self, **fields) -> None:
+        self.send_frame(json.dumps(fields, ensure_ascii=False).encode())
+
+    def send_error(self, code: str, message: str, **extra) -> None:
+        self.send_op(op="error", code=code, message=message, **extra)
+
+    # ---- incoming ----
+    def _allow_message(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(RATE_BURST, self.tokens + (now - self.refilled_at) * RATE_PER_S)
+        self.refilled_at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        self.refused += 1
+        if self.refused > MAX_REFUSED:
+            self.close(1008, "message rate limit exceeded")
+        else:
+            self.send_error("rate_limited", f"at most {RATE_PER_S:g} messages per second")
+        return False
+
+    async def on_message(self, message: str | bytes) -> None:
+        if not self._allow_message():
+            return
+        try:
+            request = json.loads(message)
+        except (ValueError, UnicodeDecodeError):
+            self.send_error("bad_frame", "frames must be JSON objects")
+            return
+        op = request.get("op") if isinstance(request, dict) else None
+        handler = {"subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
+                   "ping": self._ping, "auth": self._auth}.get(op if isinstance(op, str) else "")
+        if handler is None:
+            self.send_error("bad_op", "op must be one of subscribe, unsubscribe, ping, auth")
+            return
+        try:
+            await handler(request)
+        except tornado.websocket.WebSocketClosedError:
+            pass
+        except UNAVAILABLE_ERRORS + (RedisError, OSError) as exc:
+            log.warning("ws %s failed, dependency unavailable: %r", op, exc)
+            self.send_error("unavailable", "a dependency is unavailable; retry shortly", channel=request.get("channel"))
+        except Exception:
+            log.exception("ws %s failed", op)
+            self.send_error("internal_error", "internal error", channel=request.get("channel"))
+
+    async def _ping(self, request: dict) -> None:
+        self.send_op(op="pong")
+
+    async def _auth(self, request: dict) -> None:
+        token = request.get("token")
+        if not isinstance(token, str):
+            self.send_error("bad_frame", "auth needs a token string")
+            return
+        await self._authenticate(token)
+
+    async def _authenticate(self, token: str) -> None:
+        try:
+            audience = jwt.decode(token, options={"verify_signature": False}).get("aud")
+            if audience not in ("member", "merchant"):
+                raise ApiError(401, "invalid_token", "token is invalid")
+            claims = account.decode_token(token, audience)
+            if audience == "member":
+                self.principal = ("member", await member_service.member_for_token(claims))
+            else:
+                self.principal = ("merchant", await user.staff_for_token(claims))
+        except (ApiError, jwt.InvalidTokenError) as exc:
+            self.principal = None
+            self.send_error(getattr(exc, "code", "invalid_token"), "token refused; continuing anonymously")
+            return
+        self.send_op(op="authenticated", audience=audience)
+
+    async def _authorize(self, channel: str) -> str | None:
+        """None if this connection may read `channel`, else the error code."""
+        match = CHANNEL.match(channel)
+        if match is None:
+            return "bad_channel"
+        member_id, shop_id = match.group(1), match.group(2)
+        if member_id is not None:
+            kind, who = self.principal or (None, None)
+            return None if kind == "member" and who.id == int(member_id) else "forbidden"
+        if shop_id is not None:
+            kind, staff = self.principal or (None, None)
+            if kind != "merchant" or staff.shop_id != int(shop_id) or not user.has_permission(staff, ORDERS_PERMISSION):
+                return "forbidden"
+            try:
+                await shop_service.active_shop(staff.shop_id)
+            except ApiError as exc:
+                return exc.code
+        return None
+
+    async def _subscribe(self, request: dict) -> None:
+        channel, since, epoch = request.get("channel"), request.get("since"), request.get("epoch")
+        if not isinstance(channel, str) or len(channel) > 64:
+            self.send_error("bad_channel", "channel must be a string such as team:42")
+            return
+        if since is not None and (type(since) is not int or since < 0):
+            self.send_error("bad_frame", "since must be a non-negative integer", channel=channel)
+            return
+        if epoch is not None and (not isinstance(epoch, str) or len(epoch) > 32):
+            self.send_error("bad_frame", "epoch must be a short string", channel=channel)
+            return
+        refused = await self._authorize(channel)
+        if refused:
+            self.send_error(refused, f"cannot subscribe to {channel}", channel=channel)
+            return
+        if channel not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
+            self.send_error("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS} per connection", channel=channel)
+            return
+        self.subscriptions.add(channel)
+        try:
+            await current().hub.subscribe(self, channel, since, epoch)
+        except BaseException:
+            self.subscriptions.discard(channel)
+            raise
+
+    async def _unsubscribe(self, request: dict) -> None:
+        channel = request.get("channel")
+        if isinstance(channel, str) and channel in self.subscriptions:
+            self.subscriptions.discard(channel)
+            current().hub.unsubscribe(self, channel)
+        self.send_op(op="unsubscribed", channel=channel if isinstance(channel, str) else None)

@@ -1,0 +1,364 @@
+"""Live push: outbox -> relay -> bus -> /ws, with real WebSocket clients, on both backends."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import socket
+import subprocess
+
+import pytest
+
+import events
+from events.bus import HISTORY_LEN
+from models.base import utcnow
+from models.events import OutboxEvent
+from models.user import Staff
+from services.account import hash_password
+from services.runtime import current
+from tests.conftest import REDIS_URL, unique
+from tests.helpers import free_port, server_env, start_server_process
+from tests.ws_client import WsClient
+
+_team_ids = itertools.count(1000)
+
+
+def new_team_channel() -> str:
+    return f"team:{next(_team_ids)}"
+
+
+async def emit(channel: str, type_: str = "team.progress", **data) -> None:
+    """Commit one event the way a service does: inside a transaction, relay woken after commit."""
+    async with events.atomic():
+        await events.record(channel, type_, data)
+
+
+async def test_anonymous_subscriber_gets_events_in_seq_order(server):
+    channel = new_team_channel()
+    client = await WsClient.connect(server.port)
+    subscribed = await client.subscribe(channel)
+    assert subscribed["op"] == "subscribed" and subscribed["seq"] == 0 and subscribed["epoch"]
+    for paid in range(1, 6):
+        await emit(channel, paid_count=paid)
+    received = [await client.recv() for _ in range(5)]
+    assert [m["seq"] for m in received] == [1, 2, 3, 4, 5]
+    assert [m["data"]["paid_count"] for m in received] == [1, 2, 3, 4, 5]
+    assert all(m["op"] == "event" and m["channel"] == channel and m["type"] == "team.progress" for m in received)
+    client.close()
+
+
+async def test_channel_authorization(server, make_shop, make_member):
+    shop = await make_shop()
+    member, other = await make_member(shop.id), await make_member(shop.id)
+    limited = await Staff.aio_create(shop_id=shop.id, username=unique("clerk"), permissions="[]",
+                                     password_hash=await hash_password("clerk-pass-1"))
+    from services.account import issue_token
+
+    clerk_token = issue_token("merchant", limited.id, limited.token_version, shop_id=shop.id)
+
+    anonymous = await WsClient.connect(server.port)
+    assert (await anonymous.subscribe(f"member:{member.id}"))["code"] == "forbidden"
+    assert (await anonymous.subscribe(f"shop:{shop.id}:orders"))["code"] == "forbidden"
+    assert (await anonymous.subscribe("nonsense:1"))["code"] == "bad_channel"
+    assert (await anonymous.subscribe(new_team_channel()))["op"] == "subscribed"
+
+    as_member = await WsClient.connect(server.port, member.token)
+    assert (await as_member.recv())["op"] == "authenticated"
+    assert (await as_member.subscribe(f"member:{other.id}"))["code"] == "forbidden"
+    assert (await as_member.subscribe(f"shop:{shop.id}:orders"))["code"] == "forbidden"
+    assert (await as_member.subscribe(f"member:{member.id}"))["op"] == "subscribed"
+
+    clerk = await WsClient.connect(server.port)
+    await clerk.send({"op": "auth", "token": clerk_token})
+    assert (await clerk.recv())["op"] == "authenticated"
+    assert (await clerk.subscribe(f"shop:{shop.id}:orders"))["code"] == "forbidden"
+
+    owner = await WsClient.connect(server.port, shop.owner_token)
+    await owner.recv_op("authenticated")
+    other_shop = await make_shop()
+    assert (await owner.subscribe(f"shop:{other_shop.id}:orders"))["code"] == "forbidden"
+    assert (await owner.subscribe(f"shop:{shop.id}:orders"))["op"] == "subscribed"
+    await emit(f"shop:{shop.id}:orders", "order.paid", order_id=1)
+    event = await owner.recv()
+    assert event["type"] == "order.paid" and event["data"] == {"order_id": 1}
+
+    bad = await WsClient.connect(server.port, "not-a-token")
+    assert (await bad.recv())["code"] == "invalid_token"
+    for client in (anonymous, as_member, clerk, owner, bad):
+        client.close()
+
+
+async def test_reconnect_with_since_replays_exactly_the_missed_events(server):
+    channel = new_team_channel()
+    first = await WsClient.connect(server.port)
+    subscribed = await first.subscribe(channel)
+    await emit(channel, n=1)
+    await emit(channel, n=2)
+    seen = [await first.recv(), await first.recv()]
+    first.close()
+    for n in (3, 4, 5):
+        await emit(channel, n=n)
+
+    again = await WsClient.connect(server.port)
+    resumed = await again.subscribe(channel, since=seen[-1]["seq"], epoch=subscribed["epoch"])
+    # the relay may still be publishing 3..5: whatever is not replayed arrives live, once
+    assert resumed["op"] == "subscribed" and resumed["epoch"] == subscribed["epoch"]
+    assert 2 <= resumed["seq"] <= 5
+    replayed = [await again.recv() for _ in range(3)]
+    assert [(m["seq"], m["data"]["n"]) for m in replayed] == [(3, 3), (4, 4), (5, 5)]
+    await emit(channel, n=6)
+    live = await again.recv()
+    assert (live["seq"], live["data"]["n"]) == (6, 6)
+    assert await again.nothing_within(0.3)
+    again.close()
+
+
+async def test_since_from_another_epoch_or_beyond_history_gets_resync(server):
+    channel = new_team_channel()
+    client = await WsClient.connect(server.port)
+    subscribed = await client.subscribe(channel)
+    wrong_epoch = await client.subscribe(channel, since=0, epoch="0000dead")
+    assert wrong_epoch == {"op": "resync", "channel": channel, "seq": 0, "epoch": subscribed["epoch"]}
+    client.close()
+
+    total = HISTORY_LEN + 300
+    async with events.atomic():
+        await OutboxEvent.insert_many(
+            [{"channel": channel, "type": "team.progress", "data": json.dumps({"n": n})} for n in range(total)]
+        ).aio_execute()
+    late = await WsClient.connect(server.port)
+    deadline = asyncio.get_running_loop().time() + 20
+    while (await events.position(channel))["seq"] < total and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+    resync = await late.subscribe(channel, since=1, epoch=subscribed["epoch"])
+    assert resync == {"op": "resync", "channel": channel, "seq": total, "epoch": subscribed["epoch"]}
+    await emit(channel, n="after")
+    after = await late.recv()
+    assert after["seq"] == total + 1 and after["data"]["n"] == "after"
+    late.close()
+
+
+async def test_rest_read_position_lets_a_client_miss_nothing(server, api, make_shop, make_member):
+    shop = await make_shop()
+    member = await make_member(shop.id)
+    me = await api.get(f"/api/mobile/{shop.id}/me", token=member.token)
+    channel = me.body["channel"]
+    assert channel["channel"] == f"member:{member.id}" and channel["seq"] == 0
+    await emit(channel["channel"], "order.status", order_id=7, status=1, previous_status=0, refund_status="none")
+    client = await WsClient.connect(server.port, member.token)
+    await client.recv_op("authenticated")
+    subscribed = await client.subscribe(channel["channel"], since=channel["seq"], epoch=channel["epoch"])
+    assert subscribed["op"] == "subscribed"
+    missed = await client.recv()
+    assert missed["op"] == "event" and missed["data"]["order_id"] == 7 and missed["seq"] == 1
+    client.close()
+
+
+async def test_committed_event_is_delivered_even_if_its_relay_never_ran(server):
+    """A process that commits and dies before publishing: the poll of a relay delivers it."""
+    channel = new_team_channel()
+    client = await WsClient.connect(server.port)
+    await client.subscribe(channel)
+    relay = current().relay
+    relay.paused = True  # the committing process's publish step never happens
+    try:
+        await emit(channel, n=1)
+        assert await client.nothing_within(0.3)
+        pending = await OutboxEvent.select().where(OutboxEvent.published_at.is_null()
+                                                    & (OutboxEvent.channel == channel)).aio_count()
+        assert pending == 1
+    finally:
+        relay.paused = False  # "restart": nobody wakes it; its periodic poll must find the row
+    event = await client.recv(timeout=5)
+    assert event["seq"] == 1 and event["data"] == {"n": 1}
+    client.close()
+
+
+async def test_rolled_back_transaction_publishes_nothing(server):
+    channel = new_team_channel()
+    client = await WsClient.connect(server.port)
+    await client.subscribe(channel)
+    with pytest.raises(RuntimeError):
+        async with events.atomic():
+            await events.record(channel, "team.progress", {"n": "never"})
+            raise RuntimeError("business rule failed")
+    await emit(channel, n="real")
+    event = await client.recv()
+    assert event["data"] == {"n": "real"} and event["seq"] == 1
+    client.close()
+
+
+async def _raw_ws_that_never_reads(port: int, channel: str) -> asyncio.StreamWriter:
+    """A WebSocket client that subscribes and then never reads: its socket buffers fill up."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
+    writer.write(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    assert b" 101 " in await reader.readline()
+    mask, payload = b"\x01\x02\x03\x04", json.dumps({"op": "subscribe", "channel": channel}).encode()
+    writer.write(b"\x81" + bytes([0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    await writer.drain()
+    writer.reader = reader
+    return writer
+
+
+async def test_slow_client_is_dropped_while_others_keep_receiving(server):
+    from events.metrics import counters
+
+    channel = new_team_channel()
+    slow = await _raw_ws_that_never_reads(server.port, channel)
+    normal = await WsClient.connect(server.port)
+    await asyncio.sleep(0.2)  # let the slow client's subscribe land first
+    await normal.subscribe(channel)
+    dropped_before = counters.slow_clients_dropped
+    blob = "x" * 8000
+    received = 0
+    for batch in range(250):  # up to 20 MB: more than any kernel buffers between the two ends
+        async with events.atomic():
+            for n in range(10):
+                await events.record(channel, "team.progress", {"n": batch * 10 + n, "blob": blob})
+        while received < (batch + 1) * 10:
+            message = await normal.recv()
+            assert message["seq"] == received + 1
+            received += 1
+        if counters.slow_clients_dropped > dropped_before:
+            break
+    assert counters.slow_clients_dropped == dropped_before + 1
+    # the normal client saw every event in order, and keeps receiving after the drop
+    await emit(channel, n="after")
+    assert (await normal.recv())["seq"] == received + 1
+    # the slow client's connection is closed: reading it reaches EOF instead of timing out
+    while await asyncio.wait_for(slow.reader.read(1 << 20), 10):
+        pass
+    assert slow.reader.at_eof()
+    slow.close()
+    normal.close()
+
+
+async def test_malformed_frames_get_error_ops_and_the_connection_survives(server):
+    client = await WsClient.connect(server.port)
+    cases = [
+        ("not json at all", "bad_frame"),
+        ("[1, 2, 3]", "bad_op"),
+        (json.dumps({"op": "explode"}), "bad_op"),
+        (json.dumps({"op": "subscribe"}), "bad_channel"),
+        (json.dumps({"op": "subscribe", "channel": "team:1", "since": -4}), "bad_frame"),
+        (json.dumps({"op": "subscribe", "channel": "team:1", "since": "7"}), "bad_frame"),
+        (json.dumps({"op": "subscribe", "channel": "team:1", "epoch": {"a": 1}}), "bad_frame"),
+        (json.dumps({"op": "auth", "token": 12}), "bad_frame"),
+        (b"\xff\xfe binary", "bad_frame"),
+    ]
+    for frame, code in cases:
+        await client.connection.write_message(frame, binary=isinstance(frame, bytes))
+        reply = await client.recv()
+        assert reply["op"] == "error" and reply["code"] == code, (frame, reply)
+    await client.send({"op": "ping"})
+    assert await client.recv() == {"op": "pong"}
+
+    oversized = await WsClient.connect(server.port)
+    await oversized.send("x" * (128 * 1024))
+    assert await oversized.recv() is None
+    assert oversized.connection.close_code == 1009
+    await client.send({"op": "ping"})  # others are unaffected
+    assert await client.recv() == {"op": "pong"}
+    client.close()
+
+
+async def test_message_flood_is_rate_limited(server):
+    client = await WsClient.connect(server.port)
+    for _ in range(150):
+        await client.send({"op": "ping"})
+    replies = [await client.recv() for _ in range(150)]
+    assert any(r.get("code") == "rate_limited" for r in replies)
+    assert sum(1 for r in replies if r == {"op": "pong"}) >= 60
+    client.close()
+
+
+async def test_metrics_need_admin_and_count_deliveries(server, api, admin_token, make_shop):
+    shop = await make_shop()
+    assert (await api.get("/api/admin/metrics", token=shop.owner_token)).status == 401
+    metrics = await api.get("/api/admin/metrics", token=admin_token)
+    assert metrics.status == 200
+    assert metrics.body["frames_delivered"] > 0 and metrics.body["relay"]["pending"] >= 0
+    text = await api.http.fetch(f"{api.base}/api/admin/metrics?format=prometheus",
+                                headers={"Authorization": f"Bearer {admin_token}"})
+    assert b"mall_ws_connections " in text.body
+
+
+needs_redis = pytest.mark.skipif(not REDIS_URL, reason="needs MALL_TEST_REDIS_URL: several processes share Redis")
+
+
+@needs_redis
+async def test_event_committed_on_process_a_reaches_process_b_with_the_same_seq(server):
+    port_b = free_port()
+    process_b = await start_server_process(server_env(server.config), port_b)
+    try:
+        channel = new_team_channel()
+        on_a = await WsClient.connect(server.port)
+        on_b = await WsClient.connect(port_b)
+        sub_a, sub_b = await on_a.subscribe(channel), await on_b.subscribe(channel)
+        assert (sub_a["seq"], sub_a["epoch"]) == (sub_b["seq"], sub_b["epoch"])
+        for n in range(3):
+            await emit(channel, n=n)  # committed through process A (this test's server)
+        from_a = [await on_a.recv() for _ in range(3)]
+        from_b = [await on_b.recv() for _ in range(3)]
+        assert from_a == from_b
+        assert [m["seq"] for m in from_b] == [1, 2, 3]
+        on_a.close()
+        on_b.close()
+    finally:
+        process_b.terminate()
+        process_b.wait(10)
+
+
+def _redis_cli(*args) -> None:
+    subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", *args], capture_output=True, timeout=10)
+
+
+def _start_redis() -> None:
+    subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
+                    "--save", "", "--appendonly", "no"], check=True, capture_output=True, timeout=10)
+
+
+@needs_redis
+async def test_redis_restart_keeps_rest_serving_and_resyncs_subscribers(server, api, make_shop, make_member):
+    shop = await make_shop()
+    member = await make_member(shop.id)
+    channel = new_team_channel()
+    client = await WsClient.connect(server.port)
+    subscribed = await client.subscribe(channel)
+    await emit(channel, n=1)
+    assert (await client.recv())["seq"] == 1
+    old_epoch = subscribed["epoch"]
+
+    _redis_cli("shutdown", "nosave")
+    try:
+        await asyncio.sleep(0.5)
+        me = await api.get(f"/api/mobile/{shop.id}/me", token=member.token)
+        assert me.status == 200 and me.body["id"] == member.id and me.body["channel"]["seq"] is None
+        health = await api.get("/api/health")
+        assert health.status == 503 and health.body["bus"] == "down" and health.body["database"] == "ok"
+        await emit(channel, n=2)  # committed while the bus is down: kept in the outbox
+    finally:
+        _start_redis()
+    resync = await client.recv_op("resync", timeout=20)
+    assert resync["channel"] == channel and resync["epoch"] != old_epoch
+    # the event committed during the outage is published into the new epoch as its seq 1,
+    # never as seq 2 of the old history
+    replay = await WsClient.connect(server.port)
+    deadline = asyncio.get_running_loop().time() + 10
+    while (await events.position(channel))["seq"] < 1 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert (await replay.subscribe(channel, since=0, epoch=resync["epoch"]))["op"] == "subscribed"
+    replayed = await replay.recv()
+    assert (replayed["seq"], replayed["data"]) == (1, {"n": 2})
+    replay.close()
+    fresh = await WsClient.connect(server.port)
+    now = await fresh.subscribe(channel, since=1, epoch=old_epoch)
+    assert now["op"] == "resync" and now["epoch"] != old_epoch
+    assert (await api.get("/api/health")).status == 200
+    client.close()
+    fresh.close()
