@@ -47,8 +47,11 @@ class MallServer:
         if config.redis_url:
             import redis.asyncio as aioredis
 
-            redis = aioredis.from_url(config.redis_url, decode_responses=True,
-                                      socket_connect_timeout=2, socket_timeout=5, health_check_interval=15)
+            # A blocking pool: a burst of requests waits for a free connection instead of failing.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                config.redis_url, max_connections=config.redis_pool_size, timeout=5, decode_responses=True,
+                socket_connect_timeout=2, socket_timeout=5, health_check_interval=15)
+            redis = aioredis.Redis(connection_pool=pool)
         self.runtime = runtime_module.Runtime(
             config=config, jwt_secret=resolve_jwt_secret(config), redis=redis,
             limiter=LoginLimiter(redis, config.redis_prefix, config.login_failures_per_account,

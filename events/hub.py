@@ -73,9 +73,17 @@ class Hub:
     async def subscribe(self, subscriber: Subscriber, channel: str, since: int | None, epoch: str | None) -> None:
         """Send `subscribed` (then missed events) or `resync`, then go live. Bus errors propagate."""
         sub = Subscription()
-        self.channels.setdefault(channel, {})[subscriber] = sub
+        subscribers = self.channels.setdefault(channel, {})
+        live = next((s for s in subscribers.values() if s.pending is None), None)
+        subscribers[subscriber] = sub
         try:
-            seq, current_epoch = await self.bus.position(channel)
+            if live is not None:
+                # A live local subscriber's position is the channel's position as far as this
+                # process has delivered it; anything newer is in flight and will be delivered.
+                # So a popular channel costs no bus round trip per subscribe.
+                seq, current_epoch = live.seq, live.epoch
+            else:
+                seq, current_epoch = await self.bus.position(channel)
             replay: list[Published] | None = []
             if since is not None:
                 if epoch != current_epoch or since > seq:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import tornado.web
 
 from handlers import health, ws
-from handlers.admin import auth as admin_auth, metrics as admin_metrics, shops as admin_shops
+from handlers.admin import auth as admin_auth, metrics as admin_metrics, push as admin_push, shops as admin_shops
 from handlers.base import NotFoundHandler, log_request
 from handlers.merchant import auth as merchant_auth, members as merchant_members
 from handlers.mobile import auth as mobile_auth, me as mobile_me
@@ -20,6 +20,7 @@ ROUTES = [
     (r"/api/admin/shops", admin_shops.ShopsHandler),
     (rf"/api/admin/shops/{ID}", admin_shops.ShopHandler),
     (r"/api/admin/metrics", admin_metrics.MetricsHandler),
+    (r"/api/admin/events/test", admin_push.TestPushHandler),
     # merchant back-office
     (r"/api/merchant/auth/login", merchant_auth.LoginHandler),
     (r"/api/merchant/me", merchant_auth.MeHandler),

@@ -16,13 +16,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 import time
 
 import jwt
 import tornado.websocket
 from redis.exceptions import RedisError
 
+from events.channels import CHANNEL
 from lib.errors import ApiError
 from models.db import UNAVAILABLE_ERRORS
 from services import account, member as member_service, shop as shop_service, user
@@ -35,7 +35,6 @@ MAX_UNFLUSHED_BYTES = 1024 * 1024  # a client this far behind is dropped (close 
 MAX_FRAME_BYTES = 64 * 1024  # client frames; larger closes the connection with 1009
 RATE_PER_S, RATE_BURST = 20.0, 60  # client messages; beyond, messages are refused
 MAX_REFUSED = 200  # refused messages before we close the connection (1008)
-CHANNEL = re.compile(r"^(?:(?:team|activity|goods):\d{1,18}|member:(\d{1,18})|shop:(\d{1,18}):orders)$")
 ORDERS_PERMISSION = "orders.view"
 
 

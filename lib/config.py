@@ -28,6 +28,7 @@ class Config:
     wechat_pay_api_base: str = "https://api.mch.weixin.qq.com"
     job_interval_seconds: float = 10
     database_pool_size: int = 20
+    redis_pool_size: int = 50
     max_body_bytes: int = 1024 * 1024
     admin_token_ttl_seconds: int = 12 * 3600
     merchant_token_ttl_seconds: int = 12 * 3600

@@ -362,3 +362,40 @@ async def test_redis_restart_keeps_rest_serving_and_resyncs_subscribers(server, 
     assert (await api.get("/api/health")).status == 200
     client.close()
     fresh.close()
+
+
+async def test_admin_test_push_reaches_subscribers(server, api, admin_token, make_shop):
+    channel = new_team_channel()
+    client = await WsClient.connect(server.port)
+    await client.subscribe(channel)
+    shop = await make_shop()
+    assert (await api.post("/api/admin/events/test", {"channel": channel}, token=shop.owner_token)).status == 401
+    bad = await api.post("/api/admin/events/test", {"channel": "orders; DROP TABLE"}, token=admin_token)
+    assert bad.status == 422
+    sent = await api.post("/api/admin/events/test", {"channel": channel, "data": {"hello": "世界"}}, token=admin_token)
+    assert sent.status == 202
+    event = await client.recv()
+    assert (event["type"], event["data"], event["seq"]) == ("system.test", {"hello": "世界"}, 1)
+    client.close()
+
+
+async def test_joining_a_busy_channel_misses_nothing_and_repeats_nothing(server):
+    channel = new_team_channel()
+    first = await WsClient.connect(server.port)
+    await first.subscribe(channel)
+    for n in range(3):
+        await emit(channel, n=n)
+    assert [(await first.recv())["seq"] for _ in range(3)] == [1, 2, 3]
+    second = await WsClient.connect(server.port)
+    joined = await second.subscribe(channel)  # answered from the hub's live position
+    assert joined["op"] == "subscribed" and joined["seq"] == 3
+    for n in range(3, 5):
+        await emit(channel, n=n)
+    assert [(await second.recv())["seq"] for _ in range(2)] == [4, 5]
+    resumed = await WsClient.connect(server.port)
+    replay = await resumed.subscribe(channel, since=1, epoch=joined["epoch"])
+    assert replay["seq"] == 5
+    assert [(await resumed.recv())["seq"] for _ in range(4)] == [2, 3, 4, 5]
+    assert await second.nothing_within(0.2) and await resumed.nothing_within(0.01)
+    for client in (first, second, resumed):
+        client.close()

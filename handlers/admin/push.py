@@ -1,0 +1,21 @@
+import pydantic
+
+import events
+from events.channels import CHANNEL
+from handlers.base import AdminHandler, RequestBody
+
+
+class TestPushBody(RequestBody):
+    channel: pydantic.constr(pattern=CHANNEL.pattern)
+    data: dict = {}
+
+
+class TestPushHandler(AdminHandler):
+    """Send a `system.test` event down a channel: lets an operator check the whole push path
+    (outbox, relay, bus, every process's hub) end to end. Benchmarks use it as their source."""
+
+    async def post(self):
+        body = self.body(TestPushBody)
+        async with events.atomic():
+            await events.record(body.channel, "system.test", body.data)
+        self.send({"channel": body.channel}, 202)
