@@ -90,14 +90,17 @@ class MallServer:
         deadline = asyncio.get_running_loop().time() + self.config.shutdown_grace_seconds
         while InFlight.count > 0 and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
+        log.info("in-flight requests finished (%d left)", InFlight.count)
         from events import stop_events
 
         await stop_events(self.runtime)
         if self.http is not None:
             await self.http.close_all_connections()
+        log.info("connections closed")
         if self.runtime.redis is not None:
             await self.runtime.redis.aclose()
         await self.db.aio_close()
+        log.info("pools closed")
 
 
 async def serve(config: Config) -> None:

@@ -222,8 +222,8 @@ def main() -> None:
     finally:
         mall.terminate()
         baseline.terminate()
-        mall.wait(15)
-        baseline.wait(15)
+        mall.wait(60)
+        baseline.wait(60)
         if args.backend == "mysql":
             admin_conn.cursor().execute(f"DROP DATABASE IF EXISTS `{db_name}`")
 

@@ -46,8 +46,11 @@ class Relay:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL_S)
+            # asyncio.timeout, not wait_for: under load, wait_for on Python 3.11 was seen to
+            # swallow the cancellation of this task at shutdown and hang it
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POLL_INTERVAL_S):
+                    await self._wake.wait()
             self._wake.clear()
             if self.paused:
                 continue
