@@ -399,3 +399,31 @@ async def test_joining_a_busy_channel_misses_nothing_and_repeats_nothing(server)
     assert await second.nothing_within(0.2) and await resumed.nothing_within(0.01)
     for client in (first, second, resumed):
         client.close()
+
+
+async def test_unsubscribe_stops_events(server):
+    channel = new_team_channel()
+    client = await WsClient.connect(server.port)
+    await client.subscribe(channel)
+    await client.send({"op": "unsubscribe", "channel": channel})
+    assert await client.recv() == {"op": "unsubscribed", "channel": channel}
+    await emit(channel, n=1)
+    assert await client.nothing_within(0.5)
+    client.close()
+
+
+async def test_peer_that_never_answers_pings_is_closed(server):
+    """A peer that reads nothing never answers pings; with a 1 s ping interval it is closed."""
+    settings = server.http.request_callback.settings
+    settings["websocket_ping_interval"] = settings["websocket_ping_timeout"] = 1  # for connections opened now
+    try:
+        silent = await _raw_ws_that_never_reads(server.port, new_team_channel())
+        await asyncio.sleep(0.2)
+    finally:
+        settings["websocket_ping_interval"] = settings["websocket_ping_timeout"] = server.config.ws_ping_interval_seconds
+    started = asyncio.get_running_loop().time()
+    while await asyncio.wait_for(silent.reader.read(1 << 16), 10):
+        pass
+    assert silent.reader.at_eof()
+    assert asyncio.get_running_loop().time() - started < 10
+    silent.close()
