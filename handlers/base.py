@@ -106,6 +106,10 @@ class ApiHandler(tornado.web.RequestHandler):
         return token.strip()
 
     # ---- output ----
+    def no_content(self) -> None:
+        self.set_status(204)
+        self.finish()
+
     def send(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(dumps(data))
@@ -208,6 +212,9 @@ class RequestBody(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
 
 
+Id = pydantic.conint(ge=1, le=2**62)
+Url = pydantic.constr(max_length=512, pattern=r"^https?://\S+$")
+Money = pydantic.conint(ge=0, le=10**12)  # fen; ¥10 billion is beyond any real price
 Username = pydantic.constr(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
 Password = pydantic.constr(min_length=6, max_length=128)
 Mobile = pydantic.constr(pattern=r"^1\d{10}$")

@@ -6,8 +6,9 @@ import tornado.web
 from handlers import health, ws
 from handlers.admin import auth as admin_auth, metrics as admin_metrics, push as admin_push, shops as admin_shops
 from handlers.base import NotFoundHandler, log_request
-from handlers.merchant import auth as merchant_auth, members as merchant_members
-from handlers.mobile import auth as mobile_auth, me as mobile_me
+from handlers.merchant import adv as merchant_adv, auth as merchant_auth, goods as merchant_goods
+from handlers.merchant import members as merchant_members, settings as merchant_settings
+from handlers.mobile import auth as mobile_auth, catalog as mobile_catalog, me as mobile_me
 
 ID = r"(\d{1,18})"  # path ids: digits only, and small enough for every database's integer
 SHOP = r"/api/mobile/" + ID
@@ -26,10 +27,25 @@ ROUTES = [
     (r"/api/merchant/me", merchant_auth.MeHandler),
     (r"/api/merchant/members", merchant_members.MembersHandler),
     (rf"/api/merchant/members/{ID}", merchant_members.MemberHandler),
+    (r"/api/merchant/categories", merchant_goods.CategoriesHandler),
+    (rf"/api/merchant/categories/{ID}", merchant_goods.CategoryHandler),
+    (r"/api/merchant/goods", merchant_goods.GoodsListHandler),
+    (r"/api/merchant/goods/shelf", merchant_goods.ShelfHandler),
+    (rf"/api/merchant/goods/{ID}", merchant_goods.GoodsHandler),
+    (rf"/api/merchant/goods/{ID}/stock", merchant_goods.StockHandler),
+    (rf"/api/merchant/goods/{ID}/stock-ledger", merchant_goods.StockLedgerHandler),
+    (r"/api/merchant/banners", merchant_adv.BannersHandler),
+    (rf"/api/merchant/banners/{ID}", merchant_adv.BannerHandler),
+    (r"/api/merchant/settings", merchant_settings.SettingsHandler),
     # shoppers
     (rf"{SHOP}/auth/register", mobile_auth.RegisterHandler),
     (rf"{SHOP}/auth/login", mobile_auth.LoginHandler),
     (rf"{SHOP}/me", mobile_me.MeHandler),
+    (rf"{SHOP}/categories", mobile_catalog.CategoriesHandler),
+    (rf"{SHOP}/goods", mobile_catalog.GoodsListHandler),
+    (rf"{SHOP}/goods/{ID}", mobile_catalog.GoodsHandler),
+    (rf"{SHOP}/banners", mobile_catalog.BannersHandler),
+    (rf"{SHOP}/settings", mobile_catalog.SettingsHandler),
 ]
 
 

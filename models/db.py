@@ -23,6 +23,7 @@ from peewee_async.pool import PoolBackend
 from peewee_async.transactions import Transaction
 
 import aiosqlite
+from pymysql.constants import CLIENT
 
 from lib.config import ROOT
 
@@ -147,6 +148,9 @@ def open_database(url: str, pool_size: int = 20) -> peewee.Database:
             password=unquote(parsed.password or ""),
             charset="utf8mb4",
             connect_timeout=5,
+            # rows "matched", not "changed", as SQLite counts: a conditional UPDATE that matches
+            # a row reports 1 even when the values happen to be unchanged
+            client_flag=CLIENT.FOUND_ROWS,
             pool_params={"minsize": 1, "maxsize": pool_size, "pool_recycle": 3600},
         )
     else:

@@ -181,3 +181,19 @@ async def make_member(api):
         return MemberFixture(response.body["member"]["id"], shop_id, mobile, response.body["token"])
 
     return make
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path):
+    if not MYSQL_URL:
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name = f"test_mall_fresh_{RUN_ID}"
+    conn = _mysql_admin(MYSQL_URL)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cur.execute(f"CREATE DATABASE `{name}`")
+    yield MYSQL_URL.rsplit("/", 1)[0] + f"/{name}"
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    conn.close()

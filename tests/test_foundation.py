@@ -14,27 +14,11 @@ from lib.config import Config
 from models.migrations.steps import MIGRATIONS
 from services.account import LoginLimiter
 from services.runtime import current
-from tests.conftest import BACKEND, MYSQL_URL, RUN_ID, _mysql_admin, make_config, unique
+from tests.conftest import BACKEND, RUN_ID, make_config, unique
 from tests.helpers import free_port, run_cli, server_env, start_server_process
 
 
 # ---------- CLI and schema ----------
-
-@pytest.fixture
-def fresh_database_url(tmp_path):
-    if not MYSQL_URL:
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    name = f"test_mall_fresh_{RUN_ID}"
-    conn = _mysql_admin(MYSQL_URL)
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cur.execute(f"CREATE DATABASE `{name}`")
-    yield MYSQL_URL.rsplit("/", 1)[0] + f"/{name}"
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    conn.close()
-
 
 def test_migrate_twice_is_a_noop(fresh_database_url):
     env = server_env(make_config(fresh_database_url))

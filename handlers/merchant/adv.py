@@ -1,0 +1,52 @@
+import datetime
+
+import pydantic
+
+from handlers.base import MerchantHandler, RequestBody, Url
+from services import adv
+
+
+class BannerBody(RequestBody):
+    title: pydantic.constr(max_length=100) = ""
+    image: Url
+    link: pydantic.constr(max_length=512) = ""
+    sort: int = 0
+    enabled: bool = True
+    starts_at: datetime.datetime | None = None
+    ends_at: datetime.datetime | None = None
+
+
+class BannerPatch(RequestBody):
+    title: pydantic.constr(max_length=100) = None
+    image: Url = None
+    link: pydantic.constr(max_length=512) = None
+    sort: int = None
+    enabled: bool = None
+    starts_at: datetime.datetime | None = None
+    ends_at: datetime.datetime | None = None
+
+
+class BannersHandler(MerchantHandler):
+    permissions = {"GET": "adv.view", "POST": "adv.edit"}
+
+    async def get(self):
+        page, page_size = self.page_args()
+        self.send(await adv.list_banners(self.shop_id, page, page_size))
+
+    async def post(self):
+        self.send(await adv.create_banner(self.shop_id, self.body(BannerBody).model_dump()), 201)
+
+
+class BannerHandler(MerchantHandler):
+    permissions = {"GET": "adv.view", "PATCH": "adv.edit", "DELETE": "adv.edit"}
+
+    async def get(self, banner_id):
+        self.send(adv.render_banner(await adv.get_banner(self.shop_id, int(banner_id))))
+
+    async def patch(self, banner_id):
+        changes = self.body(BannerPatch).model_dump(exclude_unset=True)
+        self.send(await adv.update_banner(self.shop_id, int(banner_id), changes))
+
+    async def delete(self, banner_id):
+        await adv.delete_banner(self.shop_id, int(banner_id))
+        self.no_content()

@@ -1,0 +1,45 @@
+"""The shop window for shoppers: public reads, no member token needed."""
+from handlers.base import MobileHandler
+from services import adv, goods as goods_service, sysset
+
+SORTS = ("price_asc", "price_desc", "sales", "new", "default")
+
+
+class CategoriesHandler(MobileHandler):
+    public_methods = ("GET",)
+
+    async def get(self, shop_id):
+        self.send({"items": await goods_service.category_tree(self.shop_id, enabled_only=True)})
+
+
+class GoodsListHandler(MobileHandler):
+    public_methods = ("GET",)
+
+    async def get(self, shop_id):
+        page, page_size = self.page_args()
+        sort = self.get_query_argument("sort", "default")
+        q = (self.get_query_argument("q", "") or "").strip()[:100]
+        self.send(await goods_service.list_goods(
+            self.shop_id, page, page_size, merchant=False, category_id=self.int_arg("category_id", minimum=1),
+            q=q or None, sort=sort if sort in SORTS else "default"))
+
+
+class GoodsHandler(MobileHandler):
+    public_methods = ("GET",)
+
+    async def get(self, shop_id, goods_id):
+        self.send(await goods_service.goods_detail(self.shop_id, int(goods_id), merchant=False))
+
+
+class BannersHandler(MobileHandler):
+    public_methods = ("GET",)
+
+    async def get(self, shop_id):
+        self.send({"items": await adv.live_banners(self.shop_id)})
+
+
+class SettingsHandler(MobileHandler):
+    public_methods = ("GET",)
+
+    async def get(self, shop_id):
+        self.send(sysset.public_settings(await sysset.get_settings(self.shop_id)))

@@ -1,0 +1,341 @@
+"""Catalog rules: categories (two levels), goods with spec-generated SKUs, stock and its ledger.
+
+Stock changes only through `change_stock`: a conditional UPDATE (never below zero) plus a ledger
+row in one transaction, and a `goods.stock` event on the public `goods:{id}` channel so a detail
+page can show stock live. Editing goods never overwrites the stock of existing rows (an order
+could have taken some meanwhile); new SKUs take the stock they are created with.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+
+
+import events
+from lib.errors import conflict, invalid, not_found
+from models.base import iso, paginate, utcnow
+from models.goods import ON_SALE, Category, Goods, Sku, StockLedger
+
+SORTS = {
+    "price_asc": (Goods.price_fen.asc(), Goods.id.desc()),
+    "price_desc": (Goods.price_fen.desc(), Goods.id.desc()),
+    "sales": (Goods.sales.desc(), Goods.id.desc()),
+    "new": (Goods.id.desc(),),
+    "default": (Goods.sort.desc(), Goods.id.desc()),
+}
+
+
+def field_error(field: str, message: str):
+    return invalid("request body is invalid", {"fields": [{"field": field, "message": message}]})
+
+
+# ---------------------------------------------------------------- categories
+def render_category(category: Category) -> dict:
+    return {"id": category.id, "parent_id": category.parent_id, "name": category.name,
+            "sort": category.sort, "enabled": category.enabled}
+
+
+async def get_category(shop_id: int, category_id: int) -> Category:
+    category = await Category.aio_get_or_none((Category.shop_id == shop_id) & (Category.id == category_id))
+    if category is None:
+        raise not_found("category")
+    return category
+
+
+async def _check_parent(shop_id: int, parent_id: int | None, self_id: int | None = None) -> None:
+    if parent_id is None:
+        return
+    parent = await Category.aio_get_or_none((Category.shop_id == shop_id) & (Category.id == parent_id))
+    if parent is None or parent.id == self_id:
+        raise field_error("parent_id", "unknown parent category")
+    if parent.parent_id is not None:
+        raise field_error("parent_id", "categories have two levels; the parent must be a top-level category")
+    if self_id is not None and await Category.select().where(
+            (Category.shop_id == shop_id) & (Category.parent_id == self_id)).aio_exists():
+        raise field_error("parent_id", "a category with children cannot become a child")
+
+
+async def create_category(shop_id: int, fields: dict) -> dict:
+    await _check_parent(shop_id, fields.get("parent_id"))
+    return render_category(await Category.aio_create(shop_id=shop_id, **fields))
+
+
+async def update_category(shop_id: int, category_id: int, changes: dict) -> dict:
+    category = await get_category(shop_id, category_id)
+    if "parent_id" in changes:
+        await _check_parent(shop_id, changes["parent_id"], self_id=category.id)
+    if changes:
+        await Category.update(**changes).where(
+            (Category.shop_id == shop_id) & (Category.id == category_id)).aio_execute()
+    return render_category(await get_category(shop_id, category_id))
+
+
+async def delete_category(shop_id: int, category_id: int) -> None:
+    await get_category(shop_id, category_id)
+    if await Category.select().where((Category.shop_id == shop_id) & (Category.parent_id == category_id)).aio_exists():
+        raise conflict("category_not_empty", "the category has sub-categories")
+    if await Goods.select().where((Goods.shop_id == shop_id) & (Goods.category_id == category_id)
+                                  & Goods.deleted_at.is_null()).aio_exists():
+        raise conflict("category_not_empty", "the category still has goods")
+    await Category.delete().where((Category.shop_id == shop_id) & (Category.id == category_id)).aio_execute()
+
+
+async def category_tree(shop_id: int, enabled_only: bool) -> list[dict]:
+    query = Category.select().where(Category.shop_id == shop_id).order_by(Category.sort.desc(), Category.id)
+    if enabled_only:
+        query = query.where(Category.enabled == True)  # noqa: E712
+    rows = list(await query.aio_execute())
+    tops = [{**render_category(c), "children": []} for c in rows if c.parent_id is None]
+    by_id = {c["id"]: c for c in tops}
+    for c in rows:
+        if c.parent_id is not None and c.parent_id in by_id:
+            by_id[c.parent_id]["children"].append(render_category(c))
+    return tops
+
+
+# ---------------------------------------------------------------- goods
+def render_sku(sku: Sku) -> dict:
+    return {"id": sku.id, "title": sku.title, "spec_values": json.loads(sku.spec_values),
+            "price_fen": sku.price_fen, "stock": sku.stock, "code": sku.code}
+
+
+def render_goods_summary(goods: Goods) -> dict:
+    images = json.loads(goods.images)
+    return {"id": goods.id, "title": goods.title, "subtitle": goods.subtitle, "cover": images[0] if images else "",
+            "category_id": goods.category_id, "price_fen": goods.price_fen,
+            "market_price_fen": goods.market_price_fen, "sales": goods.sales, "stock": goods.stock}
+
+
+def render_goods(goods: Goods, skus: list[Sku], merchant: bool) -> dict:
+    data = {**render_goods_summary(goods), "images": json.loads(goods.images), "description": goods.description,
+            "weight_g": goods.weight_g, "is_virtual": goods.is_virtual, "purchase_limit": goods.purchase_limit,
+            "specs": json.loads(goods.specs), "skus": [render_sku(s) for s in skus]}
+    if merchant:
+        data.update(status=goods.status, sort=goods.sort, created_at=iso(goods.created_at),
+                    updated_at=iso(goods.updated_at), deleted=goods.deleted_at is not None)
+    return data
+
+
+async def _check_category(shop_id: int, category_id: int | None) -> None:
+    if category_id is not None and not await Category.select().where(
+            (Category.shop_id == shop_id) & (Category.id == category_id)).aio_exists():
+        raise field_error("category_id", "unknown category")
+
+
+def _normalise_skus(specs: list[dict], skus: list[dict]) -> list[dict]:
+    """SKUs keyed and titled. With spec groups, the SKUs must be exactly their combinations."""
+    if specs:
+        names = [s["name"] for s in specs]
+        if len(set(names)) != len(names):
+            raise field_error("specs", "spec group names must be distinct")
+        for i, group in enumerate(specs):
+            if len(set(group["values"])) != len(group["values"]):
+                raise field_error(f"specs.{i}.values", "values in a spec group must be distinct")
+        expected = {tuple(combo) for combo in itertools.product(*(s["values"] for s in specs))}
+        given = [tuple(s.get("spec_values") or ()) for s in skus]
+        if len(set(given)) != len(given) or set(given) != expected:
+            missing = sorted(" / ".join(c) for c in expected - set(given))
+            unknown = sorted(" / ".join(c) for c in set(given) - expected)
+            raise invalid("SKUs must be exactly the combinations of the spec values", {"fields": [{
+                "field": "skus", "message": "SKU combinations do not match the specs",
+                "missing": missing, "unknown": unknown, "duplicated": len(set(given)) != len(given)}]})
+        return [{**s, "key": tuple(s["spec_values"]), "title": s.get("title") or " / ".join(s["spec_values"])}
+                for s in skus]
+    for i, sku in enumerate(skus):
+        if sku.get("spec_values"):
+            raise field_error(f"skus.{i}.spec_values", "spec_values need specs on the goods")
+        if not sku.get("title"):
+            raise field_error(f"skus.{i}.title", "a SKU needs a title when the goods have no specs")
+    titles = [s["title"] for s in skus]
+    if len(set(titles)) != len(titles):
+        raise field_error("skus", "SKU titles must be distinct")
+    return [{**s, "key": (s["title"],), "spec_values": []} for s in skus]
+
+
+async def get_goods(shop_id: int, goods_id: int, visible_only: bool = False) -> Goods:
+    query = Goods.select().where((Goods.shop_id == shop_id) & (Goods.id == goods_id) & Goods.deleted_at.is_null())
+    if visible_only:
+        query = query.where(Goods.status == ON_SALE)
+    goods = await query.aio_first()
+    if goods is None:
+        raise not_found("goods")
+    return goods
+
+
+async def _skus(goods: Goods) -> list[Sku]:
+    return list(await Sku.select().where((Sku.shop_id == goods.shop_id) & (Sku.goods_id == goods.id)
+                                         & Sku.deleted_at.is_null()).order_by(Sku.sort, Sku.id).aio_execute())
+
+
+async def goods_detail(shop_id: int, goods_id: int, merchant: bool) -> dict:
+    channel = None if merchant else await events.position(f"goods:{goods_id}")  # before the read: see events
+    goods = await get_goods(shop_id, goods_id, visible_only=not merchant)
+    data = render_goods(goods, await _skus(goods), merchant)
+    if channel is not None:
+        data["channel"] = channel
+    return data
+
+
+def _goods_columns(fields: dict) -> dict:
+    columns = {k: v for k, v in fields.items() if k not in ("skus", "specs", "images")}
+    if "images" in fields:
+        columns["images"] = json.dumps(fields["images"], ensure_ascii=False)
+    if "specs" in fields:
+        columns["specs"] = json.dumps(fields["specs"], ensure_ascii=False)
+    return columns
+
+
+async def create_goods(shop_id: int, fields: dict, staff_id: int | None) -> dict:
+    await _check_category(shop_id, fields.get("category_id"))
+    skus = _normalise_skus(fields.get("specs") or [], fields.get("skus") or [])
+    columns = _goods_columns(fields)
+    if skus:
+        columns.update(price_fen=min(s["price_fen"] for s in skus), stock=sum(s["stock"] for s in skus),
+                       has_skus=True)
+    async with events.atomic():
+        goods = await Goods.aio_create(shop_id=shop_id, **columns)
+        for order, sku in enumerate(skus):
+            row = await Sku.aio_create(shop_id=shop_id, goods_id=goods.id, title=sku["title"],
+                                       spec_values=json.dumps(sku["spec_values"], ensure_ascii=False),
+                                       price_fen=sku["price_fen"], stock=sku["stock"], code=sku.get("code") or "",
+                                       sort=order)
+            await _ledger(goods, row.id, sku["stock"], sku["stock"], "initial", "", staff_id)
+        if not skus:
+            await _ledger(goods, None, goods.stock, goods.stock, "initial", "", staff_id)
+    return await goods_detail(shop_id, goods.id, merchant=True)
+
+
+async def update_goods(shop_id: int, goods_id: int, changes: dict, staff_id: int | None) -> dict:
+    goods = await get_goods(shop_id, goods_id)
+    if "category_id" in changes:
+        await _check_category(shop_id, changes["category_id"])
+    if "skus" in changes or "specs" in changes:
+        specs = changes.get("specs", json.loads(goods.specs))
+        if "skus" not in changes:
+            raise field_error("skus", "changing specs needs the full list of SKUs")
+        await _replace_skus(goods, _normalise_skus(specs, changes["skus"]), staff_id)
+    columns = _goods_columns(changes)
+    if columns:
+        columns["updated_at"] = utcnow()
+        await Goods.update(**columns).where((Goods.shop_id == shop_id) & (Goods.id == goods_id)).aio_execute()
+    return await goods_detail(shop_id, goods_id, merchant=True)
+
+
+async def _replace_skus(goods: Goods, skus: list[dict], staff_id: int | None) -> None:
+    """Update SKUs that keep their key, add new ones, retire the rest; existing stock is kept."""
+    async with events.atomic():
+        existing = {}
+        for row in await _skus(goods):
+            key = tuple(json.loads(row.spec_values)) or (row.title,)
+            existing[key] = row
+        added_stock = 0
+        for order, sku in enumerate(skus):
+            row = existing.pop(sku["key"], None)
+            values = dict(title=sku["title"], price_fen=sku["price_fen"], code=sku.get("code") or "", sort=order,
+                          spec_values=json.dumps(sku["spec_values"], ensure_ascii=False))
+            if row is not None:
+                await Sku.update(**values).where(Sku.id == row.id).aio_execute()
+            else:
+                new = await Sku.aio_create(shop_id=goods.shop_id, goods_id=goods.id, stock=sku["stock"], **values)
+                await _ledger(goods, new.id, sku["stock"], sku["stock"], "initial", "", staff_id)
+                added_stock += sku["stock"]
+        retired_stock = sum(row.stock for row in existing.values())
+        if existing:
+            await Sku.update(deleted_at=utcnow()).where(Sku.id.in_([r.id for r in existing.values()])).aio_execute()
+        prices = [s["price_fen"] for s in skus]
+        await Goods.update(
+            stock=Goods.stock + added_stock - retired_stock, has_skus=bool(skus),
+            price_fen=min(prices) if prices else Goods.price_fen,
+        ).where(Goods.id == goods.id).aio_execute()
+
+
+async def delete_goods(shop_id: int, goods_id: int) -> None:
+    await get_goods(shop_id, goods_id)
+    await Goods.update(deleted_at=utcnow(), status="off_sale").where(
+        (Goods.shop_id == shop_id) & (Goods.id == goods_id)).aio_execute()
+
+
+async def set_shelf(shop_id: int, goods_ids: list[int], status: str) -> int:
+    """Bulk on/off shelf; ids of other shops or deleted goods are silently not matched."""
+    return await Goods.update(status=status, updated_at=utcnow()).where(
+        (Goods.shop_id == shop_id) & Goods.id.in_(goods_ids) & Goods.deleted_at.is_null()).aio_execute()
+
+
+def _goods_query(shop_id: int, category_ids: list[int] | None, q: str | None):
+    query = Goods.select().where((Goods.shop_id == shop_id) & Goods.deleted_at.is_null())
+    if category_ids is not None:
+        query = query.where(Goods.category_id.in_(category_ids))
+    if q:
+        query = query.where(Goods.title.contains(q))
+    return query
+
+
+async def _category_and_children(shop_id: int, category_id: int) -> list[int]:
+    children = await Category.select(Category.id).where(
+        (Category.shop_id == shop_id) & (Category.parent_id == category_id)).aio_execute()
+    return [category_id, *(c.id for c in children)]
+
+
+async def list_goods(shop_id: int, page: int, page_size: int, *, merchant: bool, category_id: int | None = None,
+                     q: str | None = None, sort: str = "default", status: str | None = None) -> dict:
+    categories = await _category_and_children(shop_id, category_id) if category_id else None
+    query = _goods_query(shop_id, categories, q).order_by(*SORTS[sort])
+    if not merchant:
+        query = query.where(Goods.status == ON_SALE)
+    elif status:
+        query = query.where(Goods.status == status)
+    render = (lambda g: {**render_goods_summary(g), "status": g.status, "sort": g.sort}) if merchant \
+        else render_goods_summary
+    return await paginate(query, page, page_size, render)
+
+
+# ---------------------------------------------------------------- stock
+async def _ledger(goods: Goods, sku_id, delta: int, stock_after: int, reason: str, remark: str,
+                  staff_id: int | None, reference: str = "") -> None:
+    await StockLedger.aio_create(shop_id=goods.shop_id, goods_id=goods.id, sku_id=sku_id, delta=delta,
+                                 stock_after=stock_after, reason=reason, remark=remark, staff_id=staff_id,
+                                 reference=reference)
+
+
+async def change_stock(shop_id: int, goods_id: int, sku_id: int | None, delta: int, reason: str, *,
+                       remark: str = "", staff_id: int | None = None, reference: str = "") -> int:
+    """Add `delta` (negative to take) to one goods' or SKU's stock, never below zero. Joins the
+    caller's transaction if there is one. Returns the new stock; 409 `out_of_stock` if short."""
+    async with events.atomic():
+        goods = await get_goods(shop_id, goods_id)
+        if goods.has_skus != (sku_id is not None):
+            raise field_error("sku_id", "choose one of the goods' SKUs" if goods.has_skus else "these goods have no SKUs")
+        if sku_id is not None:
+            taken = await Sku.update(stock=Sku.stock + delta).where(
+                (Sku.shop_id == shop_id) & (Sku.goods_id == goods_id) & (Sku.id == sku_id)
+                & Sku.deleted_at.is_null() & (Sku.stock + delta >= 0)).aio_execute()
+            if not taken:
+                if not await Sku.select().where((Sku.shop_id == shop_id) & (Sku.goods_id == goods_id)
+                                                & (Sku.id == sku_id) & Sku.deleted_at.is_null()).aio_exists():
+                    raise not_found("sku")
+                raise conflict("out_of_stock", "not enough stock", {"goods_id": goods_id, "sku_id": sku_id})
+            await Goods.update(stock=Goods.stock + delta).where(Goods.id == goods_id).aio_execute()
+            after = (await Sku.select(Sku.stock).where(Sku.id == sku_id).aio_get()).stock
+        else:
+            taken = await Goods.update(stock=Goods.stock + delta).where(
+                (Goods.shop_id == shop_id) & (Goods.id == goods_id) & (Goods.stock + delta >= 0)).aio_execute()
+            if not taken:
+                raise conflict("out_of_stock", "not enough stock", {"goods_id": goods_id})
+            after = (await Goods.select(Goods.stock).where(Goods.id == goods_id).aio_get()).stock
+        total = (await Goods.select(Goods.stock).where(Goods.id == goods_id).aio_get()).stock
+        await _ledger(goods, sku_id, delta, after, reason, remark, staff_id, reference)
+        await events.record(f"goods:{goods_id}", "goods.stock",
+                            {"goods_id": goods_id, "sku_id": sku_id, "stock": total, "sku_stock": after
+                             if sku_id is not None else None})
+    return after
+
+
+async def stock_ledger(shop_id: int, goods_id: int, page: int, page_size: int) -> dict:
+    await get_goods(shop_id, goods_id)
+    query = StockLedger.select().where((StockLedger.shop_id == shop_id) & (StockLedger.goods_id == goods_id)) \
+        .order_by(StockLedger.id.desc())
+    return await paginate(query, page, page_size, lambda r: {
+        "id": r.id, "sku_id": r.sku_id, "delta": r.delta, "stock_after": r.stock_after, "reason": r.reason,
+        "remark": r.remark, "staff_id": r.staff_id, "reference": r.reference, "created_at": iso(r.created_at)})
+
+

@@ -1,0 +1,116 @@
+"""Per-shop settings: one JSON document with defaults, validated as a whole on every change.
+
+Merchants PATCH any subset (nested objects merge); the stored document is always complete and
+valid, so readers (order jobs, pricing, group-buy) never handle a missing key. Shoppers see the
+`public` subset only.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import peewee
+import pydantic
+
+from lib.errors import invalid
+from models.base import utcnow
+from models.shop import Shop
+from models.sysset import ShopSettings
+
+
+class _Section(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+class ShopInfo(_Section):
+    name: str = pydantic.Field("", max_length=100)
+    logo: str = pydantic.Field("", max_length=512)
+    notice: str = pydantic.Field("", max_length=1000)
+    service_phone: str = pydantic.Field("", max_length=32)
+
+
+class OrderRules(_Section):
+    unpaid_cancel_minutes: int = pydantic.Field(30, ge=5, le=7 * 24 * 60)
+    auto_confirm_days: int = pydantic.Field(7, ge=1, le=60)
+    refund_window_days: int = pydantic.Field(7, ge=0, le=60)
+    shipping_fee_fen: int = pydantic.Field(0, ge=0, le=100_000_00)
+
+
+class GroupRules(_Section):
+    default_duration_hours: int = pydantic.Field(24, ge=1, le=30 * 24)
+    default_team_size: int = pydantic.Field(2, ge=2, le=100)
+
+
+class PointsRules(_Section):
+    enabled: bool = True
+    points_per_yuan: int = pydantic.Field(1, ge=0, le=1000)  # earned per ¥1 paid on completion
+    deduct_enabled: bool = False
+    points_per_yuan_deduct: int = pydantic.Field(100, ge=1, le=100_000)  # points worth ¥1 at checkout
+    deduct_max_percent: int = pydantic.Field(20, ge=0, le=100)
+
+
+class BalanceRules(_Section):
+    recharge_enabled: bool = True
+    min_recharge_fen: int = pydantic.Field(100, ge=1)
+    withdraw_enabled: bool = True
+    min_withdraw_fen: int = pydantic.Field(100, ge=1)
+    withdraw_daily_count: int = pydantic.Field(3, ge=0, le=100)
+
+
+class Settings(_Section):
+    shop: ShopInfo = ShopInfo()
+    order: OrderRules = OrderRules()
+    groups: GroupRules = GroupRules()
+    points: PointsRules = PointsRules()
+    balance: BalanceRules = BalanceRules()
+
+
+def _merge(base: dict, changes: dict) -> dict:
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged
+
+
+async def get_settings(shop_id: int) -> Settings:
+    row = await ShopSettings.aio_get_or_none(ShopSettings.shop_id == shop_id)
+    stored = json.loads(row.data) if row else {}
+    settings = Settings.model_validate(_merge(Settings().model_dump(), stored))
+    if not settings.shop.name:
+        shop = await Shop.aio_get_or_none(Shop.id == shop_id)
+        settings.shop.name = shop.name if shop else ""
+    return settings
+
+
+async def update_settings(shop_id: int, changes: dict[str, Any]) -> dict:
+    current = await get_settings(shop_id)
+    try:
+        updated = Settings.model_validate(_merge(current.model_dump(), changes))
+    except pydantic.ValidationError as exc:
+        fields = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
+                  for e in exc.errors(include_url=False, include_input=False)]
+        raise invalid("settings are invalid", {"fields": fields}) from None
+    data = updated.model_dump_json()
+    if not await _write(shop_id, data):
+        try:
+            await ShopSettings.insert(shop_id=shop_id, data=data).aio_execute()
+        except peewee.IntegrityError:  # another request created the row first
+            await _write(shop_id, data)
+    return updated.model_dump()
+
+
+async def _write(shop_id: int, data: str) -> int:
+    return await ShopSettings.update(data=data, updated_at=utcnow()).where(ShopSettings.shop_id == shop_id).aio_execute()
+
+
+def public_settings(settings: Settings) -> dict:
+    """What a shopper may see: the shop card and the rules that affect their orders."""
+    return {
+        "shop": settings.shop.model_dump(),
+        "order": {"refund_window_days": settings.order.refund_window_days,
+                  "auto_confirm_days": settings.order.auto_confirm_days,
+                  "unpaid_cancel_minutes": settings.order.unpaid_cancel_minutes,
+                  "shipping_fee_fen": settings.order.shipping_fee_fen},
+        "points": {"enabled": settings.points.enabled, "deduct_enabled": settings.points.deduct_enabled},
+        "balance": {"recharge_enabled": settings.balance.recharge_enabled},
+    }
