@@ -106,6 +106,15 @@ class ApiHandler(tornado.web.RequestHandler):
         return token.strip()
 
     # ---- output ----
+    async def send_once(self, scope: str, status: int, operation) -> None:
+        """Answer a money-moving write, honouring the Idempotency-Key header (API.md)."""
+        from services import idempotency
+
+        digest = idempotency.request_hash(self.request.method, self.request.path, self.request.body or b"")
+        key = self.request.headers.get("Idempotency-Key")
+        status, body = await idempotency.run_once(scope, key, digest, status, operation)
+        self.send(body, status)
+
     def no_content(self) -> None:
         self.set_status(204)
         self.finish()

@@ -8,7 +8,8 @@ from handlers.admin import auth as admin_auth, metrics as admin_metrics, push as
 from handlers.base import NotFoundHandler, log_request
 from handlers.merchant import adv as merchant_adv, auth as merchant_auth, goods as merchant_goods
 from handlers.merchant import members as merchant_members, settings as merchant_settings
-from handlers.mobile import auth as mobile_auth, catalog as mobile_catalog, me as mobile_me
+from handlers.mobile import addresses as mobile_addresses, auth as mobile_auth, catalog as mobile_catalog
+from handlers.mobile import me as mobile_me
 
 ID = r"(\d{1,18})"  # path ids: digits only, and small enough for every database's integer
 SHOP = r"/api/mobile/" + ID
@@ -27,6 +28,12 @@ ROUTES = [
     (r"/api/merchant/me", merchant_auth.MeHandler),
     (r"/api/merchant/members", merchant_members.MembersHandler),
     (rf"/api/merchant/members/{ID}", merchant_members.MemberHandler),
+    (rf"/api/merchant/members/{ID}/balance", merchant_members.BalanceHandler),
+    (rf"/api/merchant/members/{ID}/points", merchant_members.PointsHandler),
+    (rf"/api/merchant/members/{ID}/ledger", merchant_members.MemberLedgerHandler),
+    (r"/api/merchant/levels", merchant_members.LevelsHandler),
+    (rf"/api/merchant/levels/{ID}", merchant_members.LevelHandler),
+    (r"/api/merchant/wechat", merchant_members.WechatConfigHandler),
     (r"/api/merchant/categories", merchant_goods.CategoriesHandler),
     (rf"/api/merchant/categories/{ID}", merchant_goods.CategoryHandler),
     (r"/api/merchant/goods", merchant_goods.GoodsListHandler),
@@ -40,7 +47,13 @@ ROUTES = [
     # shoppers
     (rf"{SHOP}/auth/register", mobile_auth.RegisterHandler),
     (rf"{SHOP}/auth/login", mobile_auth.LoginHandler),
+    (rf"{SHOP}/auth/wechat", mobile_auth.WechatLoginHandler),
+    (rf"{SHOP}/auth/wechat-oa", mobile_auth.WechatOaLoginHandler),
     (rf"{SHOP}/me", mobile_me.MeHandler),
+    (rf"{SHOP}/me/mobile", mobile_me.BindMobileHandler),
+    (rf"{SHOP}/me/ledger", mobile_me.LedgerHandler),
+    (rf"{SHOP}/addresses", mobile_addresses.AddressesHandler),
+    (rf"{SHOP}/addresses/{ID}", mobile_addresses.AddressHandler),
     (rf"{SHOP}/categories", mobile_catalog.CategoriesHandler),
     (rf"{SHOP}/goods", mobile_catalog.GoodsListHandler),
     (rf"{SHOP}/goods/{ID}", mobile_catalog.GoodsHandler),

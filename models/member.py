@@ -9,11 +9,17 @@ class Member(ShopScoped):
     password_hash = peewee.CharField(max_length=255, null=True)
     nickname = peewee.CharField(max_length=64, default="")
     avatar = peewee.CharField(max_length=512, default="")
-    openid = peewee.CharField(max_length=64, null=True)
-    unionid = peewee.CharField(max_length=64, null=True)
+    openid = peewee.CharField(max_length=64, null=True)  # mini-program openid
+    oa_openid = peewee.CharField(max_length=64, null=True)  # official-account openid (another app id)
+    unionid = peewee.CharField(max_length=64, null=True)  # the same person across the shop's apps
+    gender = peewee.SmallIntegerField(default=0)  # 0 unknown, 1 male, 2 female (WeChat's values)
     balance_fen = peewee.BigIntegerField(default=0)
     points = peewee.BigIntegerField(default=0)
     level_id = peewee.IntegerField(null=True)
+    # completed-order spending; drives automatic level upgrades
+    total_spent_fen = peewee.BigIntegerField(default=0)
+    is_blacklisted = peewee.BooleanField(default=False)  # may browse and log in, may not order
+    tags = peewee.TextField(default="[]")  # JSON list of merchant-defined tags
     is_active = peewee.BooleanField(default=True)
     token_version = peewee.IntegerField(default=1)
     created_at = peewee.DateTimeField(default=utcnow)
@@ -22,4 +28,26 @@ class Member(ShopScoped):
         indexes = (
             (("shop_id", "mobile"), True),
             (("shop_id", "openid"), True),
+            (("shop_id", "oa_openid"), True),
+            (("shop_id", "unionid"), False),
         )
+
+
+class Address(ShopScoped):
+    member_id = peewee.IntegerField(index=True)
+    name = peewee.CharField(max_length=32)
+    mobile = peewee.CharField(max_length=20)
+    province = peewee.CharField(max_length=32)
+    city = peewee.CharField(max_length=32)
+    district = peewee.CharField(max_length=32)
+    detail = peewee.CharField(max_length=255)
+    is_default = peewee.BooleanField(default=False)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class MemberLevel(ShopScoped):
+    name = peewee.CharField(max_length=32)
+    # completed-order spending (fen) at which members reach this level
+    threshold_fen = peewee.BigIntegerField(default=0)
+    discount_percent = peewee.SmallIntegerField(default=100)  # 95 = pay 95%
+    created_at = peewee.DateTimeField(default=utcnow)

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import pymysql
 import pytest
 import tornado.httpclient
+import tornado.httpserver
 import tornado.netutil
 
 from lib.config import Config
@@ -65,8 +66,22 @@ def make_config(database_url: str, **overrides) -> Config:
 
 
 @pytest.fixture(scope="session")
-async def server(database_url):
-    mall = MallServer(make_config(database_url))
+async def fake_wechat():
+    """The fake WeChat API on a loopback port (see tests/fake_wechat.py)."""
+    from tests.fake_wechat import FakeWechat
+
+    fake = FakeWechat()
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    http = tornado.httpserver.HTTPServer(fake.app())
+    http.add_sockets(sockets)
+    fake.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+    yield fake
+    http.stop()
+
+
+@pytest.fixture(scope="session")
+async def server(database_url, fake_wechat):
+    mall = MallServer(make_config(database_url, wechat_api_base=fake_wechat.base_url))
     await mall.start(sockets=tornado.netutil.bind_sockets(0, "127.0.0.1"))
     yield mall
     await mall.stop()

@@ -1,5 +1,47 @@
-from handlers.base import MerchantHandler
-from services import member as member_service
+
+import pydantic
+
+from handlers.base import Id, MerchantHandler, RequestBody
+from models.finance import BALANCE, POINTS
+from services import finance, member as member_service, wechat
+
+Remark = pydantic.constr(max_length=255)
+Amount = pydantic.conint(ge=-10**12, le=10**12)
+
+
+class MemberPatch(RequestBody):
+    level_id: Id | None = None
+    tags: pydantic.conlist(pydantic.constr(min_length=1, max_length=16), max_length=20) = None
+    is_blacklisted: bool = None
+
+
+class BalanceBody(RequestBody):
+    delta_fen: Amount
+    remark: Remark = ""
+
+
+class PointsBody(RequestBody):
+    delta: Amount
+    remark: Remark = ""
+
+
+class LevelBody(RequestBody):
+    name: pydantic.constr(min_length=1, max_length=32)
+    threshold_fen: pydantic.conint(ge=0, le=10**12) = 0
+    discount_percent: pydantic.conint(ge=1, le=100) = 100
+
+
+class LevelPatch(RequestBody):
+    name: pydantic.constr(min_length=1, max_length=32) = None
+    threshold_fen: pydantic.conint(ge=0, le=10**12) = None
+    discount_percent: pydantic.conint(ge=1, le=100) = None
+
+
+class WechatConfigBody(RequestBody):
+    mini_app_id: pydantic.constr(max_length=64) = None
+    mini_app_secret: pydantic.constr(max_length=128) = None
+    oa_app_id: pydantic.constr(max_length=64) = None
+    oa_app_secret: pydantic.constr(max_length=128) = None
 
 
 class MembersHandler(MerchantHandler):
@@ -7,13 +49,94 @@ class MembersHandler(MerchantHandler):
 
     async def get(self):
         page, page_size = self.page_args()
-        q = self.get_query_argument("q", None)
-        self.send(await member_service.list_members(self.shop_id, page, page_size, q))
+        blacklisted = self.get_query_argument("blacklisted", None)
+        self.send(await member_service.list_members(
+            self.shop_id, page, page_size, q=self.get_query_argument("q", None),
+            level_id=self.int_arg("level_id", minimum=1), tag=self.get_query_argument("tag", None),
+            blacklisted={"true": True, "false": False}.get(blacklisted or "")))
 
 
 class MemberHandler(MerchantHandler):
-    permissions = {"GET": "members.view"}
+    permissions = {"GET": "members.view", "PATCH": "members.edit"}
 
     async def get(self, member_id):
         member = await member_service.get_member(self.shop_id, int(member_id))
-        self.send(member_service.render_member(member))
+        self.send(member_service.render_member(member, merchant=True))
+
+    async def patch(self, member_id):
+        changes = self.body(MemberPatch).model_dump(exclude_unset=True)
+        self.send(await member_service.update_member(self.shop_id, int(member_id), changes))
+
+
+class BalanceHandler(MerchantHandler):
+    permissions = {"POST": "finance.balance"}
+
+    async def post(self, member_id):
+        body = self.body(BalanceBody)
+
+        async def adjust():
+            after = await finance.change_credit(self.shop_id, int(member_id), BALANCE, body.delta_fen, "adjust",
+                                                operator_id=self.staff.id, remark=body.remark)
+            return {"member_id": int(member_id), "balance_fen": after}
+
+        await self.send_once(f"merchant:{self.staff.id}", 200, adjust)
+
+
+class PointsHandler(MerchantHandler):
+    permissions = {"POST": "finance.balance"}
+
+    async def post(self, member_id):
+        body = self.body(PointsBody)
+
+        async def adjust():
+            after = await finance.change_credit(self.shop_id, int(member_id), POINTS, body.delta, "adjust",
+                                                operator_id=self.staff.id, remark=body.remark)
+            return {"member_id": int(member_id), "points": after}
+
+        await self.send_once(f"merchant:{self.staff.id}", 200, adjust)
+
+
+class MemberLedgerHandler(MerchantHandler):
+    permissions = {"GET": "members.view"}
+
+    async def get(self, member_id):
+        await member_service.get_member(self.shop_id, int(member_id))
+        page, page_size = self.page_args()
+        currency = self.get_query_argument("currency", None)
+        self.send(await finance.ledger(self.shop_id, int(member_id), currency if currency in (BALANCE, POINTS) else None,
+                                       page, page_size))
+
+
+class LevelsHandler(MerchantHandler):
+    permissions = {"GET": "members.view", "POST": "members.edit"}
+
+    async def get(self):
+        self.send({"items": await member_service.list_levels(self.shop_id)})
+
+    async def post(self):
+        self.send(await member_service.create_level(self.shop_id, self.body(LevelBody).model_dump()), 201)
+
+
+class LevelHandler(MerchantHandler):
+    permissions = {"PATCH": "members.edit", "DELETE": "members.edit"}
+
+    async def patch(self, level_id):
+        changes = self.body(LevelPatch).model_dump(exclude_unset=True)
+        self.send(await member_service.update_level(self.shop_id, int(level_id), changes))
+
+    async def delete(self, level_id):
+        await member_service.delete_level(self.shop_id, int(level_id))
+        self.no_content()
+
+
+class WechatConfigHandler(MerchantHandler):
+    permissions = {"GET": "settings.view", "PUT": "settings.edit"}
+
+    async def get(self):
+        self.send(wechat.render_config(await wechat.get_config(self.shop_id)))
+
+    async def put(self):
+        changes = self.body(WechatConfigBody).model_dump(exclude_unset=True)
+        self.send(await wechat.update_config(self.shop_id, changes))
+
+

@@ -1,7 +1,9 @@
 import pydantic
 
 from handlers.base import Mobile, MobileHandler, Password, RequestBody, client_ip
-from services import member as member_service
+from services import member as member_service, wechat
+
+WechatCode = pydantic.constr(min_length=1, max_length=128)
 
 
 class RegisterBody(RequestBody):
@@ -13,6 +15,10 @@ class RegisterBody(RequestBody):
 class LoginBody(RequestBody):
     mobile: str
     password: str
+
+
+class WechatBody(RequestBody):
+    code: WechatCode
 
 
 class RegisterHandler(MobileHandler):
@@ -29,3 +35,19 @@ class LoginHandler(MobileHandler):
     async def post(self, shop_id):
         body = self.body(LoginBody)
         self.send(await member_service.login(self.shop_id, body.mobile, body.password, client_ip(self)))
+
+
+class WechatLoginHandler(MobileHandler):
+    """Mini-program login: the code from wx.login()."""
+    public_methods = ("POST",)
+
+    async def post(self, shop_id):
+        self.send(await wechat.mini_program_login(self.shop_id, self.body(WechatBody).code))
+
+
+class WechatOaLoginHandler(MobileHandler):
+    """Official-account (公众号) OAuth login: the code WeChat appended to the redirect URL."""
+    public_methods = ("POST",)
+
+    async def post(self, shop_id):
+        self.send(await wechat.official_account_login(self.shop_id, self.body(WechatBody).code))

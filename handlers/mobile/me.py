@@ -1,6 +1,20 @@
+import pydantic
+
 import events
-from handlers.base import MobileHandler
-from services import member as member_service
+from handlers.base import Mobile, MobileHandler, Password, RequestBody
+from models.finance import BALANCE, POINTS
+from services import finance, member as member_service
+
+
+class ProfileBody(RequestBody):
+    nickname: pydantic.constr(min_length=1, max_length=64) = None
+    avatar: pydantic.constr(max_length=512, pattern=r"^(https?://\S+)?$") = None
+    gender: pydantic.conint(ge=0, le=2) = None
+
+
+class BindMobileBody(RequestBody):
+    mobile: Mobile
+    password: Password | None = None
 
 
 class MeHandler(MobileHandler):
@@ -11,3 +25,21 @@ class MeHandler(MobileHandler):
         channel = await events.position(f"member:{self.member.id}")
         member = await member_service.get_member(self.shop_id, self.member.id)
         self.send({**member_service.render_member(member), "channel": channel})
+
+    async def patch(self, shop_id):
+        changes = self.body(ProfileBody).model_dump(exclude_unset=True)
+        self.send(await member_service.update_profile(self.member, changes))
+
+
+class BindMobileHandler(MobileHandler):
+    async def post(self, shop_id):
+        body = self.body(BindMobileBody)
+        self.send(await member_service.bind_mobile(self.member, body.mobile, body.password))
+
+
+class LedgerHandler(MobileHandler):
+    async def get(self, shop_id):
+        page, page_size = self.page_args()
+        currency = self.get_query_argument("currency", None)
+        self.send(await finance.ledger(self.shop_id, self.member.id,
+                                       currency if currency in (BALANCE, POINTS) else None, page, page_size))

@@ -40,6 +40,14 @@ def add_column(db: peewee.Database, model, field_name: str) -> None:
     pw_migrate.migrate(migrator.add_column(table, field.column_name, field))
 
 
+def add_indexes(db: peewee.Database, model) -> None:
+    """Create the indexes declared on `model` that the table does not have yet."""
+    have = {index.name for index in db.get_indexes(model._meta.table_name)}
+    for index in model._meta.fields_to_index():
+        if index._name not in have:
+            db.execute(index)
+
+
 @contextlib.contextmanager
 def _migration_lock(db: peewee.Database):
     if not is_mysql():

@@ -2,12 +2,14 @@
 from models.adv import Banner
 from models.events import OutboxEvent
 from models.goods import Category, Goods, Sku, StockLedger
-from models.member import Member
-from models.migrations import create_tables
+from models.finance import CreditLedger, IdempotencyKey
+from models.member import Address, Member, MemberLevel
+from models.migrations import add_column, add_indexes, create_tables
 from models.shop import Shop
 from models.sysset import ShopSettings
 from models.system import AdminUser
 from models.user import Staff
+from models.wechat import ShopWechat
 
 
 def core_tables(db):
@@ -22,8 +24,16 @@ def catalog(db):
     create_tables(db, Category, Goods, Sku, StockLedger, Banner, ShopSettings)
 
 
+def members_and_money(db):
+    for column in ("oa_openid", "gender", "total_spent_fen", "is_blacklisted", "tags"):
+        add_column(db, Member, column)
+    add_indexes(db, Member)
+    create_tables(db, Address, MemberLevel, CreditLedger, IdempotencyKey, ShopWechat)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
     (3, "catalog, banners, shop settings", catalog),
+    (4, "members: wechat, addresses, levels, ledgers, idempotency", members_and_money),
 ]

@@ -1,0 +1,48 @@
+import pydantic
+
+from handlers.base import Mobile, MobileHandler, RequestBody
+from services import address
+
+Region = pydantic.constr(min_length=1, max_length=32)
+
+
+class AddressBody(RequestBody):
+    name: pydantic.constr(min_length=1, max_length=32)
+    mobile: Mobile
+    province: Region
+    city: Region
+    district: Region
+    detail: pydantic.constr(min_length=1, max_length=255)
+    is_default: bool = False
+
+
+class AddressPatch(RequestBody):
+    name: pydantic.constr(min_length=1, max_length=32) = None
+    mobile: Mobile = None
+    province: Region = None
+    city: Region = None
+    district: Region = None
+    detail: pydantic.constr(min_length=1, max_length=255) = None
+    is_default: bool = None
+
+
+class AddressesHandler(MobileHandler):
+    async def get(self, shop_id):
+        page, page_size = self.page_args()
+        self.send(await address.list_addresses(self.shop_id, self.member.id, page, page_size))
+
+    async def post(self, shop_id):
+        self.send(await address.create_address(self.shop_id, self.member.id, self.body(AddressBody).model_dump()), 201)
+
+
+class AddressHandler(MobileHandler):
+    async def get(self, shop_id, address_id):
+        self.send(address.render_address(await address.get_address(self.shop_id, self.member.id, int(address_id))))
+
+    async def patch(self, shop_id, address_id):
+        changes = self.body(AddressPatch).model_dump(exclude_unset=True)
+        self.send(await address.update_address(self.shop_id, self.member.id, int(address_id), changes))
+
+    async def delete(self, shop_id, address_id):
+        await address.delete_address(self.shop_id, self.member.id, int(address_id))
+        self.no_content()

@@ -1,0 +1,63 @@
+"""Idempotency-Key for writes that move money (API.md): the same key with the same body returns
+the first answer and changes nothing again; the same key with another body is refused.
+
+The key row is inserted in the same transaction as the operation. Two concurrent requests with
+one key both run the operation, but only one can insert the key: the other's transaction rolls
+back whole (its money movement included) and it answers with the winner's stored response.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Awaitable, Callable
+
+import peewee
+
+import events
+from lib.errors import ApiError
+from models.finance import IdempotencyKey
+
+MAX_KEY_LENGTH = 128
+
+
+class _Replay(Exception):
+    pass
+
+
+def request_hash(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+
+
+async def _stored(scope: str, key: str, digest: str) -> tuple[int, dict] | None:
+    row = await IdempotencyKey.aio_get_or_none((IdempotencyKey.scope == scope) & (IdempotencyKey.key == key))
+    if row is None:
+        return None
+    if row.request_hash != digest:
+        raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request")
+    return row.status, json.loads(row.response)
+
+
+async def run_once(scope: str, key: str | None, digest: str, status: int,
+                   operation: Callable[[], Awaitable[dict]]) -> tuple[int, dict]:
+    """Run `operation` once per (scope, key); returns (status, body) of the first run."""
+    if not key:
+        return status, await operation()
+    if len(key) > MAX_KEY_LENGTH:
+        raise ApiError(422, "validation_failed", f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters")
+    stored = await _stored(scope, key, digest)
+    if stored:
+        return stored
+    try:
+        async with events.atomic():
+            body = await operation()
+            try:
+                await IdempotencyKey.aio_create(scope=scope, key=key, request_hash=digest, status=status,
+                                                response=json.dumps(body, ensure_ascii=False))
+            except peewee.IntegrityError:
+                raise _Replay() from None
+    except _Replay:
+        stored = await _stored(scope, key, digest)
+        if stored is None:  # pragma: no cover - the winner's row must be visible after its commit
+            raise ApiError(409, "conflict", "a concurrent request with this Idempotency-Key failed; retry")
+        return stored
+    return status, body
