@@ -7,9 +7,9 @@ from handlers import health, ws
 from handlers.admin import auth as admin_auth, metrics as admin_metrics, push as admin_push, shops as admin_shops
 from handlers.base import NotFoundHandler, log_request
 from handlers.merchant import adv as merchant_adv, auth as merchant_auth, goods as merchant_goods
-from handlers.merchant import members as merchant_members, settings as merchant_settings
+from handlers.merchant import members as merchant_members, orders as merchant_orders, settings as merchant_settings
 from handlers.mobile import addresses as mobile_addresses, auth as mobile_auth, catalog as mobile_catalog
-from handlers.mobile import me as mobile_me
+from handlers.mobile import me as mobile_me, orders as mobile_orders
 
 ID = r"(\d{1,18})"  # path ids: digits only, and small enough for every database's integer
 SHOP = r"/api/mobile/" + ID
@@ -44,6 +44,14 @@ ROUTES = [
     (r"/api/merchant/banners", merchant_adv.BannersHandler),
     (rf"/api/merchant/banners/{ID}", merchant_adv.BannerHandler),
     (r"/api/merchant/settings", merchant_settings.SettingsHandler),
+    (r"/api/merchant/orders", merchant_orders.OrdersHandler),
+    (rf"/api/merchant/orders/{ID}", merchant_orders.OrderHandler),
+    (rf"/api/merchant/orders/{ID}/ship", merchant_orders.ShipHandler),
+    (rf"/api/merchant/orders/{ID}/refund/approve", merchant_orders.RefundApproveHandler),
+    (rf"/api/merchant/orders/{ID}/refund/reject", merchant_orders.RefundRejectHandler),
+    (rf"/api/merchant/orders/{ID}/price", merchant_orders.PriceHandler),
+    (rf"/api/merchant/orders/{ID}/close", merchant_orders.CloseHandler),
+    (rf"/api/merchant/orders/{ID}/remark", merchant_orders.RemarkHandler),
     # shoppers
     (rf"{SHOP}/auth/register", mobile_auth.RegisterHandler),
     (rf"{SHOP}/auth/login", mobile_auth.LoginHandler),
@@ -54,6 +62,15 @@ ROUTES = [
     (rf"{SHOP}/me/ledger", mobile_me.LedgerHandler),
     (rf"{SHOP}/addresses", mobile_addresses.AddressesHandler),
     (rf"{SHOP}/addresses/{ID}", mobile_addresses.AddressHandler),
+    (rf"{SHOP}/cart", mobile_orders.CartHandler),
+    (rf"{SHOP}/cart/{ID}", mobile_orders.CartItemHandler),
+    (rf"{SHOP}/orders/preview", mobile_orders.PreviewHandler),
+    (rf"{SHOP}/orders", mobile_orders.OrdersHandler),
+    (rf"{SHOP}/orders/{ID}", mobile_orders.OrderHandler),
+    (rf"{SHOP}/orders/{ID}/pay", mobile_orders.PayHandler),
+    (rf"{SHOP}/orders/{ID}/cancel", mobile_orders.CancelHandler),
+    (rf"{SHOP}/orders/{ID}/confirm", mobile_orders.ConfirmHandler),
+    (rf"{SHOP}/orders/{ID}/refund", mobile_orders.RefundHandler),
     (rf"{SHOP}/categories", mobile_catalog.CategoriesHandler),
     (rf"{SHOP}/goods", mobile_catalog.GoodsListHandler),
     (rf"{SHOP}/goods/{ID}", mobile_catalog.GoodsHandler),

@@ -161,3 +161,22 @@ def open_database(url: str, pool_size: int = 20) -> peewee.Database:
 
 def is_mysql() -> bool:
     return isinstance(database.obj, MySQLDatabase)
+
+
+# MySQL: deadlock victim, lock wait timeout. The whole transaction was rolled back; run it again.
+RETRYABLE_MYSQL_ERRORS = (1213, 1205)
+
+
+async def retry_on_deadlock(operation, attempts: int = 4):
+    """Run `operation` (a coroutine function that opens its own transaction) again when MySQL
+    chose it as a deadlock victim; SQLite serialises writers and never needs this."""
+    import random
+
+    for attempt in range(attempts):
+        try:
+            return await operation()
+        except peewee.OperationalError as exc:
+            code = exc.args[0] if exc.args else None
+            if code not in RETRYABLE_MYSQL_ERRORS or attempt + 1 == attempts:
+                raise
+            await asyncio.sleep(random.uniform(0.005, 0.02) * (2 ** attempt))

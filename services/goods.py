@@ -302,19 +302,26 @@ async def change_stock(shop_id: int, goods_id: int, sku_id: int | None, delta: i
     """Add `delta` (negative to take) to one goods' or SKU's stock, never below zero. Joins the
     caller's transaction if there is one. Returns the new stock; 409 `out_of_stock` if short."""
     async with events.atomic():
-        goods = await get_goods(shop_id, goods_id)
+        # Taking needs live goods; returning stock (cancel, refund) also reaches deleted goods
+        # and retired SKUs, whose old orders still give stock back.
+        goods = await Goods.aio_get_or_none((Goods.shop_id == shop_id) & (Goods.id == goods_id))
+        if goods is None or (delta < 0 and goods.deleted_at is not None):
+            raise not_found("goods")
         if goods.has_skus != (sku_id is not None):
             raise field_error("sku_id", "choose one of the goods' SKUs" if goods.has_skus else "these goods have no SKUs")
         if sku_id is not None:
+            # goods row first, then the SKU: every writer locks in that order, so two orders
+            # of different SKUs of one goods cannot deadlock
+            await Goods.update(stock=Goods.stock + delta).where(Goods.id == goods_id).aio_execute()
+            live_sku = (Sku.deleted_at.is_null()) if delta < 0 else (Sku.id == sku_id)
             taken = await Sku.update(stock=Sku.stock + delta).where(
                 (Sku.shop_id == shop_id) & (Sku.goods_id == goods_id) & (Sku.id == sku_id)
-                & Sku.deleted_at.is_null() & (Sku.stock + delta >= 0)).aio_execute()
+                & live_sku & (Sku.stock + delta >= 0)).aio_execute()
             if not taken:
                 if not await Sku.select().where((Sku.shop_id == shop_id) & (Sku.goods_id == goods_id)
-                                                & (Sku.id == sku_id) & Sku.deleted_at.is_null()).aio_exists():
+                                                & (Sku.id == sku_id) & live_sku).aio_exists():
                     raise not_found("sku")
                 raise conflict("out_of_stock", "not enough stock", {"goods_id": goods_id, "sku_id": sku_id})
-            await Goods.update(stock=Goods.stock + delta).where(Goods.id == goods_id).aio_execute()
             after = (await Sku.select(Sku.stock).where(Sku.id == sku_id).aio_get()).stock
         else:
             taken = await Goods.update(stock=Goods.stock + delta).where(

@@ -34,6 +34,8 @@ class OrderRules(_Section):
     auto_confirm_days: int = pydantic.Field(7, ge=1, le=60)
     refund_window_days: int = pydantic.Field(7, ge=0, le=60)
     shipping_fee_fen: int = pydantic.Field(0, ge=0, le=100_000_00)
+    # put refunded goods back on sale (off for perishables that cannot be resold)
+    restock_on_refund: bool = True
 
 
 class GroupRules(_Section):

@@ -4,6 +4,7 @@ from models.events import OutboxEvent
 from models.goods import Category, Goods, Sku, StockLedger
 from models.finance import CreditLedger, IdempotencyKey
 from models.member import Address, Member, MemberLevel
+from models.order import CartItem, Order, OrderItem, OrderLog
 from models.migrations import add_column, add_indexes, create_tables
 from models.shop import Shop
 from models.sysset import ShopSettings
@@ -31,9 +32,14 @@ def members_and_money(db):
     create_tables(db, Address, MemberLevel, CreditLedger, IdempotencyKey, ShopWechat)
 
 
+def orders(db):
+    create_tables(db, Order, OrderItem, OrderLog, CartItem)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
     (3, "catalog, banners, shop settings", catalog),
     (4, "members: wechat, addresses, levels, ledgers, idempotency", members_and_money),
+    (5, "orders and carts", orders),
 ]

@@ -1,0 +1,84 @@
+import pydantic
+
+from handlers.base import MerchantHandler, RequestBody
+from services import order as order_service
+
+
+class ShipBody(RequestBody):
+    express_company: pydantic.constr(min_length=1, max_length=64)
+    express_no: pydantic.constr(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+
+
+class ReasonBody(RequestBody):
+    reason: pydantic.constr(min_length=1, max_length=255)
+
+
+class PriceBody(RequestBody):
+    total_fen: pydantic.conint(ge=1, le=10**12)
+
+
+class RemarkBody(RequestBody):
+    remark: pydantic.constr(max_length=255)
+
+
+class OrdersHandler(MerchantHandler):
+    permissions = {"GET": "orders.view"}
+
+    async def get(self):
+        page, page_size = self.page_args()
+        self.send(await order_service.list_orders(
+            self.shop_id, page, page_size, status=self.int_arg("status", minimum=-1, maximum=3),
+            member_id=self.int_arg("member_id", minimum=1), q=self.get_query_argument("q", None), merchant=True))
+
+
+class OrderHandler(MerchantHandler):
+    permissions = {"GET": "orders.view"}
+
+    async def get(self, order_id):
+        self.send(await order_service.order_detail(self.shop_id, int(order_id), merchant=True))
+
+
+class ShipHandler(MerchantHandler):
+    permissions = {"POST": "orders.ship"}
+
+    async def post(self, order_id):
+        body = self.body(ShipBody)
+        self.send(await order_service.ship_order(self.shop_id, int(order_id), self.staff.id,
+                                                 body.express_company, body.express_no))
+
+
+class RefundApproveHandler(MerchantHandler):
+    permissions = {"POST": "orders.refund"}
+
+    async def post(self, order_id):
+        self.send(await order_service.approve_refund(self.shop_id, int(order_id), self.staff.id))
+
+
+class RefundRejectHandler(MerchantHandler):
+    permissions = {"POST": "orders.refund"}
+
+    async def post(self, order_id):
+        body = self.body(ReasonBody)
+        self.send(await order_service.reject_refund(self.shop_id, int(order_id), self.staff.id, body.reason))
+
+
+class PriceHandler(MerchantHandler):
+    permissions = {"POST": "orders.edit"}
+
+    async def post(self, order_id):
+        body = self.body(PriceBody)
+        self.send(await order_service.change_price(self.shop_id, int(order_id), self.staff.id, body.total_fen))
+
+
+class CloseHandler(MerchantHandler):
+    permissions = {"POST": "orders.edit"}
+
+    async def post(self, order_id):
+        self.send(await order_service.close_by_merchant(self.shop_id, int(order_id), self.staff.id))
+
+
+class RemarkHandler(MerchantHandler):
+    permissions = {"POST": "orders.edit"}
+
+    async def post(self, order_id):
+        self.send(await order_service.set_merchant_remark(self.shop_id, int(order_id), self.body(RemarkBody).remark))

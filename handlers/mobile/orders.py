@@ -1,0 +1,122 @@
+from typing import Literal
+
+import pydantic
+
+from handlers.base import Id, MobileHandler, RequestBody
+from lib.errors import conflict
+from services import order as order_service
+from services import cart
+
+Quantity = pydantic.conint(ge=1, le=999)
+
+
+class ItemBody(RequestBody):
+    goods_id: Id
+    sku_id: Id | None = None
+    quantity: Quantity
+
+
+class PreviewBody(RequestBody):
+    items: pydantic.conlist(ItemBody, min_length=1, max_length=50)
+    coupon_id: Id | None = None
+
+
+class OrderBody(PreviewBody):
+    address_id: Id
+    remark: pydantic.constr(max_length=255) = ""
+
+
+class PayBody(RequestBody):
+    method: Literal["balance", "wechat"]
+
+
+class RefundBody(RequestBody):
+    reason: pydantic.constr(min_length=1, max_length=255)
+
+
+class CartBody(RequestBody):
+    goods_id: Id
+    sku_id: Id | None = None
+    quantity: Quantity
+
+
+class CartPatch(RequestBody):
+    quantity: Quantity
+
+
+def _items(body) -> list[dict]:
+    return [item.model_dump() for item in body.items]
+
+
+class PreviewHandler(MobileHandler):
+    async def post(self, shop_id):
+        body = self.body(PreviewBody)
+        self.send(await order_service.preview(self.shop_id, self.member, _items(body), body.coupon_id))
+
+
+class OrdersHandler(MobileHandler):
+    async def get(self, shop_id):
+        page, page_size = self.page_args()
+        self.send(await order_service.list_orders(self.shop_id, page, page_size, member_id=self.member.id,
+                                                  status=self.int_arg("status", minimum=-1, maximum=3)))
+
+    async def post(self, shop_id):
+        body = self.body(OrderBody)
+
+        async def create():
+            return await order_service.create_order(self.shop_id, self.member, _items(body), body.address_id,
+                                                    body.coupon_id, body.remark)
+
+        await self.send_once(f"member:{self.member.id}", 201, create)
+
+
+class OrderHandler(MobileHandler):
+    async def get(self, shop_id, order_id):
+        self.send(await order_service.order_detail(self.shop_id, int(order_id), self.member.id))
+
+
+class PayHandler(MobileHandler):
+    async def post(self, shop_id, order_id):
+        if self.body(PayBody).method == "wechat":
+            raise conflict("payment_method_unavailable", "WeChat Pay is not configured for this shop")
+
+        async def pay():
+            return await order_service.pay_with_balance(self.shop_id, self.member, int(order_id))
+
+        await self.send_once(f"member:{self.member.id}", 200, pay)
+
+
+class CancelHandler(MobileHandler):
+    async def post(self, shop_id, order_id):
+        self.send(await order_service.cancel_by_member(self.shop_id, self.member, int(order_id)))
+
+
+class ConfirmHandler(MobileHandler):
+    async def post(self, shop_id, order_id):
+        self.send(await order_service.confirm_by_member(self.shop_id, self.member, int(order_id)))
+
+
+class RefundHandler(MobileHandler):
+    async def post(self, shop_id, order_id):
+        body = self.body(RefundBody)
+        self.send(await order_service.request_refund(self.shop_id, self.member, int(order_id), body.reason))
+
+
+class CartHandler(MobileHandler):
+    async def get(self, shop_id):
+        self.send(await cart.view(self.shop_id, self.member.id))
+
+    async def post(self, shop_id):
+        body = self.body(CartBody)
+        self.send(await cart.add(self.shop_id, self.member.id, body.goods_id, body.sku_id, body.quantity), 201)
+
+
+class CartItemHandler(MobileHandler):
+    async def patch(self, shop_id, item_id):
+        self.send(await cart.set_quantity(self.shop_id, self.member.id, int(item_id), self.body(CartPatch).quantity))
+
+    async def delete(self, shop_id, item_id):
+        await cart.remove(self.shop_id, self.member.id, int(item_id))
+        self.no_content()
+
+

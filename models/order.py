@@ -1,0 +1,84 @@
+"""Orders: the order with its price breakdown and snapshots, its lines, its audit log, and carts."""
+import peewee
+
+from models.base import ShopScoped, utcnow
+
+# API.md's order statuses, as in the original system
+CANCELLED, UNPAID, PAID, SHIPPED, COMPLETED = -1, 0, 1, 2, 3
+STATUS_NAMES = {CANCELLED: "cancelled", UNPAID: "unpaid", PAID: "paid", SHIPPED: "shipped", COMPLETED: "completed"}
+# refund state, separate from status
+REFUND_NONE, REFUND_REQUESTED, REFUND_REJECTED, REFUND_REFUNDED = "none", "requested", "rejected", "refunded"
+REFUND_APPROVED = "approved"  # approved, money on its way back through the payment provider
+
+
+class Order(ShopScoped):
+    member_id = peewee.IntegerField()
+    order_no = peewee.CharField(max_length=32, unique=True)
+    status = peewee.SmallIntegerField(default=UNPAID)
+    refund_status = peewee.CharField(max_length=16, default=REFUND_NONE)
+    goods_total_fen = peewee.BigIntegerField()
+    level_discount_fen = peewee.BigIntegerField(default=0)
+    coupon_discount_fen = peewee.BigIntegerField(default=0)
+    shipping_fee_fen = peewee.BigIntegerField(default=0)
+    price_adjustment_fen = peewee.BigIntegerField(default=0)  # merchant's change before payment
+    total_fen = peewee.BigIntegerField()  # what the member pays
+    coupon_id = peewee.IntegerField(null=True)
+    pay_method = peewee.CharField(max_length=16, default="")
+    address = peewee.TextField(default="{}")  # JSON snapshot at purchase
+    remark = peewee.CharField(max_length=255, default="")
+    merchant_remark = peewee.CharField(max_length=255, default="")
+    express_company = peewee.CharField(max_length=64, default="")
+    express_no = peewee.CharField(max_length=64, default="")
+    refund_reason = peewee.CharField(max_length=255, default="")
+    refund_reject_reason = peewee.CharField(max_length=255, default="")
+    cancel_reason = peewee.CharField(max_length=64, default="")
+    expires_at = peewee.DateTimeField()  # unpaid orders are cancelled after this
+    auto_confirm_at = peewee.DateTimeField(null=True)
+    paid_at = peewee.DateTimeField(null=True)
+    shipped_at = peewee.DateTimeField(null=True)
+    completed_at = peewee.DateTimeField(null=True)
+    cancelled_at = peewee.DateTimeField(null=True)
+    refunded_at = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("shop_id", "status", "id"), False),
+            (("shop_id", "member_id", "status"), False),
+            (("status", "expires_at"), False),
+            (("status", "auto_confirm_at"), False),
+        )
+
+
+class OrderItem(ShopScoped):
+    order_id = peewee.IntegerField(index=True)
+    goods_id = peewee.IntegerField()
+    sku_id = peewee.IntegerField(null=True)
+    title = peewee.CharField(max_length=200)
+    sku_title = peewee.CharField(max_length=200, default="")
+    image = peewee.CharField(max_length=512, default="")
+    price_fen = peewee.BigIntegerField()
+    quantity = peewee.IntegerField()
+    total_fen = peewee.BigIntegerField()
+
+
+class OrderLog(ShopScoped):
+    order_id = peewee.IntegerField(index=True)
+    action = peewee.CharField(max_length=32)
+    from_status = peewee.SmallIntegerField(null=True)
+    to_status = peewee.SmallIntegerField(null=True)
+    actor = peewee.CharField(max_length=32)  # member:7 | staff:3 | system
+    note = peewee.TextField(default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class CartItem(ShopScoped):
+    member_id = peewee.IntegerField()
+    goods_id = peewee.IntegerField()
+    sku_id = peewee.IntegerField(default=0)  # 0: goods without SKUs (0, not NULL, so the key is unique)
+    quantity = peewee.IntegerField()
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("member_id", "goods_id", "sku_id"), True),)

@@ -1,0 +1,402 @@
+"""Orders: creation, the status machine of API.md, refunds, and the timed jobs' rules.
+
+Every transition is one conditional UPDATE on the current state inside a transaction that also
+writes the order log and the outbox events, so running it twice — two clicks, two processes, a
+job and a member at once — changes nothing the second time (409 `invalid_state` for a person,
+silently skipped for a job). Stock is taken per line with conditional updates in one transaction
+(all lines or none) and given back exactly once, by whichever transition closes the order.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import random
+
+import events
+from lib.errors import ApiError, conflict, forbidden, not_found
+from models.base import iso, paginate, utcnow
+from models.db import retry_on_deadlock
+from models.finance import BALANCE, POINTS
+from models.member import Address, Member
+from models.order import (CANCELLED, COMPLETED, PAID, REFUND_NONE, REFUND_REFUNDED, REFUND_REJECTED,
+                          REFUND_REQUESTED, SHIPPED, STATUS_NAMES, UNPAID, Order, OrderItem, OrderLog)
+from models.goods import Goods
+from services import finance, goods as goods_service, member as member_service, pricing, sysset
+
+JOB_BATCH = 200  # orders a job handles per run; the next run takes the rest
+
+
+def _order_no() -> str:
+    """Sortable and readable: UTC time to the second plus 6 random digits (unique index backs it)."""
+    return utcnow().strftime("%Y%m%d%H%M%S") + f"{random.randrange(10**6):06d}"
+
+
+def render_order(order: Order, items: list[OrderItem], logs: list[OrderLog] | None = None,
+                 merchant: bool = False) -> dict:
+    data = {
+        "id": order.id, "order_no": order.order_no, "member_id": order.member_id, "status": order.status,
+        "status_name": STATUS_NAMES[order.status], "refund_status": order.refund_status,
+        "goods_total_fen": order.goods_total_fen, "level_discount_fen": order.level_discount_fen,
+        "coupon_discount_fen": order.coupon_discount_fen, "shipping_fee_fen": order.shipping_fee_fen,
+        "price_adjustment_fen": order.price_adjustment_fen, "total_fen": order.total_fen,
+        "pay_method": order.pay_method, "address": json.loads(order.address), "remark": order.remark,
+        "express_company": order.express_company, "express_no": order.express_no,
+        "refund_reason": order.refund_reason, "refund_reject_reason": order.refund_reject_reason,
+        "cancel_reason": order.cancel_reason, "expires_at": iso(order.expires_at),
+        "auto_confirm_at": iso(order.auto_confirm_at), "paid_at": iso(order.paid_at),
+        "shipped_at": iso(order.shipped_at), "completed_at": iso(order.completed_at),
+        "created_at": iso(order.created_at),
+        "items": [{"goods_id": i.goods_id, "sku_id": i.sku_id, "title": i.title, "sku_title": i.sku_title,
+                   "image": i.image, "price_fen": i.price_fen, "quantity": i.quantity, "total_fen": i.total_fen}
+                  for i in items],
+    }
+    if merchant:
+        data["merchant_remark"] = order.merchant_remark
+    if logs is not None:
+        data["logs"] = [{"action": log.action, "from_status": log.from_status, "to_status": log.to_status,
+                         "actor": log.actor, "note": log.note, "created_at": iso(log.created_at)} for log in logs]
+    return data
+
+
+async def _items(order: Order) -> list[OrderItem]:
+    return list(await OrderItem.select().where(OrderItem.order_id == order.id).order_by(OrderItem.id).aio_execute())
+
+
+async def get_order(shop_id: int, order_id: int, member_id: int | None = None) -> Order:
+    where = (Order.shop_id == shop_id) & (Order.id == order_id)
+    if member_id is not None:
+        where &= Order.member_id == member_id
+    order = await Order.aio_get_or_none(where)
+    if order is None:
+        raise not_found("order")
+    return order
+
+
+async def order_detail(shop_id: int, order_id: int, member_id: int | None = None, merchant: bool = False) -> dict:
+    order = await get_order(shop_id, order_id, member_id)
+    logs = None
+    if merchant:
+        logs = list(await OrderLog.select().where(OrderLog.order_id == order.id).order_by(OrderLog.id).aio_execute())
+    return render_order(order, await _items(order), logs, merchant)
+
+
+async def list_orders(shop_id: int, page: int, page_size: int, *, member_id: int | None = None,
+                      status: int | None = None, q: str | None = None, merchant: bool = False) -> dict:
+    query = Order.select().where(Order.shop_id == shop_id).order_by(Order.id.desc())
+    if member_id is not None:
+        query = query.where(Order.member_id == member_id)
+    if status is not None:
+        query = query.where(Order.status == status)
+    if q:
+        query = query.where(Order.order_no.startswith(q))
+    result = await paginate(query, page, page_size, lambda o: o)
+    ids = [o.id for o in result["items"]]
+    items: dict[int, list] = {}
+    for item in await OrderItem.select().where(OrderItem.order_id.in_(ids or [0])).order_by(OrderItem.id).aio_execute():
+        items.setdefault(item.order_id, []).append(item)
+    result["items"] = [render_order(o, items.get(o.id, []), merchant=merchant) for o in result["items"]]
+    return result
+
+
+# ---------------------------------------------------------------- events and transitions
+async def _emit(order: Order, previous_status: int | None, shop_event: str | None = None, **shop_data) -> None:
+    await events.record(f"member:{order.member_id}", "order.status", {
+        "order_id": order.id, "order_no": order.order_no, "status": order.status,
+        "previous_status": previous_status, "refund_status": order.refund_status})
+    if shop_event:
+        await events.record(f"shop:{order.shop_id}:orders", shop_event, {
+            "order_id": order.id, "order_no": order.order_no, "member_id": order.member_id,
+            "total_fen": order.total_fen, "status": order.status, **shop_data})
+
+
+async def _transition(shop_id: int, order_id: int, from_status, action: str, actor: str, changes: dict,
+                      extra=None, note: str = "") -> Order | None:
+    """Conditional UPDATE from one of `from_status` (and `extra`), logged. Call inside a
+    transaction. Returns the order as it was before, or None when its state did not match."""
+    mine = (Order.shop_id == shop_id) & (Order.id == order_id)
+    # lock the row first, so the state read next is the one the conditional UPDATE acts on
+    # (a concurrent price change cannot slip between reading the total and charging it)
+    await Order.update(updated_at=Order.updated_at).where(mine).aio_execute()
+    before = await Order.aio_get_or_none(mine)
+    if before is None:
+        return None
+    where = mine & Order.status.in_(list(from_status))
+    if extra is not None:
+        where &= extra
+    if not await Order.update(**changes, updated_at=utcnow()).where(where).aio_execute():
+        return None
+    await OrderLog.aio_create(shop_id=shop_id, order_id=order_id, action=action, from_status=before.status,
+                              to_status=changes.get("status", before.status), actor=actor, note=note)
+    return before
+
+
+def invalid_state(order: Order | None, doing: str) -> ApiError:
+    if order is None:
+        return not_found("order")
+    return conflict("invalid_state", f"cannot {doing} an order that is {STATUS_NAMES[order.status]}"
+                    f"{'' if order.refund_status == REFUND_NONE else f' (refund {order.refund_status})'}",
+                    {"status": order.status, "refund_status": order.refund_status})
+
+
+async def _release_stock(order: Order, reason: str) -> None:
+    for item in await _items(order):
+        await goods_service.change_stock(order.shop_id, item.goods_id, item.sku_id, item.quantity, reason,
+                                         reference=order.order_no)
+
+
+# ---------------------------------------------------------------- creation
+async def preview(shop_id: int, member: Member, items: list[dict], coupon_id: int | None) -> dict:
+    lines = await pricing.load_lines(shop_id, items)
+    return (await pricing.price(shop_id, member, lines, coupon_id)).render()
+
+
+async def _check_purchase_limits(shop_id: int, member_id: int, lines) -> None:
+    for line in lines:
+        limit = line.goods.purchase_limit
+        if not limit:
+            continue
+        bought = await (OrderItem.select(OrderItem.quantity).join(Order, on=(OrderItem.order_id == Order.id))
+                        .where((Order.shop_id == shop_id) & (Order.member_id == member_id)
+                               & (Order.status != CANCELLED) & (OrderItem.goods_id == line.goods.id)).aio_execute())
+        if sum(row.quantity for row in bought) + line.quantity > limit:
+            raise conflict("purchase_limit_exceeded", f"at most {limit} of {line.goods.title} per member",
+                           {"goods_id": line.goods.id, "limit": limit})
+
+
+async def create_order(shop_id: int, member: Member, items: list[dict], address_id: int,
+                       coupon_id: int | None, remark: str) -> dict:
+    if member.is_blacklisted:
+        raise forbidden("member_blacklisted", "this account may not place orders; contact the shop")
+    address = await Address.aio_get_or_none((Address.shop_id == shop_id) & (Address.member_id == member.id)
+                                            & (Address.id == address_id))
+    if address is None:
+        raise not_found("address")
+    snapshot = {f: getattr(address, f) for f in ("name", "mobile", "province", "city", "district", "detail")}
+    settings = await sysset.get_settings(shop_id)
+
+    async def attempt() -> int:
+        lines = await pricing.load_lines(shop_id, items)
+        priced = await pricing.price(shop_id, member, lines, coupon_id)
+        order_no = _order_no()
+        async with events.atomic():
+            # one order at a time per member, so purchase limits hold under concurrency
+            await Member.update(token_version=Member.token_version).where(Member.id == member.id).aio_execute()
+            await _check_purchase_limits(shop_id, member.id, lines)
+            for line in lines:  # sorted by (goods, sku): the lock order every writer uses
+                await goods_service.change_stock(shop_id, line.goods.id, line.sku.id if line.sku else None,
+                                                 -line.quantity, "order", reference=order_no)
+            order = await Order.aio_create(
+                shop_id=shop_id, member_id=member.id, order_no=order_no, goods_total_fen=priced.goods_total_fen,
+                level_discount_fen=priced.level_discount_fen, coupon_discount_fen=priced.coupon_discount_fen,
+                shipping_fee_fen=priced.shipping_fee_fen, total_fen=priced.total_fen, coupon_id=priced.coupon_id,
+                address=json.dumps(snapshot, ensure_ascii=False), remark=remark,
+                expires_at=utcnow() + datetime.timedelta(minutes=settings.order.unpaid_cancel_minutes))
+            for line in lines:
+                await OrderItem.aio_create(shop_id=shop_id, order_id=order.id, **{
+                    k: v for k, v in line.render().items()})
+            await OrderLog.aio_create(shop_id=shop_id, order_id=order.id, action="create", to_status=UNPAID,
+                                      actor=f"member:{member.id}")
+            await _emit(order, None, "order.created")
+        return order.id
+
+    order_id = await retry_on_deadlock(attempt)
+    return await order_detail(shop_id, order_id, member.id)
+
+
+# ---------------------------------------------------------------- payment
+async def pay_with_balance(shop_id: int, member: Member, order_id: int) -> dict:
+    async def attempt():
+        async with events.atomic():
+            now = utcnow()
+            before = await _transition(shop_id, order_id, [UNPAID], "pay", f"member:{member.id}",
+                                       {"status": PAID, "pay_method": "balance", "paid_at": now},
+                                       extra=(Order.member_id == member.id) & (Order.expires_at > now))
+            if before is None:
+                order = await Order.aio_get_or_none((Order.shop_id == shop_id) & (Order.id == order_id)
+                                                    & (Order.member_id == member.id))
+                if order is not None and order.status == UNPAID:
+                    raise conflict("order_expired", "the order was not paid in time")
+                raise invalid_state(order, "pay")
+            await finance.change_credit(shop_id, member.id, BALANCE, -before.total_fen, "order_pay",
+                                        reference=before.order_no)
+            await mark_paid_side_effects(before)
+    await retry_on_deadlock(attempt)
+    return await order_detail(shop_id, order_id, member.id)
+
+
+async def mark_paid_side_effects(before: Order) -> None:
+    """What every payment provider does once an order became paid (inside its transaction)."""
+    for item in await _items(before):
+        await Goods.update(sales=Goods.sales + item.quantity).where(Goods.id == item.goods_id).aio_execute()
+    order = await get_order(before.shop_id, before.id)
+    await _emit(order, UNPAID, "order.paid")
+
+
+# ---------------------------------------------------------------- fulfilment
+async def cancel_order(shop_id: int, order_id: int, actor: str, reason: str, member_id: int | None = None) -> bool:
+    """Close an unpaid order and give its stock back, once. False if it was not unpaid."""
+    async def attempt():
+        async with events.atomic():
+            extra = (Order.member_id == member_id) if member_id is not None else None
+            before = await _transition(shop_id, order_id, [UNPAID], "cancel", actor,
+                                       {"status": CANCELLED, "cancelled_at": utcnow(), "cancel_reason": reason},
+                                       extra=extra, note=reason)
+            if before is None:
+                return False
+            await _release_stock(before, "release")
+            await _emit(await get_order(shop_id, order_id), UNPAID)
+            return True
+    return await retry_on_deadlock(attempt)
+
+
+async def ship_order(shop_id: int, order_id: int, staff_id: int, express_company: str, express_no: str) -> dict:
+    settings = await sysset.get_settings(shop_id)
+    async with events.atomic():
+        now = utcnow()
+        before = await _transition(
+            shop_id, order_id, [PAID], "ship", f"staff:{staff_id}",
+            {"status": SHIPPED, "shipped_at": now, "express_company": express_company, "express_no": express_no,
+             "auto_confirm_at": now + datetime.timedelta(days=settings.order.auto_confirm_days)},
+            extra=Order.refund_status.in_([REFUND_NONE, REFUND_REJECTED]), note=f"{express_company} {express_no}")
+        if before is None:
+            raise invalid_state(await Order.aio_get_or_none((Order.shop_id == shop_id) & (Order.id == order_id)), "ship")
+        await _emit(await get_order(shop_id, order_id), PAID)
+    return await order_detail(shop_id, order_id, merchant=True)
+
+
+async def confirm_order(shop_id: int, order_id: int, actor: str, member_id: int | None = None) -> bool:
+    """Shipped -> completed; the member's spending (levels) and points are credited once."""
+    async with events.atomic():
+        extra = Order.refund_status.in_([REFUND_NONE, REFUND_REJECTED])
+        if member_id is not None:
+            extra &= Order.member_id == member_id
+        before = await _transition(shop_id, order_id, [SHIPPED], "confirm", actor,
+                                   {"status": COMPLETED, "completed_at": utcnow()}, extra=extra)
+        if before is None:
+            return False
+        await member_service.record_spending(shop_id, before.member_id, before.total_fen)
+        settings = await sysset.get_settings(shop_id)
+        earned = before.total_fen // 100 * settings.points.points_per_yuan if settings.points.enabled else 0
+        if earned:
+            await finance.change_credit(shop_id, before.member_id, POINTS, earned, "order_reward",
+                                        reference=before.order_no)
+        await _emit(await get_order(shop_id, order_id), SHIPPED)
+    return True
+
+
+async def cancel_by_member(shop_id: int, member: Member, order_id: int) -> dict:
+    if not await cancel_order(shop_id, order_id, f"member:{member.id}", "member_cancel", member_id=member.id):
+        raise invalid_state(await get_order(shop_id, order_id, member.id), "cancel")
+    return await order_detail(shop_id, order_id, member.id)
+
+
+async def close_by_merchant(shop_id: int, order_id: int, staff_id: int) -> dict:
+    if not await cancel_order(shop_id, order_id, f"staff:{staff_id}", "merchant_close"):
+        raise invalid_state(await get_order(shop_id, order_id), "close")
+    return await order_detail(shop_id, order_id, merchant=True)
+
+
+async def confirm_by_member(shop_id: int, member: Member, order_id: int) -> dict:
+    if not await confirm_order(shop_id, order_id, f"member:{member.id}", member_id=member.id):
+        raise invalid_state(await get_order(shop_id, order_id, member.id), "confirm")
+    return await order_detail(shop_id, order_id, member.id)
+
+
+# ---------------------------------------------------------------- refunds
+async def request_refund(shop_id: int, member: Member, order_id: int, reason: str) -> dict:
+    settings = await sysset.get_settings(shop_id)
+    window_start = utcnow() - datetime.timedelta(days=settings.order.refund_window_days)
+    async with events.atomic():
+        in_window = (Order.status.in_([PAID, SHIPPED])) | (Order.completed_at >= window_start)
+        before = await _transition(
+            shop_id, order_id, [PAID, SHIPPED, COMPLETED], "refund_request", f"member:{member.id}",
+            {"refund_status": REFUND_REQUESTED, "refund_reason": reason},
+            extra=(Order.member_id == member.id) & Order.refund_status.in_([REFUND_NONE, REFUND_REJECTED]) & in_window,
+            note=reason)
+        if before is None:
+            order = await Order.aio_get_or_none((Order.shop_id == shop_id) & (Order.id == order_id)
+                                                & (Order.member_id == member.id))
+            if order is not None and order.status == COMPLETED and order.refund_status in (REFUND_NONE, REFUND_REJECTED):
+                raise conflict("refund_window_closed", "the refund window for this order has closed")
+            raise invalid_state(order, "request a refund for")
+        await _emit(await get_order(shop_id, order_id), before.status, "refund.requested", reason=reason)
+    return await order_detail(shop_id, order_id, member.id)
+
+
+async def approve_refund(shop_id: int, order_id: int, staff_id: int) -> dict:
+    """Refund the payment (balance: in this transaction), close the order, restock per settings."""
+    settings = await sysset.get_settings(shop_id)
+
+    async def attempt():
+        async with events.atomic():
+            order = await get_order(shop_id, order_id)
+            if order.pay_method != "balance":
+                raise conflict("refund_provider_unavailable", "refunds for this payment method are not available yet")
+            before = await _transition(shop_id, order_id, [PAID, SHIPPED, COMPLETED], "refund_approve",
+                                       f"staff:{staff_id}", {"refund_status": REFUND_REFUNDED, "status": CANCELLED,
+                                                             "refunded_at": utcnow()},
+                                       extra=Order.refund_status == REFUND_REQUESTED)
+            if before is None:
+                raise invalid_state(order, "approve a refund for")
+            await finance.change_credit(shop_id, before.member_id, BALANCE, before.total_fen, "refund",
+                                        reference=before.order_no, operator_id=staff_id)
+            if settings.order.restock_on_refund:
+                await _release_stock(before, "refund")
+            await _emit(await get_order(shop_id, order_id), before.status)
+    await retry_on_deadlock(attempt)
+    return await order_detail(shop_id, order_id, merchant=True)
+
+
+async def reject_refund(shop_id: int, order_id: int, staff_id: int, reason: str) -> dict:
+    async with events.atomic():
+        before = await _transition(shop_id, order_id, [PAID, SHIPPED, COMPLETED], "refund_reject", f"staff:{staff_id}",
+                                   {"refund_status": REFUND_REJECTED, "refund_reject_reason": reason},
+                                   extra=Order.refund_status == REFUND_REQUESTED, note=reason)
+        if before is None:
+            raise invalid_state(await Order.aio_get_or_none((Order.shop_id == shop_id) & (Order.id == order_id)),
+                                 "reject a refund for")
+        await _emit(await get_order(shop_id, order_id), before.status)
+    return await order_detail(shop_id, order_id, merchant=True)
+
+
+# ---------------------------------------------------------------- merchant edits
+async def change_price(shop_id: int, order_id: int, staff_id: int, total_fen: int) -> dict:
+    """Set what an unpaid order costs (a negotiated price); audited with before and after."""
+    async with events.atomic():
+        order = await get_order(shop_id, order_id)
+        adjustment = total_fen - (order.total_fen - order.price_adjustment_fen)
+        before = await _transition(shop_id, order_id, [UNPAID], "change_price", f"staff:{staff_id}",
+                                   {"total_fen": total_fen, "price_adjustment_fen": adjustment},
+                                   extra=Order.total_fen == order.total_fen,
+                                   note=json.dumps({"before_fen": order.total_fen, "after_fen": total_fen}))
+        if before is None:
+            raise invalid_state(await get_order(shop_id, order_id), "change the price of")
+        await _emit(await get_order(shop_id, order_id), UNPAID)
+    return await order_detail(shop_id, order_id, merchant=True)
+
+
+async def set_merchant_remark(shop_id: int, order_id: int, remark: str) -> dict:
+    await get_order(shop_id, order_id)
+    await Order.update(merchant_remark=remark).where((Order.shop_id == shop_id) & (Order.id == order_id)).aio_execute()
+    return await order_detail(shop_id, order_id, merchant=True)
+
+
+# ---------------------------------------------------------------- timed jobs
+async def cancel_expired_orders() -> int:
+    """Unpaid orders past their deadline, in every shop; safe in N processes at once."""
+    due = await (Order.select(Order.shop_id, Order.id).where((Order.status == UNPAID) & (Order.expires_at <= utcnow()))
+                 .order_by(Order.id).limit(JOB_BATCH).aio_execute())
+    cancelled = 0
+    for order in due:
+        cancelled += await cancel_order(order.shop_id, order.id, "system", "payment_timeout")
+    return cancelled
+
+
+async def auto_confirm_orders() -> int:
+    due = await (Order.select(Order.shop_id, Order.id)
+                 .where((Order.status == SHIPPED) & (Order.auto_confirm_at <= utcnow()))
+                 .order_by(Order.id).limit(JOB_BATCH).aio_execute())
+    confirmed = 0
+    for order in due:
+        confirmed += await confirm_order(order.shop_id, order.id, "system")
+    return confirmed
