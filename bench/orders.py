@@ -1,0 +1,223 @@
+"""Order throughput end to end through the API, against a raw aiomysql baseline, on MariaDB + Redis.
+
+    python bench/orders.py [--buyers 200] [--hot-stock 1000] [--spread-goods 50] [--spread-stock 20]
+
+Scenarios (each with `--buyers` concurrent buyers, each buying 1 unit per request until sold out):
+- hot: one goods row with `--hot-stock` units — every order contends for the same row;
+- spread: `--spread-goods` goods with `--spread-stock` units each, buyers pick at random.
+mall: POST /api/mobile/{shop}/orders on one `server.py` process (pricing, stock, order, items,
+log, outbox events). Baseline: the same conditional UPDATE + order/item INSERTs in one
+transaction straight through aiomysql with as many connections as the server's pool.
+Zero oversell is asserted: orders == stock sold, stock never below zero.
+Writes the "Orders" section of BENCHMARKS.md. BENCH_PROFILE="-m cProfile -o FILE" runs the
+server under a profiler (its server log goes to data/bench-orders-server.log).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiomysql  # noqa: E402
+import jwt  # noqa: E402
+import pymysql  # noqa: E402
+import tornado.httpclient  # noqa: E402
+
+from bench._common import ROOT, free_port, machine, raise_fd_limit, run, wait_listening, write_section  # noqa: E402
+
+MYSQL_URL = os.environ.get("MALL_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+REDIS_URL = os.environ.get("MALL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+POOL_SIZE = 20
+
+
+def connect(db: str | None = None):
+    parsed = urlparse(MYSQL_URL)
+    return dict(host=parsed.hostname, port=parsed.port or 3306, user=parsed.username or "root",
+                password=parsed.password or "", **({"db": db} if db else {}))
+
+
+async def mall_scenario(port: int, shop_id: int, tokens: list[tuple[str, int]], goods_ids: list[int]) -> dict:
+    client = tornado.httpclient.AsyncHTTPClient(max_clients=len(tokens))
+    sold_out: set[int] = set()
+    created = failed = 0
+
+    async def buyer(token: str, address_id: int):
+        nonlocal created, failed
+        while len(sold_out) < len(goods_ids):
+            goods_id = random.choice([g for g in goods_ids if g not in sold_out] or [goods_ids[0]])
+            body = json.dumps({"items": [{"goods_id": goods_id, "quantity": 1}], "address_id": address_id})
+            response = await client.fetch(f"http://127.0.0.1:{port}/api/mobile/{shop_id}/orders", method="POST",
+                                          body=body, headers={"Authorization": f"Bearer {token}",
+                                                              "Content-Type": "application/json"},
+                                          raise_error=False, request_timeout=120)
+            if response.code == 201:
+                created += 1
+            elif response.code == 409:
+                sold_out.add(goods_id)
+            else:
+                failed += 1
+                if failed > 100:
+                    raise RuntimeError(f"unexpected {response.code}: {response.body[:300]!r}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(buyer(token, address_id) for token, address_id in tokens))
+    return {"orders": created, "seconds": time.perf_counter() - started, "errors": failed}
+
+
+async def raw_scenario(db: str, buyers: int, goods_ids: list[int]) -> dict:
+    pool = await aiomysql.create_pool(minsize=POOL_SIZE, maxsize=POOL_SIZE, autocommit=False, **connect(db))
+    sold_out: set[int] = set()
+    created = 0
+
+    async def buyer(member_id: int):
+        nonlocal created
+        while len(sold_out) < len(goods_ids):
+            goods_id = random.choice([g for g in goods_ids if g not in sold_out] or [goods_ids[0]])
+            async with pool.acquire() as conn, conn.cursor() as cur:
+                await cur.execute("UPDATE raw_goods SET stock = stock - 1 WHERE id = %s AND stock >= 1", (goods_id,))
+                if cur.rowcount != 1:
+                    await conn.rollback()
+                    sold_out.add(goods_id)
+                    continue
+                await cur.execute("INSERT INTO raw_order (member_id, order_no, total_fen) VALUES (%s, %s, %s)",
+                                  (member_id, uuid.uuid4().hex[:20], 1000))
+                await cur.execute("INSERT INTO raw_item (order_id, goods_id, quantity) VALUES (%s, %s, 1)",
+                                  (cur.lastrowid, goods_id))
+                await conn.commit()
+                created += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(buyer(i) for i in range(buyers)))
+    elapsed = time.perf_counter() - started
+    pool.close()
+    await pool.wait_closed()
+    return {"orders": created, "seconds": elapsed, "errors": 0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--buyers", type=int, default=200)
+    parser.add_argument("--hot-stock", type=int, default=1000)
+    parser.add_argument("--spread-goods", type=int, default=50)
+    parser.add_argument("--spread-stock", type=int, default=20)
+    args = parser.parse_args()
+    raise_fd_limit()
+
+    run_id = uuid.uuid4().hex[:8]
+    db = f"bench_orders_{run_id}"
+    admin = pymysql.connect(autocommit=True, **connect())
+    admin.cursor().execute(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4")
+    secret = uuid.uuid4().hex * 2
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALL_")}
+    env.update(MALL_DATABASE_URL=urlparse(MYSQL_URL)._replace(path=f"/{db}").geturl(), MALL_REDIS_URL=REDIS_URL,
+               MALL_REDIS_PREFIX=f"bench-{run_id}:", MALL_JWT_SECRET=secret, MALL_HOST="127.0.0.1",
+               MALL_DATABASE_POOL_SIZE=str(POOL_SIZE))
+    port = free_port()
+    run(["server.py", "create-admin", "--username", "bench", "--password", "bench-password"], env)
+    server = subprocess.Popen([sys.executable, *os.environ.get("BENCH_PROFILE", "").split(), "server.py"], cwd=ROOT, env={**env, "MALL_PORT": str(port)},
+                              stdout=open(ROOT / "data" / "bench-orders-server.log", "w"), stderr=subprocess.STDOUT)
+    rows = []
+    try:
+        wait_listening(port, server)
+        http = tornado.httpclient.HTTPClient()
+
+        def call(method, path, body=None, token=None):
+            response = http.fetch(f"http://127.0.0.1:{port}{path}", method=method,
+                                  body=json.dumps(body) if body is not None else None,
+                                  headers={"Content-Type": "application/json",
+                                           **({"Authorization": f"Bearer {token}"} if token else {})})
+            return json.loads(response.body)
+
+        admin_token = call("POST", "/api/admin/auth/login", {"username": "bench", "password": "bench-password"})["token"]
+        shop = call("POST", "/api/admin/shops", {"name": "Bench", "owner_username": f"bench_{run_id}",
+                                                 "owner_password": "bench-password"}, admin_token)
+        owner = call("POST", "/api/merchant/auth/login", {"username": f"bench_{run_id}", "password": "bench-password"})["token"]
+
+        def goods(stock):
+            return call("POST", "/api/merchant/goods", {"title": "Bench goods", "price_fen": 1000, "stock": stock,
+                                                        "status": "on_sale"}, owner)["id"]
+
+        # buyers straight into the database (hashing 200 passwords would only time argon2)
+        conn = pymysql.connect(autocommit=True, **{**connect(), "database": db})
+        tokens = []
+        with conn.cursor() as cur:
+            for i in range(args.buyers):
+                cur.execute("INSERT INTO member (shop_id, nickname, avatar, balance_fen, points, gender, total_spent_fen, "
+                            "is_blacklisted, tags, is_active, token_version, created_at) "
+                            "VALUES (%s, %s, '', 0, 0, 0, 0, 0, '[]', 1, 1, NOW())", (shop["id"], f"b{i}"))
+                member_id = cur.lastrowid
+                cur.execute("INSERT INTO address (shop_id, member_id, name, mobile, province, city, district, detail, "
+                            "is_default, created_at) VALUES (%s, %s, 'b', '13800000000', 'p', 'c', 'd', 'x', 1, NOW())",
+                            (shop["id"], member_id))
+                now = int(time.time())
+                token = jwt.encode({"aud": "member", "sub": str(member_id), "ver": 1, "iat": now, "exp": now + 3600,
+                                    "shop_id": shop["id"]}, secret, algorithm="HS256")
+                tokens.append((token, cur.lastrowid))
+            cur.execute("CREATE TABLE raw_goods (id INT PRIMARY KEY AUTO_INCREMENT, stock INT NOT NULL) ENGINE=InnoDB")
+            cur.execute("CREATE TABLE raw_order (id BIGINT PRIMARY KEY AUTO_INCREMENT, member_id INT, order_no VARCHAR(32) "
+                        "UNIQUE, total_fen BIGINT) ENGINE=InnoDB")
+            cur.execute("CREATE TABLE raw_item (id BIGINT PRIMARY KEY AUTO_INCREMENT, order_id BIGINT, goods_id INT, "
+                        "quantity INT, KEY (order_id)) ENGINE=InnoDB")
+
+        def raw_goods(count, stock):
+            with conn.cursor() as cur:
+                ids = []
+                for _ in range(count):
+                    cur.execute("INSERT INTO raw_goods (stock) VALUES (%s)", (stock,))
+                    ids.append(cur.lastrowid)
+                return ids
+
+        scenarios = [("hot SKU", 1, args.hot_stock), ("spread SKUs", args.spread_goods, args.spread_stock)]
+        for name, count, stock in scenarios:
+            mall_goods = [goods(stock) for _ in range(count)]
+            ours = asyncio.run(mall_scenario(port, shop["id"], tokens, mall_goods))
+            base = asyncio.run(raw_scenario(db, args.buyers, raw_goods(count, stock)))
+            with conn.cursor() as cur:
+                marks = ",".join(["%s"] * len(mall_goods))
+                cur.execute(f"SELECT MIN(stock), SUM(stock) FROM goods WHERE id IN ({marks})", mall_goods)
+                min_stock, left = cur.fetchone()
+                cur.execute(f"SELECT COALESCE(SUM(quantity), 0) FROM order_item WHERE goods_id IN ({marks})", mall_goods)
+                sold = int(cur.fetchone()[0])
+            assert min_stock == 0 and int(left) == 0, f"{name}: stock left {left}, min {min_stock}"
+            assert sold == ours["orders"] == count * stock, f"{name}: oversell or loss: sold {sold}, orders {ours['orders']}"
+            assert base["orders"] == count * stock
+            rows.append((name, count, stock, ours, base))
+            print(f"{name}: mall {ours['orders'] / ours['seconds']:.0f} orders/s, raw aiomysql "
+                  f"{base['orders'] / base['seconds']:.0f} orders/s", flush=True)
+    finally:
+        server.terminate()
+        server.wait(60)
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS `{db}`")
+
+    table = ["| scenario | goods x stock | buyers | mall orders/s | raw aiomysql orders/s | ratio | oversell |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, count, stock, ours, base in rows:
+        mall_rate, raw_rate = ours["orders"] / ours["seconds"], base["orders"] / base["seconds"]
+        table.append(f"| {name} | {count} x {stock} | {args.buyers} | {mall_rate:.0f} | {raw_rate:.0f} | "
+                     f"{mall_rate / raw_rate:.2f}x | 0 |")
+    write_section("Orders", f"""
+Machine: {machine()}. MariaDB + Redis on the same machine; one `server.py` process (pool {POOL_SIZE}).
+Command: `python bench/orders.py {' '.join(sys.argv[1:])}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).
+
+Each buyer loops: one unit per request until every goods answers 409 `out_of_stock`. mall: full
+API path (auth, pricing, conditional stock UPDATE, order + items + log + stock ledger + outbox
+events, relay to Redis). Baseline: the conditional UPDATE and two INSERTs per order in one
+transaction over aiomysql, same pool size, same client concurrency. Zero oversell asserted
+(units sold = orders = stock, no stock below zero).
+
+{chr(10).join(table)}
+""")
+
+
+if __name__ == "__main__":
+    main()
