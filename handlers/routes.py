@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import tornado.web
 
-from handlers import health, ws
+from handlers import health, pay, ws
 from handlers.admin import auth as admin_auth, metrics as admin_metrics, push as admin_push, shops as admin_shops
 from handlers.base import NotFoundHandler, log_request
 from handlers.merchant import adv as merchant_adv, auth as merchant_auth, goods as merchant_goods
@@ -17,6 +17,7 @@ SHOP = r"/api/mobile/" + ID
 ROUTES = [
     (r"/api/health", health.HealthHandler),
     (r"/ws", ws.WsHandler),
+    (rf"/api/pay/wechat/v3/notify/{ID}", pay.WechatV3NotifyHandler),
     # platform
     (r"/api/admin/auth/login", admin_auth.LoginHandler),
     (r"/api/admin/shops", admin_shops.ShopsHandler),
@@ -44,6 +45,7 @@ ROUTES = [
     (r"/api/merchant/banners", merchant_adv.BannersHandler),
     (rf"/api/merchant/banners/{ID}", merchant_adv.BannerHandler),
     (r"/api/merchant/settings", merchant_settings.SettingsHandler),
+    (r"/api/merchant/payment/wechat", merchant_settings.WechatPayHandler),
     (r"/api/merchant/orders", merchant_orders.OrdersHandler),
     (rf"/api/merchant/orders/{ID}", merchant_orders.OrderHandler),
     (rf"/api/merchant/orders/{ID}/ship", merchant_orders.ShipHandler),

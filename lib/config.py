@@ -27,6 +27,8 @@ class Config:
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_pay_api_base: str = "https://api.mch.weixin.qq.com"
     job_interval_seconds: float = 10
+    # how WeChat reaches this deployment (payment notification URLs are built from it)
+    public_base_url: str = "http://127.0.0.1:8888"
     database_pool_size: int = 20
     redis_pool_size: int = 50
     max_body_bytes: int = 1024 * 1024

@@ -33,6 +33,7 @@ class Order(ShopScoped):
     refund_reject_reason = peewee.CharField(max_length=255, default="")
     cancel_reason = peewee.CharField(max_length=64, default="")
     expires_at = peewee.DateTimeField()  # unpaid orders are cancelled after this
+    prepaid_at = peewee.DateTimeField(null=True)  # a WeChat prepay was made: the query job may settle it
     auto_confirm_at = peewee.DateTimeField(null=True)
     paid_at = peewee.DateTimeField(null=True)
     shipped_at = peewee.DateTimeField(null=True)

@@ -13,17 +13,26 @@ import json
 import random
 
 import events
+import logging
+
 from lib.errors import ApiError, conflict, forbidden, not_found
 from models.base import iso, paginate, utcnow
 from models.db import retry_on_deadlock
 from models.finance import BALANCE, POINTS
 from models.member import Address, Member
-from models.order import (CANCELLED, COMPLETED, PAID, REFUND_NONE, REFUND_REFUNDED, REFUND_REJECTED,
-                          REFUND_REQUESTED, SHIPPED, STATUS_NAMES, UNPAID, Order, OrderItem, OrderLog)
+from models.order import (CANCELLED, COMPLETED, PAID, REFUND_APPROVED, REFUND_NONE, REFUND_REFUNDED,
+                          REFUND_REJECTED, REFUND_REQUESTED, SHIPPED, STATUS_NAMES, UNPAID, Order, OrderItem,
+                          OrderLog)
+from models.payment import PAID as PAYMENT_PAID, REFUND_PENDING, REFUNDED as PAYMENT_REFUNDED, Payment
 from models.goods import Goods
-from services import finance, goods as goods_service, member as member_service, pricing, sysset
+import peewee
+
+from services import finance, goods as goods_service, member as member_service, payment, pricing, sysset
+
+log = logging.getLogger("mall.order")
 
 JOB_BATCH = 200  # orders a job handles per run; the next run takes the rest
+QUERY_AFTER_S = 60  # a prepaid order with no notification this long is asked about
 
 
 def _order_no() -> str:
@@ -324,26 +333,33 @@ async def request_refund(shop_id: int, member: Member, order_id: int, reason: st
 
 
 async def approve_refund(shop_id: int, order_id: int, staff_id: int) -> dict:
-    """Refund the payment (balance: in this transaction), close the order, restock per settings."""
+    """Close the order and give the money back: balance at once in this transaction; WeChat by
+    the refund API right after commit (and by the refund job until WeChat accepts it).
+    Stock goes back per the shop's settings. Exactly once, however often it is clicked."""
     settings = await sysset.get_settings(shop_id)
 
     async def attempt():
         async with events.atomic():
             order = await get_order(shop_id, order_id)
-            if order.pay_method != "balance":
-                raise conflict("refund_provider_unavailable", "refunds for this payment method are not available yet")
-            before = await _transition(shop_id, order_id, [PAID, SHIPPED, COMPLETED], "refund_approve",
-                                       f"staff:{staff_id}", {"refund_status": REFUND_REFUNDED, "status": CANCELLED,
-                                                             "refunded_at": utcnow()},
-                                       extra=Order.refund_status == REFUND_REQUESTED)
+            wechat = order.pay_method == "wechat"
+            before = await _transition(
+                shop_id, order_id, [PAID, SHIPPED, COMPLETED], "refund_approve", f"staff:{staff_id}",
+                {"refund_status": REFUND_APPROVED if wechat else REFUND_REFUNDED, "status": CANCELLED,
+                 **({} if wechat else {"refunded_at": utcnow()})},
+                extra=Order.refund_status == REFUND_REQUESTED)
             if before is None:
                 raise invalid_state(order, "approve a refund for")
-            await finance.change_credit(shop_id, before.member_id, BALANCE, before.total_fen, "refund",
-                                        reference=before.order_no, operator_id=staff_id)
+            if wechat:
+                await Payment.update(status=REFUND_PENDING).where(
+                    (Payment.order_id == order_id) & (Payment.status == PAYMENT_PAID)).aio_execute()
+            else:
+                await finance.change_credit(shop_id, before.member_id, BALANCE, before.total_fen, "refund",
+                                            reference=before.order_no, operator_id=staff_id)
             if settings.order.restock_on_refund:
                 await _release_stock(before, "refund")
             await _emit(await get_order(shop_id, order_id), before.status)
     await retry_on_deadlock(attempt)
+    await refund_pending_payments(order_id=order_id)
     return await order_detail(shop_id, order_id, merchant=True)
 
 
@@ -367,7 +383,7 @@ async def change_price(shop_id: int, order_id: int, staff_id: int, total_fen: in
         adjustment = total_fen - (order.total_fen - order.price_adjustment_fen)
         before = await _transition(shop_id, order_id, [UNPAID], "change_price", f"staff:{staff_id}",
                                    {"total_fen": total_fen, "price_adjustment_fen": adjustment},
-                                   extra=Order.total_fen == order.total_fen,
+                                   extra=(Order.total_fen == order.total_fen) & Order.prepaid_at.is_null(),
                                    note=json.dumps({"before_fen": order.total_fen, "after_fen": total_fen}))
         if before is None:
             raise invalid_state(await get_order(shop_id, order_id), "change the price of")
@@ -400,3 +416,106 @@ async def auto_confirm_orders() -> int:
     for order in due:
         confirmed += await confirm_order(order.shop_id, order.id, "system")
     return confirmed
+
+
+# ---------------------------------------------------------------- WeChat Pay
+class PaymentMismatch(Exception):
+    """A verified notification that does not match our order (merchant, app, order or amount)."""
+
+
+async def wechat_prepay(shop_id: int, member: Member, order_id: int) -> dict:
+    order = await get_order(shop_id, order_id, member.id)
+    if order.status != UNPAID:
+        raise invalid_state(order, "pay")
+    if order.expires_at <= utcnow():
+        raise conflict("order_expired", "the order was not paid in time")
+    if not member.openid:
+        raise conflict("wechat_not_bound", "log in with WeChat to pay with WeChat Pay")
+    provider = await payment.provider_for(shop_id)
+    title = (await _items(order))[0].title
+    try:
+        params = await provider.prepay(order.order_no, order.total_fen, title, member.openid)
+    except payment.ProviderError as exc:
+        log.warning("prepay failed for %s: %s", order.order_no, exc)
+        raise ApiError(503, "payment_unavailable", "WeChat Pay is unavailable; retry shortly") from None
+    await Order.update(prepaid_at=utcnow()).where((Order.id == order.id) & (Order.status == UNPAID)).aio_execute()
+    return {"order_id": order.id, "pay_params": params}
+
+
+async def settle_wechat_payment(shop_id: int, notice: payment.PaidNotice) -> None:
+    """Apply a verified payment report, exactly once per WeChat transaction. A replay changes
+    nothing (however far the order has moved on); money for an order that was closed meanwhile is
+    recorded and refunded automatically."""
+    config = await payment.get_config(shop_id)
+    if config is None or notice.mch_id != config.mch_id or notice.app_id != config.app_id:
+        raise PaymentMismatch("merchant or app id does not match")
+    order = await Order.aio_get_or_none((Order.shop_id == shop_id) & (Order.order_no == notice.out_trade_no))
+    if order is None:
+        raise PaymentMismatch("unknown order")
+    if notice.amount_fen != order.total_fen:
+        raise PaymentMismatch(f"amount {notice.amount_fen} does not match the order's {order.total_fen}")
+
+    async def attempt():
+        async with events.atomic():
+            try:
+                async with events.atomic():
+                    await Payment.aio_create(shop_id=shop_id, order_id=order.id, out_trade_no=order.order_no,
+                                             transaction_id=notice.transaction_id, amount_fen=notice.amount_fen)
+            except peewee.IntegrityError:
+                return False  # this transaction was applied before: a replay
+            before = await _transition(shop_id, order.id, [UNPAID], "pay", "wechat",
+                                       {"status": PAID, "pay_method": "wechat", "paid_at": utcnow()},
+                                       note=notice.transaction_id)
+            if before is not None:
+                await mark_paid_side_effects(before)
+                return False
+            # paid after the order was closed, or paid twice: keep the money's trace, give it back
+            await Payment.update(status=REFUND_PENDING).where(Payment.transaction_id == notice.transaction_id).aio_execute()
+            await OrderLog.aio_create(shop_id=shop_id, order_id=order.id, action="late_payment", actor="wechat",
+                                      note=notice.transaction_id)
+            return True
+    if await retry_on_deadlock(attempt):
+        await refund_pending_payments(order_id=order.id)
+
+
+async def settle_unnotified_payments() -> int:
+    """Ask WeChat about prepaid orders whose notification never came."""
+    due = await (Order.select(Order.shop_id, Order.order_no)
+                 .where((Order.status == UNPAID) & (Order.prepaid_at <= utcnow() - datetime.timedelta(seconds=QUERY_AFTER_S)))
+                 .order_by(Order.id).limit(JOB_BATCH).aio_execute())
+    settled = 0
+    for order in due:
+        try:
+            notice = await (await payment.provider_for(order.shop_id)).query(order.order_no)
+            if notice is not None:
+                await settle_wechat_payment(order.shop_id, notice)
+                settled += 1
+        except (payment.ProviderError, PaymentMismatch, ApiError) as exc:
+            log.warning("payment query for %s failed: %s", order.order_no, exc)
+    return settled
+
+
+async def refund_pending_payments(order_id: int | None = None) -> int:
+    """Send WeChat refunds that are owed; the refund number is fixed per payment, so a retry (or
+    a second process) never refunds twice."""
+    query = Payment.select().where(Payment.status == REFUND_PENDING).order_by(Payment.id).limit(JOB_BATCH)
+    if order_id is not None:
+        query = query.where(Payment.order_id == order_id)
+    done = 0
+    for pay in await query.aio_execute():
+        try:
+            provider = await payment.provider_for(pay.shop_id)
+            await provider.refund(pay.out_trade_no, f"R{pay.id:012d}", pay.amount_fen, pay.amount_fen, "refund")
+        except (payment.ProviderError, ApiError) as exc:
+            log.warning("refund of payment %s not sent yet: %s", pay.id, exc)
+            continue
+        async with events.atomic():
+            if await Payment.update(status=PAYMENT_REFUNDED).where(
+                    (Payment.id == pay.id) & (Payment.status == REFUND_PENDING)).aio_execute():
+                before = await _transition(pay.shop_id, pay.order_id, [CANCELLED, PAID, SHIPPED, COMPLETED],
+                                           "refunded", "wechat", {"refund_status": REFUND_REFUNDED, "refunded_at": utcnow()},
+                                           extra=Order.refund_status == REFUND_APPROVED)
+                if before is not None:
+                    await _emit(await get_order(pay.shop_id, pay.order_id), before.status)
+                done += 1
+    return done

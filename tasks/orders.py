@@ -1,4 +1,5 @@
-"""Order timed jobs: close unpaid orders past the shop's deadline, confirm receipt after N days."""
+"""Order timed jobs: close unpaid orders past the shop's deadline, confirm receipt after N days,
+ask WeChat Pay about payments whose notification never came, send owed refunds."""
 from services import order
 from tasks import JOBS
 
@@ -11,5 +12,11 @@ async def auto_confirm_orders(runtime) -> None:
     await order.auto_confirm_orders()
 
 
+async def settle_wechat_payments(runtime) -> None:
+    await order.settle_unnotified_payments()
+    await order.refund_pending_payments()
+
+
 JOBS.append(("cancel_expired_orders", cancel_expired_orders))
+JOBS.append(("settle_wechat_payments", settle_wechat_payments))
 JOBS.append(("auto_confirm_orders", auto_confirm_orders))

@@ -80,8 +80,23 @@ async def fake_wechat():
 
 
 @pytest.fixture(scope="session")
-async def server(database_url, fake_wechat):
-    mall = MallServer(make_config(database_url, wechat_api_base=fake_wechat.base_url))
+async def fake_wechatpay():
+    """The fake WeChat Pay APIv3 on a loopback port (see tests/fake_wechatpay.py)."""
+    from tests.fake_wechatpay import FakeWechatPay
+
+    fake = FakeWechatPay()
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    http = tornado.httpserver.HTTPServer(fake.app())
+    http.add_sockets(sockets)
+    fake.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+    yield fake
+    http.stop()
+
+
+@pytest.fixture(scope="session")
+async def server(database_url, fake_wechat, fake_wechatpay):
+    mall = MallServer(make_config(database_url, wechat_api_base=fake_wechat.base_url,
+                                  wechat_pay_api_base=fake_wechatpay.base_url))
     await mall.start(sockets=tornado.netutil.bind_sockets(0, "127.0.0.1"))
     yield mall
     await mall.stop()

@@ -1,7 +1,9 @@
 from typing import Any
 
+import pydantic
+
 from handlers.base import MerchantHandler, RequestBody
-from services import sysset
+from services import payment, sysset
 
 
 class SettingsPatch(RequestBody):
@@ -22,3 +24,24 @@ class SettingsHandler(MerchantHandler):
     async def patch(self):
         changes = self.body(SettingsPatch).model_dump(exclude_unset=True)
         self.send(await sysset.update_settings(self.shop_id, changes))
+
+
+class WechatPayBody(RequestBody):
+    mch_id: pydantic.constr(min_length=1, max_length=32)
+    app_id: pydantic.constr(min_length=1, max_length=64)
+    cert_serial_no: pydantic.constr(min_length=1, max_length=64)
+    private_key: pydantic.constr(min_length=1, max_length=8192)
+    apiv3_key: pydantic.constr(min_length=32, max_length=32)
+    public_key: pydantic.constr(min_length=1, max_length=8192)
+    public_key_id: pydantic.constr(min_length=1, max_length=64)
+
+
+class WechatPayHandler(MerchantHandler):
+    """The shop's WeChat Pay APIv3 merchant keys. Keys go in; only ids come back."""
+    permissions = {"GET": "settings.view", "PUT": "settings.edit"}
+
+    async def get(self):
+        self.send(payment.render_config(await payment.get_config(self.shop_id)))
+
+    async def put(self):
+        self.send(await payment.save_config(self.shop_id, self.body(WechatPayBody).model_dump()))

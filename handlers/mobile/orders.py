@@ -3,7 +3,6 @@ from typing import Literal
 import pydantic
 
 from handlers.base import Id, MobileHandler, RequestBody
-from lib.errors import conflict
 from services import order as order_service
 from services import cart
 
@@ -78,7 +77,8 @@ class OrderHandler(MobileHandler):
 class PayHandler(MobileHandler):
     async def post(self, shop_id, order_id):
         if self.body(PayBody).method == "wechat":
-            raise conflict("payment_method_unavailable", "WeChat Pay is not configured for this shop")
+            self.send(await order_service.wechat_prepay(self.shop_id, self.member, int(order_id)))
+            return
 
         async def pay():
             return await order_service.pay_with_balance(self.shop_id, self.member, int(order_id))

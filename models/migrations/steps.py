@@ -5,6 +5,7 @@ from models.goods import Category, Goods, Sku, StockLedger
 from models.finance import CreditLedger, IdempotencyKey
 from models.member import Address, Member, MemberLevel
 from models.order import CartItem, Order, OrderItem, OrderLog
+from models.payment import Payment, ShopPayConfig
 from models.migrations import add_column, add_indexes, create_tables
 from models.shop import Shop
 from models.sysset import ShopSettings
@@ -36,10 +37,16 @@ def orders(db):
     create_tables(db, Order, OrderItem, OrderLog, CartItem)
 
 
+def wechat_pay(db):
+    add_column(db, Order, "prepaid_at")
+    create_tables(db, ShopPayConfig, Payment)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
     (3, "catalog, banners, shop settings", catalog),
     (4, "members: wechat, addresses, levels, ledgers, idempotency", members_and_money),
     (5, "orders and carts", orders),
+    (6, "wechat pay", wechat_pay),
 ]

@@ -1,0 +1,142 @@
+"""A fake WeChat Pay APIv3 on a loopback port, with RSA keys generated for the test run.
+
+It checks the merchant's request signatures with the merchant's public key, signs its responses
+and notifications with its own platform key (public-key mode), and encrypts notification
+resources with AES-256-GCM under the APIv3 key — so wechatpayv3 signs, verifies and decrypts for
+real. Tests use `notification()` to build what WeChat would POST to our notify URL (or a forged
+one), and `mark_paid()` for a payment whose notification never arrives.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import time
+
+import tornado.web
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+AUTH = re.compile(r'(\w+)="([^"]*)"')
+
+
+def _pem_private(key) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def _pem_public(key) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def rsa_sign(key, message: str) -> str:
+    return base64.b64encode(key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())).decode()
+
+
+class FakeWechatPay:
+    def __init__(self) -> None:
+        self.merchant_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.platform_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.public_key_id = "PUB_KEY_ID_" + secrets.token_hex(8).upper()
+        self.cert_serial_no = secrets.token_hex(20).upper()
+        self.apiv3_key = secrets.token_hex(16)
+        self.mch_id = "19000" + str(secrets.randbelow(10**5)).zfill(5)
+        self.prepays: dict[str, dict] = {}
+        self.paid: dict[str, str] = {}  # out_trade_no -> transaction_id
+        self.refunds: dict[str, dict] = {}  # out_refund_no -> request
+
+    def merchant_config(self, app_id: str) -> dict:
+        """What a merchant enters in the back-office."""
+        return {"mch_id": self.mch_id, "app_id": app_id, "cert_serial_no": self.cert_serial_no,
+                "private_key": _pem_private(self.merchant_key), "apiv3_key": self.apiv3_key,
+                "public_key": _pem_public(self.platform_key), "public_key_id": self.public_key_id}
+
+    def signed_headers(self, body: str, key=None) -> dict:
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+        return {"Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": nonce, "Wechatpay-Serial": self.public_key_id,
+                "Wechatpay-Signature": rsa_sign(key or self.platform_key, f"{timestamp}\n{nonce}\n{body}\n"),
+                "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048", "Content-Type": "application/json"}
+
+    def mark_paid(self, out_trade_no: str) -> str:
+        return self.paid.setdefault(out_trade_no, "4200" + secrets.token_hex(12))
+
+    def transaction(self, out_trade_no: str, amount: int | None = None, **overrides) -> dict:
+        prepay = self.prepays[out_trade_no]
+        return {"mchid": self.mch_id, "appid": prepay["appid"], "out_trade_no": out_trade_no,
+                "transaction_id": self.mark_paid(out_trade_no), "trade_type": "JSAPI", "trade_state": "SUCCESS",
+                "payer": prepay["payer"], "amount": {"total": amount or prepay["amount"]["total"],
+                                                     "payer_total": amount or prepay["amount"]["total"], "currency": "CNY"},
+                **overrides}
+
+    def notification(self, out_trade_no: str, amount: int | None = None, signing_key=None, **overrides) -> tuple[dict, bytes]:
+        """(headers, body) of the TRANSACTION.SUCCESS notification WeChat Pay would send."""
+        nonce = secrets.token_hex(6)  # 12 characters, used as the GCM nonce
+        plaintext = json.dumps(self.transaction(out_trade_no, amount, **overrides)).encode()
+        ciphertext = AESGCM(self.apiv3_key.encode()).encrypt(nonce.encode(), plaintext, b"transaction")
+        body = json.dumps({
+            "id": secrets.token_hex(16), "create_time": time.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
+            "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
+            "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM", "associated_data": "transaction",
+                         "nonce": nonce, "ciphertext": base64.b64encode(ciphertext).decode()}})
+        return self.signed_headers(body, signing_key), body.encode()
+
+    def verify_pay_sign(self, params: dict) -> bool:
+        message = f"{params['appId']}\n{params['timeStamp']}\n{params['nonceStr']}\n{params['package']}\n"
+        try:
+            self.merchant_key.public_key().verify(base64.b64decode(params["paySign"]), message.encode(),
+                                                  padding.PKCS1v15(), hashes.SHA256())
+            return True
+        except InvalidSignature:
+            return False
+
+    def app(self) -> tornado.web.Application:
+        fake = self
+
+        class Base(tornado.web.RequestHandler):
+            def prepare(self):
+                fields = dict(AUTH.findall(self.request.headers.get("Authorization", "")))
+                body = self.request.body.decode()
+                message = f"{self.request.method}\n{self.request.uri}\n{fields.get('timestamp')}\n{fields.get('nonce_str')}\n{body}\n"
+                try:
+                    assert fields.get("mchid") == fake.mch_id and fields.get("serial_no") == fake.cert_serial_no
+                    fake.merchant_key.public_key().verify(base64.b64decode(fields.get("signature", "")), message.encode(),
+                                                          padding.PKCS1v15(), hashes.SHA256())
+                except (AssertionError, InvalidSignature, ValueError):
+                    self.set_status(401)
+                    self.finish({"code": "SIGN_ERROR", "message": "signature verification failed"})
+
+            def reply(self, data: dict) -> None:
+                body = json.dumps(data)
+                for name, value in fake.signed_headers(body).items():
+                    self.set_header(name, value)
+                self.finish(body)
+
+        class Prepay(Base):
+            def post(self):
+                data = json.loads(self.request.body)
+                fake.prepays[data["out_trade_no"]] = data
+                self.reply({"prepay_id": "wx" + secrets.token_hex(14)})
+
+        class Query(Base):
+            def get(self, out_trade_no):
+                if out_trade_no in fake.paid:
+                    self.reply(fake.transaction(out_trade_no))
+                else:
+                    self.reply({"mchid": fake.mch_id, "out_trade_no": out_trade_no, "trade_state": "NOTPAY"})
+
+        class Refund(Base):
+            def post(self):
+                data = json.loads(self.request.body)
+                fake.refunds.setdefault(data["out_refund_no"], data)  # WeChat deduplicates by refund number
+                self.reply({"refund_id": "50" + secrets.token_hex(10), "out_refund_no": data["out_refund_no"],
+                            "status": "PROCESSING", "amount": data["amount"]})
+
+        return tornado.web.Application([
+            (r"/v3/pay/transactions/jsapi", Prepay),
+            (r"/v3/pay/transactions/out-trade-no/([^/?]+)", Query),
+            (r"/v3/refund/domestic/refunds", Refund),
+        ])

@@ -1,0 +1,158 @@
+"""WeChat Pay APIv3 through wechatpayv3 against the fake WeChat Pay server, on both backends:
+prepay, signed and encrypted notifications (forged, mismatching, replayed), the query fallback,
+automatic refund of a late payment, and WeChat refunds."""
+from __future__ import annotations
+
+import asyncio
+import datetime
+import secrets
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from models.base import utcnow
+from models.order import Order, OrderLog
+from models.payment import Payment
+from services import order as order_service
+from tests.test_members import configure_wechat
+from tests.test_orders import ADDRESS, new_goods
+from tests.ws_client import WsClient
+
+
+async def wechat_shop(api, make_shop, fake_wechat, fake_wechatpay):
+    """A shop with a mini-program and WeChat Pay, a member logged in by WeChat, an address, goods."""
+    shop = await make_shop()
+    mini, _ = await configure_wechat(api, shop, fake_wechat)
+    saved = await api.call("PUT", "/api/merchant/payment/wechat", fake_wechatpay.merchant_config(mini),
+                           token=shop.owner_token)
+    assert saved.status == 200 and saved.body["configured"] and "private_key" not in saved.body
+    login = await api.post(f"/api/mobile/{shop.id}/auth/wechat", {"code": fake_wechat.login_code(mini, "o_" + secrets.token_hex(6))})
+    token, member_id = login.body["token"], login.body["member"]["id"]
+    address_id = (await api.post(f"/api/mobile/{shop.id}/addresses", ADDRESS, token=token)).body["id"]
+    goods = await new_goods(api, shop, price_fen=1990, stock=5)
+    return shop, token, member_id, address_id, goods
+
+
+async def place_and_prepay(api, shop, token, address_id, goods) -> dict:
+    order = (await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": goods["id"], "quantity": 1}],
+                                                              "address_id": address_id}, token=token)).body
+    prepay = await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "wechat"}, token=token)
+    assert prepay.status == 200, prepay.body
+    return {**order, "pay_params": prepay.body["pay_params"]}
+
+
+async def notify(api, shop, headers, body):
+    return await api.call("POST", f"/api/pay/wechat/v3/notify/{shop.id}", raw=body, headers=headers)
+
+
+async def test_wechat_pay_flow_and_replays(server, api, make_shop, fake_wechat, fake_wechatpay):
+    shop, token, member_id, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    watcher = await WsClient.connect(server.port, shop.owner_token)
+    await watcher.recv_op("authenticated")
+    await watcher.subscribe(f"shop:{shop.id}:orders")
+    order = await place_and_prepay(api, shop, token, address_id, goods)
+    params = order["pay_params"]
+    assert params["package"].startswith("prepay_id=") and params["signType"] == "RSA"
+    assert fake_wechatpay.verify_pay_sign(params)  # signed with the merchant key, as WeChat checks it
+    assert fake_wechatpay.prepays[order["order_no"]]["amount"]["total"] == 1990
+
+    headers, body = fake_wechatpay.notification(order["order_no"])
+    first = await notify(api, shop, headers, body)
+    assert first.status == 200 and first.body["code"] == "SUCCESS"
+    paid = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body
+    assert (paid["status"], paid["pay_method"]) == (1, "wechat")
+    assert [(await watcher.recv())["type"] for _ in range(2)] == ["order.created", "order.paid"]
+
+    replays = await asyncio.gather(*(notify(api, shop, headers, body) for _ in range(10)))
+    assert all(r.status == 200 and r.body["code"] == "SUCCESS" for r in replays)
+    await api.post(f"/api/merchant/orders/{order['id']}/ship", {"express_company": "SF", "express_no": "SF1"},
+                   token=shop.owner_token)
+    late_replay = await notify(api, shop, headers, body)
+    assert late_replay.status == 200
+    final = (await api.get(f"/api/merchant/orders/{order['id']}", token=shop.owner_token)).body
+    assert final["status"] == 2  # a replay never moves a shipped order back
+    assert [log["action"] for log in final["logs"]].count("pay") == 1
+    assert await Payment.select().where(Payment.order_id == order["id"]).aio_count() == 1
+    assert await watcher.nothing_within(0.3)
+    watcher.close()
+
+
+async def test_forged_and_mismatching_notifications_change_nothing(api, make_shop, fake_wechat, fake_wechatpay):
+    shop, token, _, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    order = await place_and_prepay(api, shop, token, address_id, goods)
+    impostor = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged_headers, forged_body = fake_wechatpay.notification(order["order_no"], signing_key=impostor)
+    forged = await notify(api, shop, forged_headers, forged_body)
+    assert forged.status == 401 and forged.body["code"] == "FAIL"
+    headers, body = fake_wechatpay.notification(order["order_no"])
+    tampered = await notify(api, shop, headers, body.replace(b"TRANSACTION", b"TRANSACTIOM"))
+    assert tampered.status == 401
+    wrong_amount = await notify(api, shop, *fake_wechatpay.notification(order["order_no"], amount=1))
+    assert wrong_amount.status == 400 and "amount" in wrong_amount.body["message"]
+    other_merchant = await notify(api, shop, *fake_wechatpay.notification(order["order_no"], mchid="1234567890"))
+    assert other_merchant.status == 400
+    garbage = await notify(api, shop, {"Content-Type": "application/json"}, b"{not json")
+    assert garbage.status == 401
+    still = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body
+    assert still["status"] == 0 and still["pay_method"] == ""
+    assert await Payment.select().where(Payment.order_id == order["id"]).aio_count() == 0
+
+
+async def test_query_fallback_settles_a_payment_whose_notification_never_came(api, make_shop, fake_wechat, fake_wechatpay):
+    shop, token, _, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    order = await place_and_prepay(api, shop, token, address_id, goods)
+    unpaid = await place_and_prepay(api, shop, token, address_id, goods)
+    fake_wechatpay.mark_paid(order["order_no"])  # paid at WeChat; the notification is lost
+    await Order.update(prepaid_at=utcnow() - datetime.timedelta(minutes=5)).where(
+        Order.id.in_([order["id"], unpaid["id"]])).aio_execute()
+    await asyncio.gather(order_service.settle_unnotified_payments(), order_service.settle_unnotified_payments())
+    assert (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body["status"] == 1
+    assert (await api.get(f"/api/mobile/{shop.id}/orders/{unpaid['id']}", token=token)).body["status"] == 0
+    assert await Payment.select().where(Payment.order_id == order["id"]).aio_count() == 1
+
+
+async def test_payment_for_a_closed_order_is_refunded_automatically(api, make_shop, fake_wechat, fake_wechatpay):
+    shop, token, _, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    order = await place_and_prepay(api, shop, token, address_id, goods)
+    await api.post(f"/api/merchant/orders/{order['id']}/close", token=shop.owner_token)
+    answer = await notify(api, shop, *fake_wechatpay.notification(order["order_no"]))
+    assert answer.status == 200  # WeChat must stop retrying; the money goes back
+    payment = await Payment.aio_get(Payment.order_id == order["id"])
+    assert payment.status == "refunded"
+    refunds = [r for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]]
+    assert len(refunds) == 1 and refunds[0]["amount"]["refund"] == 1990
+    detail = (await api.get(f"/api/merchant/orders/{order['id']}", token=shop.owner_token)).body
+    assert detail["status"] == -1 and "late_payment" in [log["action"] for log in detail["logs"]]
+
+
+async def test_wechat_refund_is_sent_once(api, make_shop, fake_wechat, fake_wechatpay):
+    shop, token, _, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    order = await place_and_prepay(api, shop, token, address_id, goods)
+    await notify(api, shop, *fake_wechatpay.notification(order["order_no"]))
+    await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/refund", {"reason": "尺码不对"}, token=token)
+    approvals = await asyncio.gather(*(api.post(f"/api/merchant/orders/{order['id']}/refund/approve",
+                                                token=shop.owner_token) for _ in range(4)))
+    assert sorted(r.status for r in approvals) == [200, 409, 409, 409]
+    await order_service.refund_pending_payments()  # the job finds nothing left to send
+    refunds = [r for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]]
+    assert len(refunds) == 1
+    final = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body
+    assert (final["status"], final["refund_status"]) == (-1, "refunded")
+    assert (await api.get(f"/api/merchant/goods/{goods['id']}", token=shop.owner_token)).body["stock"] == 5
+    assert await OrderLog.select().where((OrderLog.order_id == order["id"]) & (OrderLog.action == "refunded")).aio_count() == 1
+
+
+async def test_pay_config_validation_and_members_without_wechat(api, make_shop, make_member, fake_wechatpay):
+    shop = await make_shop()
+    bad = await api.call("PUT", "/api/merchant/payment/wechat",
+                         {**fake_wechatpay.merchant_config("wxapp"), "private_key": "not a key"}, token=shop.owner_token)
+    assert bad.status == 422
+    assert (await api.get("/api/merchant/payment/wechat", token=shop.owner_token)).body == {"configured": False}
+    member = await make_member(shop.id)
+    address_id = (await api.post(f"/api/mobile/{shop.id}/addresses", ADDRESS, token=member.token)).body["id"]
+    goods = await new_goods(api, shop)
+    order = (await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": goods["id"], "quantity": 1}],
+                                                              "address_id": address_id}, token=member.token)).body
+    no_wechat = await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "wechat"}, token=member.token)
+    assert no_wechat.status == 409 and no_wechat.body["error"]["code"] == "wechat_not_bound"
+    unknown_shop = await api.call("POST", "/api/pay/wechat/v3/notify/999999999", raw=b"{}")
+    assert unknown_shop.status == 404 and unknown_shop.body["code"] == "FAIL"
