@@ -1,9 +1,10 @@
-"""Payment notifications from WeChat Pay: `POST /api/pay/wechat/v3/notify/{shop_id}`.
+"""Payment notifications from WeChat Pay:
+`POST /api/pay/wechat/v3/notify/{shop_id}` (JSON, RSA-signed headers, AES-GCM resource) and
+`POST /api/pay/wechat/v2/notify/{shop_id}` (XML signed with the shop's API key).
 
-No token: the request is trusted only if its RSA signature verifies with the shop's WeChat Pay
-public key and its resource decrypts with the shop's APIv3 key. Answers are WeChat's own format:
-200 {"code": "SUCCESS"} (also for replays, so WeChat stops retrying), 4xx {"code": "FAIL"} for a
-forged or mismatching notification (nothing changes).
+No token: a notification is trusted only if it verifies with the shop's keys. Answers are
+WeChat's own format — success (also for replays, so WeChat stops retrying) or FAIL with a 4xx for
+a forged or mismatching notification, which changes nothing.
 """
 from __future__ import annotations
 
@@ -17,32 +18,49 @@ from services import order as order_service, payment
 log = logging.getLogger("mall.pay")
 
 
-class WechatV3NotifyHandler(tornado.web.RequestHandler):
-    def set_default_headers(self) -> None:
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
+class NotifyHandler(tornado.web.RequestHandler):
+    version = "v3"
 
-    def answer(self, status: int, code: str, message: str) -> None:
+    def answer(self, status: int, success: bool, message: str) -> None:
         self.set_status(status)
-        self.finish(dumps({"code": code, "message": message}))
+        if self.version == "v3":
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self.finish(dumps({"code": "SUCCESS" if success else "FAIL", "message": message}))
+        else:
+            self.set_header("Content-Type", "text/xml; charset=UTF-8")
+            code = "SUCCESS" if success else "FAIL"
+            message = message.replace("]]>", "")
+            self.finish(f"<xml><return_code><![CDATA[{code}]]></return_code>"
+                        f"<return_msg><![CDATA[{message}]]></return_msg></xml>")
 
     async def post(self, shop_id):
         config = await payment.get_config(int(shop_id))
-        if config is None:
-            self.answer(404, "FAIL", "unknown merchant")
+        if config is None or config.api_version != self.version:
+            self.answer(404, False, "unknown merchant")
             return
-        notice = (await payment.provider_for(int(shop_id))).parse_notification(self.request.headers, self.request.body)
+        provider = await payment.provider_for(int(shop_id))
+        notice = provider.parse_notification(self.request.headers, self.request.body)
         if notice is None:
-            log.warning("refused a WeChat Pay notification for shop %s: bad signature or not a success", shop_id)
-            self.answer(401, "FAIL", "signature verification failed")
+            log.warning("refused a WeChat Pay %s notification for shop %s: bad signature or not a success",
+                        self.version, shop_id)
+            self.answer(401, False, "signature verification failed")
             return
         try:
             await order_service.settle_wechat_payment(int(shop_id), notice)
         except order_service.PaymentMismatch as exc:
             log.error("WeChat Pay notification for %s does not match: %s", notice.out_trade_no, exc)
-            self.answer(400, "FAIL", str(exc))
+            self.answer(400, False, str(exc))
             return
-        self.answer(200, "SUCCESS", "OK")
+        self.answer(200, True, "OK")
 
     def write_error(self, status_code: int, **kwargs) -> None:
-        # WeChat retries on any non-2xx; a database outage answers 503 and the retry settles it
-        self.finish(dumps({"code": "FAIL", "message": "temporarily unavailable"}))
+        # WeChat retries on anything but success; a database outage answers 5xx and a retry settles it
+        self.answer(status_code, False, "temporarily unavailable")
+
+
+class WechatV3NotifyHandler(NotifyHandler):
+    version = "v3"
+
+
+class WechatV2NotifyHandler(NotifyHandler):
+    version = "v2"

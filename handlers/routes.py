@@ -18,6 +18,7 @@ ROUTES = [
     (r"/api/health", health.HealthHandler),
     (r"/ws", ws.WsHandler),
     (rf"/api/pay/wechat/v3/notify/{ID}", pay.WechatV3NotifyHandler),
+    (rf"/api/pay/wechat/v2/notify/{ID}", pay.WechatV2NotifyHandler),
     # platform
     (r"/api/admin/auth/login", admin_auth.LoginHandler),
     (r"/api/admin/shops", admin_shops.ShopsHandler),

@@ -7,16 +7,21 @@ PAID, REFUND_PENDING, REFUNDED = "paid", "refund_pending", "refunded"
 
 
 class ShopPayConfig(BaseModel):
-    """APIv3 in public-key mode. Keys are secrets: stored for signing, never returned by an API."""
+    """APIv3 (public-key mode) or, for shops that only hold v2 keys, APIv2. Keys are secrets:
+    stored for signing, never returned by an API."""
 
     shop_id = peewee.IntegerField(unique=True)
+    api_version = peewee.CharField(max_length=4, default="v3")
     mch_id = peewee.CharField(max_length=32)
     app_id = peewee.CharField(max_length=64)  # the app that pays (mini-program)
-    cert_serial_no = peewee.CharField(max_length=64)
-    private_key = peewee.TextField()  # merchant API private key, PEM
-    apiv3_key = peewee.CharField(max_length=64)
-    public_key = peewee.TextField()  # WeChat Pay platform public key, PEM
-    public_key_id = peewee.CharField(max_length=64)
+    cert_serial_no = peewee.CharField(max_length=64, default="")
+    private_key = peewee.TextField(default="")  # v3: merchant API private key, PEM
+    apiv3_key = peewee.CharField(max_length=64, default="")
+    public_key = peewee.TextField(default="")  # v3: WeChat Pay platform public key, PEM
+    public_key_id = peewee.CharField(max_length=64, default="")
+    v2_api_key = peewee.CharField(max_length=64, default="")
+    v2_cert_pem = peewee.TextField(default="")  # v2 refunds need the merchant TLS certificate
+    v2_key_pem = peewee.TextField(default="")
     updated_at = peewee.DateTimeField(default=utcnow)
 
 

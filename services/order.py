@@ -423,7 +423,7 @@ class PaymentMismatch(Exception):
     """A verified notification that does not match our order (merchant, app, order or amount)."""
 
 
-async def wechat_prepay(shop_id: int, member: Member, order_id: int) -> dict:
+async def wechat_prepay(shop_id: int, member: Member, order_id: int, client_ip: str) -> dict:
     order = await get_order(shop_id, order_id, member.id)
     if order.status != UNPAID:
         raise invalid_state(order, "pay")
@@ -434,7 +434,7 @@ async def wechat_prepay(shop_id: int, member: Member, order_id: int) -> dict:
     provider = await payment.provider_for(shop_id)
     title = (await _items(order))[0].title
     try:
-        params = await provider.prepay(order.order_no, order.total_fen, title, member.openid)
+        params = await provider.prepay(order.order_no, order.total_fen, title, member.openid, client_ip)
     except payment.ProviderError as exc:
         log.warning("prepay failed for %s: %s", order.order_no, exc)
         raise ApiError(503, "payment_unavailable", "WeChat Pay is unavailable; retry shortly") from None

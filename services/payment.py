@@ -45,8 +45,8 @@ class ProviderError(Exception):
     """WeChat Pay refused or could not be reached; the caller answers 503 or retries later."""
 
 
-def notify_url(shop_id: int) -> str:
-    return f"{current().config.public_base_url.rstrip('/')}/api/pay/wechat/v3/notify/{shop_id}"
+def notify_url(shop_id: int, version: str = "v3") -> str:
+    return f"{current().config.public_base_url.rstrip('/')}/api/pay/wechat/{version}/notify/{shop_id}"
 
 
 class WechatPayV3:
@@ -73,7 +73,7 @@ class WechatPayV3:
             raise ProviderError(f"WeChat Pay answered {code}: {data.get('code')} {data.get('message')}")
         return data
 
-    async def prepay(self, order_no: str, total_fen: int, description: str, openid: str) -> dict:
+    async def prepay(self, order_no: str, total_fen: int, description: str, openid: str, client_ip: str) -> dict:
         """The mini-program's wx.requestPayment parameters for this order."""
         data = await self._call(self.client.pay, description=description[:127], out_trade_no=order_no,
                                 amount={"total": total_fen, "currency": "CNY"}, payer={"openid": openid},
@@ -117,6 +117,83 @@ class WechatPayV3:
             raise ProviderError(f"refund not accepted: {data.get('status')}")
 
 
+class WechatPayV2:
+    """APIv2 through wechatpy: signed XML (MD5 with the shop's API key), notifications verified
+    by the same key. Refunds present the merchant TLS certificate when the shop stored one."""
+
+    def __init__(self, config: ShopPayConfig):
+        from wechatpy.pay import WeChatPay as WeChatPayV2Client
+
+        self.config = config
+        cert, key = self._cert_files(config)
+        self.client = WeChatPayV2Client(appid=config.app_id, api_key=config.v2_api_key, mch_id=config.mch_id,
+                                        mch_cert=cert, mch_key=key, timeout=PAY_TIMEOUT_S)
+        self.client.API_BASE_URL = current().config.wechat_pay_api_base.rstrip("/") + "/"
+
+    @staticmethod
+    def _cert_files(config: ShopPayConfig) -> tuple[str | None, str | None]:
+        if not (config.v2_cert_pem and config.v2_key_pem):
+            return None, None
+        import os
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix=f"mall-pay-{config.shop_id}-")
+        paths = []
+        for name, pem in (("cert.pem", config.v2_cert_pem), ("key.pem", config.v2_key_pem)):
+            path = os.path.join(folder, name)
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                f.write(pem)
+            paths.append(path)
+        return paths[0], paths[1]
+
+    async def _call(self, function, *args, **kwargs) -> dict:
+        from wechatpy.exceptions import WeChatPayException
+
+        def call():
+            return function(*args, **kwargs)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, call)
+        except requests.RequestException as exc:
+            raise ProviderError(f"WeChat Pay unreachable: {exc!r}") from None
+        except WeChatPayException as exc:
+            raise ProviderError(f"WeChat Pay refused: {exc}") from None
+
+    async def prepay(self, order_no: str, total_fen: int, description: str, openid: str, client_ip: str) -> dict:
+        data = await self._call(self.client.order.create, trade_type="JSAPI", body=description[:127],
+                                total_fee=total_fen, notify_url=notify_url(self.config.shop_id, "v2"),
+                                user_id=openid, out_trade_no=order_no, client_ip=client_ip)
+        return self.client.jsapi.get_jsapi_params(data["prepay_id"])
+
+    def parse_notification(self, headers, body: bytes) -> PaidNotice | None:
+        from wechatpy.exceptions import InvalidSignatureException
+
+        try:
+            data = self.client.parse_payment_result(body)
+        except (InvalidSignatureException, ValueError, KeyError, TypeError) as exc:
+            log.warning("rejected a WeChat Pay v2 notification: %r", exc)
+            return None
+        return self._notice(data)
+
+    @staticmethod
+    def _notice(data: dict) -> PaidNotice | None:
+        if data.get("return_code") != "SUCCESS" or data.get("result_code") != "SUCCESS":
+            return None
+        if data.get("trade_state", "SUCCESS") != "SUCCESS":
+            return None
+        try:
+            return PaidNotice(data["out_trade_no"], data["transaction_id"], int(data["total_fee"]),
+                              data["mch_id"], data["appid"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    async def query(self, order_no: str) -> PaidNotice | None:
+        return self._notice(await self._call(self.client.order.query, out_trade_no=order_no))
+
+    async def refund(self, order_no: str, refund_no: str, total_fen: int, amount_fen: int, reason: str) -> None:
+        await self._call(self.client.refund.apply, total_fee=total_fen, refund_fee=amount_fen,
+                         out_refund_no=refund_no, out_trade_no=order_no, refund_desc=reason[:80])
+
+
 # ---------------------------------------------------------------- shop configuration
 async def get_config(shop_id: int) -> ShopPayConfig | None:
     return await ShopPayConfig.aio_get_or_none(ShopPayConfig.shop_id == shop_id)
@@ -125,18 +202,30 @@ async def get_config(shop_id: int) -> ShopPayConfig | None:
 def render_config(config: ShopPayConfig | None) -> dict:
     if config is None:
         return {"configured": False}
-    return {"configured": True, "mch_id": config.mch_id, "app_id": config.app_id,
-            "cert_serial_no": config.cert_serial_no, "public_key_id": config.public_key_id}
+    return {"configured": True, "api_version": config.api_version, "mch_id": config.mch_id, "app_id": config.app_id,
+            "cert_serial_no": config.cert_serial_no, "public_key_id": config.public_key_id,
+            "v2_refund_cert_set": bool(config.v2_cert_pem)}
+
+
+def _field_error(name: str, message: str):
+    return invalid("request body is invalid", {"fields": [{"field": name, "message": message}]})
 
 
 async def save_config(shop_id: int, fields: dict) -> dict:
-    for name, loader in (("private_key", load_private_key), ("public_key", load_public_key)):
-        try:
-            loader(fields[name])
-        except Exception:
-            raise invalid("request body is invalid", {"fields": [{"field": name, "message": "not a usable RSA PEM key"}]}) from None
-    if len(fields["apiv3_key"].encode()) != 32:
-        raise invalid("request body is invalid", {"fields": [{"field": "apiv3_key", "message": "must be 32 bytes"}]})
+    if fields["api_version"] == "v3":
+        for name in ("cert_serial_no", "private_key", "apiv3_key", "public_key", "public_key_id"):
+            if not fields.get(name):
+                raise _field_error(name, "required for APIv3")
+        for name, loader in (("private_key", load_private_key), ("public_key", load_public_key)):
+            try:
+                loader(fields[name])
+            except Exception:
+                raise _field_error(name, "not a usable RSA PEM key") from None
+        if len(fields["apiv3_key"].encode()) != 32:
+            raise _field_error("apiv3_key", "must be 32 bytes")
+    elif len(fields.get("v2_api_key") or "") != 32:
+        raise _field_error("v2_api_key", "APIv2 needs the 32-character API key")
+    fields = {name: value if value is not None else "" for name, value in fields.items()}
     config = await get_config(shop_id)
     if config is None:
         config = await ShopPayConfig.aio_create(shop_id=shop_id, **fields)
@@ -147,14 +236,14 @@ async def save_config(shop_id: int, fields: dict) -> dict:
     return render_config(config)
 
 
-_providers: dict[int, WechatPayV3] = {}
+_providers: dict[int, WechatPayV3 | WechatPayV2] = {}
 
 
-async def provider_for(shop_id: int) -> WechatPayV3:
+async def provider_for(shop_id: int) -> WechatPayV3 | WechatPayV2:
     config = await get_config(shop_id)
     if config is None:
         raise ApiError(409, "payment_method_unavailable", "WeChat Pay is not configured for this shop")
     cached = _providers.get(shop_id)
     if cached is None or cached.config.updated_at != config.updated_at:
-        cached = _providers[shop_id] = WechatPayV3(config)
+        cached = _providers[shop_id] = (WechatPayV3 if config.api_version == "v3" else WechatPayV2)(config)
     return cached

@@ -15,6 +15,8 @@ import secrets
 import time
 
 import tornado.web
+import xmltodict
+from wechatpy.pay.utils import calculate_signature, dict_to_xml
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -48,12 +50,31 @@ class FakeWechatPay:
         self.prepays: dict[str, dict] = {}
         self.paid: dict[str, str] = {}  # out_trade_no -> transaction_id
         self.refunds: dict[str, dict] = {}  # out_refund_no -> request
+        self.v2_api_key = secrets.token_hex(16)
 
     def merchant_config(self, app_id: str) -> dict:
         """What a merchant enters in the back-office."""
         return {"mch_id": self.mch_id, "app_id": app_id, "cert_serial_no": self.cert_serial_no,
                 "private_key": _pem_private(self.merchant_key), "apiv3_key": self.apiv3_key,
                 "public_key": _pem_public(self.platform_key), "public_key_id": self.public_key_id}
+
+    def v2_merchant_config(self, app_id: str) -> dict:
+        return {"api_version": "v2", "mch_id": self.mch_id, "app_id": app_id, "v2_api_key": self.v2_api_key}
+
+    def v2_xml(self, data: dict, api_key: str | None = None) -> bytes:
+        data = {**data, "nonce_str": secrets.token_hex(16)}
+        return dict_to_xml(data, calculate_signature(data, api_key or self.v2_api_key)).encode()
+
+    def v2_notification(self, out_trade_no: str, amount: int | None = None, api_key: str | None = None,
+                        **overrides) -> bytes:
+        """The XML WeChat Pay APIv2 would POST for a successful payment (signed with the API key)."""
+        prepay = self.prepays[out_trade_no]
+        return self.v2_xml({"appid": prepay["appid"], "mch_id": self.mch_id, "return_code": "SUCCESS",
+                            "result_code": "SUCCESS", "out_trade_no": out_trade_no,
+                            "transaction_id": self.mark_paid(out_trade_no), "total_fee": amount or prepay["amount"]["total"],
+                            "cash_fee": amount or prepay["amount"]["total"], "openid": prepay["payer"]["openid"],
+                            "trade_type": "JSAPI", "bank_type": "OTHERS", "time_end": time.strftime("%Y%m%d%H%M%S"),
+                            **overrides}, api_key)
 
     def signed_headers(self, body: str, key=None) -> dict:
         timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
@@ -135,7 +156,36 @@ class FakeWechatPay:
                 self.reply({"refund_id": "50" + secrets.token_hex(10), "out_refund_no": data["out_refund_no"],
                             "status": "PROCESSING", "amount": data["amount"]})
 
+        class V2(tornado.web.RequestHandler):
+            """APIv2: XML in and out, signed with the shared API key."""
+
+            def post(self, action):
+                data = dict(xmltodict.parse(self.request.body)["xml"])
+                sign = data.pop("sign", "")
+                if sign != calculate_signature(data, fake.v2_api_key) or data.get("mch_id") != fake.mch_id:
+                    self.finish(fake.v2_xml({"return_code": "FAIL", "return_msg": "签名错误"}))
+                    return
+                reply = {"return_code": "SUCCESS", "result_code": "SUCCESS", "appid": data.get("appid", ""),
+                         "mch_id": fake.mch_id}
+                no = data.get("out_trade_no", "")
+                if action == "pay/unifiedorder":
+                    fake.prepays[no] = {"appid": data["appid"], "amount": {"total": int(data["total_fee"])},
+                                        "payer": {"openid": data.get("openid", "")}}
+                    reply.update(prepay_id="wx" + secrets.token_hex(14), trade_type="JSAPI")
+                elif action == "pay/orderquery":
+                    if no in fake.paid:
+                        reply.update(trade_state="SUCCESS", out_trade_no=no, transaction_id=fake.paid[no],
+                                     total_fee=fake.prepays[no]["amount"]["total"])
+                    else:
+                        reply.update(trade_state="NOTPAY", out_trade_no=no)
+                elif action == "secapi/pay/refund":
+                    fake.refunds.setdefault(data["out_refund_no"], {
+                        "out_trade_no": no, "amount": {"refund": int(data["refund_fee"]), "total": int(data["total_fee"])}})
+                    reply.update(out_refund_no=data["out_refund_no"], refund_id="50" + secrets.token_hex(10))
+                self.finish(fake.v2_xml(reply))
+
         return tornado.web.Application([
+            (r"/(pay/unifiedorder|pay/orderquery|secapi/pay/refund)", V2),
             (r"/v3/pay/transactions/jsapi", Prepay),
             (r"/v3/pay/transactions/out-trade-no/([^/?]+)", Query),
             (r"/v3/refund/domestic/refunds", Refund),

@@ -156,3 +156,47 @@ async def test_pay_config_validation_and_members_without_wechat(api, make_shop, 
     assert no_wechat.status == 409 and no_wechat.body["error"]["code"] == "wechat_not_bound"
     unknown_shop = await api.call("POST", "/api/pay/wechat/v3/notify/999999999", raw=b"{}")
     assert unknown_shop.status == 404 and unknown_shop.body["code"] == "FAIL"
+
+
+async def test_wechat_pay_apiv2_flow(api, make_shop, fake_wechat, fake_wechatpay):
+    from wechatpy.pay.utils import calculate_signature
+
+    shop = await make_shop()
+    mini, _ = await configure_wechat(api, shop, fake_wechat)
+    saved = await api.call("PUT", "/api/merchant/payment/wechat", fake_wechatpay.v2_merchant_config(mini),
+                           token=shop.owner_token)
+    assert saved.status == 200 and saved.body["api_version"] == "v2" and "v2_api_key" not in saved.body
+    login = await api.post(f"/api/mobile/{shop.id}/auth/wechat", {"code": fake_wechat.login_code(mini, "o_" + secrets.token_hex(6))})
+    token = login.body["token"]
+    address_id = (await api.post(f"/api/mobile/{shop.id}/addresses", ADDRESS, token=token)).body["id"]
+    goods = await new_goods(api, shop, price_fen=990, stock=3)
+    order = await place_and_prepay(api, shop, token, address_id, goods)
+    params = dict(order["pay_params"])
+    assert params["signType"] == "MD5" and params.pop("paySign") == calculate_signature(params, fake_wechatpay.v2_api_key)
+    path = f"/api/pay/wechat/v2/notify/{shop.id}"
+
+    forged = await api.call("POST", path, raw=fake_wechatpay.v2_notification(order["order_no"], api_key="x" * 32))
+    assert forged.status == 401 and b"FAIL" in forged.body["_raw"].encode()
+    wrong_amount = await api.call("POST", path, raw=fake_wechatpay.v2_notification(order["order_no"], amount=1))
+    assert wrong_amount.status == 400
+    assert (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body["status"] == 0
+
+    notification = fake_wechatpay.v2_notification(order["order_no"])
+    answers = await asyncio.gather(*(api.call("POST", path, raw=notification) for _ in range(5)))
+    assert all(a.status == 200 and "<return_code><![CDATA[SUCCESS]]>" in a.body["_raw"] for a in answers)
+    paid = (await api.get(f"/api/merchant/orders/{order['id']}", token=shop.owner_token)).body
+    assert (paid["status"], paid["pay_method"]) == (1, "wechat")
+    assert [log["action"] for log in paid["logs"]].count("pay") == 1
+
+    await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/refund", {"reason": "不要了"}, token=token)
+    approved = await api.post(f"/api/merchant/orders/{order['id']}/refund/approve", token=shop.owner_token)
+    assert approved.status == 200
+    final = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body
+    assert final["refund_status"] == "refunded"
+    assert [r for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]][0]["amount"]["refund"] == 990
+
+    queried = await place_and_prepay(api, shop, token, address_id, goods)
+    fake_wechatpay.mark_paid(queried["order_no"])
+    await Order.update(prepaid_at=utcnow() - datetime.timedelta(minutes=5)).where(Order.id == queried["id"]).aio_execute()
+    await order_service.settle_unnotified_payments()
+    assert (await api.get(f"/api/mobile/{shop.id}/orders/{queried['id']}", token=token)).body["status"] == 1

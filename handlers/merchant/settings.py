@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
@@ -27,17 +27,23 @@ class SettingsHandler(MerchantHandler):
 
 
 class WechatPayBody(RequestBody):
+    api_version: Literal["v3", "v2"] = "v3"
     mch_id: pydantic.constr(min_length=1, max_length=32)
     app_id: pydantic.constr(min_length=1, max_length=64)
-    cert_serial_no: pydantic.constr(min_length=1, max_length=64)
-    private_key: pydantic.constr(min_length=1, max_length=8192)
-    apiv3_key: pydantic.constr(min_length=32, max_length=32)
-    public_key: pydantic.constr(min_length=1, max_length=8192)
-    public_key_id: pydantic.constr(min_length=1, max_length=64)
+    # APIv3 (public-key mode)
+    cert_serial_no: pydantic.constr(max_length=64) | None = None
+    private_key: pydantic.constr(max_length=8192) | None = None
+    apiv3_key: pydantic.constr(max_length=32) | None = None
+    public_key: pydantic.constr(max_length=8192) | None = None
+    public_key_id: pydantic.constr(max_length=64) | None = None
+    # APIv2
+    v2_api_key: pydantic.constr(max_length=32) | None = None
+    v2_cert_pem: pydantic.constr(max_length=8192) | None = None
+    v2_key_pem: pydantic.constr(max_length=8192) | None = None
 
 
 class WechatPayHandler(MerchantHandler):
-    """The shop's WeChat Pay APIv3 merchant keys. Keys go in; only ids come back."""
+    """The shop's WeChat Pay merchant keys (APIv3, or APIv2). Keys go in; only ids come back."""
     permissions = {"GET": "settings.view", "PUT": "settings.edit"}
 
     async def get(self):

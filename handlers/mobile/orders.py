@@ -2,7 +2,7 @@ from typing import Literal
 
 import pydantic
 
-from handlers.base import Id, MobileHandler, RequestBody
+from handlers.base import Id, MobileHandler, RequestBody, client_ip
 from services import order as order_service
 from services import cart
 
@@ -77,7 +77,7 @@ class OrderHandler(MobileHandler):
 class PayHandler(MobileHandler):
     async def post(self, shop_id, order_id):
         if self.body(PayBody).method == "wechat":
-            self.send(await order_service.wechat_prepay(self.shop_id, self.member, int(order_id)))
+            self.send(await order_service.wechat_prepay(self.shop_id, self.member, int(order_id), client_ip(self)))
             return
 
         async def pay():

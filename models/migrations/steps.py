@@ -42,6 +42,11 @@ def wechat_pay(db):
     create_tables(db, ShopPayConfig, Payment)
 
 
+def wechat_pay_v2(db):
+    for column in ("api_version", "v2_api_key", "v2_cert_pem", "v2_key_pem"):
+        add_column(db, ShopPayConfig, column)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -49,4 +54,5 @@ MIGRATIONS = [
     (4, "members: wechat, addresses, levels, ledgers, idempotency", members_and_money),
     (5, "orders and carts", orders),
     (6, "wechat pay", wechat_pay),
+    (7, "wechat pay apiv2 keys", wechat_pay_v2),
 ]
