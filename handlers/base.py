@@ -221,6 +221,11 @@ class RequestBody(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
 
 
+class LoginBody(RequestBody):
+    username: str
+    password: str
+
+
 Id = pydantic.conint(ge=1, le=2**62)
 Url = pydantic.constr(max_length=512, pattern=r"^https?://\S+$")
 Money = pydantic.conint(ge=0, le=10**12)  # fen; ¥10 billion is beyond any real price

@@ -65,30 +65,33 @@ def make_config(database_url: str, **overrides) -> Config:
     return Config(**values)
 
 
+def _serve(fake):
+    """Serve a fake's Tornado app on a loopback port; sets fake.base_url; returns the server."""
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    http = tornado.httpserver.HTTPServer(fake.app())
+    http.add_sockets(sockets)
+    fake.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+    return http
+
+
 @pytest.fixture(scope="session")
 async def fake_wechat():
     """The fake WeChat API on a loopback port (see tests/fake_wechat.py)."""
     from tests.fake_wechat import FakeWechat
 
     fake = FakeWechat()
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    http = tornado.httpserver.HTTPServer(fake.app())
-    http.add_sockets(sockets)
-    fake.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+    http = _serve(fake)
     yield fake
     http.stop()
 
 
 @pytest.fixture(scope="session")
 async def fake_wechatpay():
-    """The fake WeChat Pay APIv3 on a loopback port (see tests/fake_wechatpay.py)."""
+    """The fake WeChat Pay API (v3 and v2) on a loopback port (see tests/fake_wechatpay.py)."""
     from tests.fake_wechatpay import FakeWechatPay
 
     fake = FakeWechatPay()
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    http = tornado.httpserver.HTTPServer(fake.app())
-    http.add_sockets(sockets)
-    fake.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+    http = _serve(fake)
     yield fake
     http.stop()
 

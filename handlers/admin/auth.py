@@ -1,10 +1,5 @@
-from handlers.base import ApiHandler, RequestBody, client_ip
+from handlers.base import ApiHandler, LoginBody, client_ip
 from services import system
-
-
-class LoginBody(RequestBody):
-    username: str
-    password: str
 
 
 class LoginHandler(ApiHandler):

@@ -1,10 +1,5 @@
-from handlers.base import ApiHandler, MerchantHandler, RequestBody, client_ip
+from handlers.base import ApiHandler, MerchantHandler, LoginBody, client_ip
 from services import shop as shop_service, user
-
-
-class LoginBody(RequestBody):
-    username: str
-    password: str
 
 
 class LoginHandler(ApiHandler):
