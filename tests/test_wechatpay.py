@@ -182,7 +182,7 @@ async def test_wechat_pay_apiv2_flow(api, make_shop, fake_wechat, fake_wechatpay
     assert (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body["status"] == 0
 
     notification = fake_wechatpay.v2_notification(order["order_no"])
-    answers = await asyncio.gather(*(api.call("POST", path, raw=notification) for _ in range(5)))
+    answers = await asyncio.gather(*(api.call("POST", path, raw=notification) for _ in range(10)))
     assert all(a.status == 200 and "<return_code><![CDATA[SUCCESS]]>" in a.body["_raw"] for a in answers)
     paid = (await api.get(f"/api/merchant/orders/{order['id']}", token=shop.owner_token)).body
     assert (paid["status"], paid["pay_method"]) == (1, "wechat")
