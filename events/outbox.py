@@ -6,13 +6,17 @@
 
 `atomic()` is the database transaction plus a wake-up of the relay once it commits, so the
 event reaches subscribers within milliseconds; if the process dies before the relay runs, the
-committed row is published by whichever process's relay polls next. Record events after the
-conditional update that takes the row lock: then two changes of one row get outbox ids in the
-order they committed, and subscribers see them in that order.
+committed row is published by whichever process's relay polls next.
+
+Events recorded in a transaction are written in one multi-row INSERT just before it commits
+(one round trip, however many events), still inside the transaction and after every row lock
+it took: two changes of one row therefore get outbox ids in commit order. Events recorded
+inside a nested block that rolls back are dropped with it.
 """
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 from typing import Any, AsyncIterator
 
@@ -20,16 +24,42 @@ from models.db import database
 from models.events import OutboxEvent
 from services.runtime import current
 
+_pending: contextvars.ContextVar[list | None] = contextvars.ContextVar("outbox_pending", default=None)
+
+
+def _row(channel: str, type_: str, data: dict[str, Any]) -> dict:
+    return {"channel": channel, "type": type_, "data": json.dumps(data, ensure_ascii=False, separators=(",", ":"))}
+
 
 async def record(channel: str, type_: str, data: dict[str, Any]) -> None:
-    await OutboxEvent.aio_create(channel=channel, type=type_,
-                                 data=json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+    pending = _pending.get()
+    if pending is not None:
+        pending.append(_row(channel, type_, data))
+    else:  # outside atomic(): a transaction of its own
+        await OutboxEvent.insert(**_row(channel, type_, data)).aio_execute()
 
 
 @contextlib.asynccontextmanager
 async def atomic() -> AsyncIterator[None]:
-    async with database.aio_atomic():
-        yield
+    pending = _pending.get()
+    if pending is not None:  # nested: a savepoint; its events go if it rolls back
+        mark = len(pending)
+        try:
+            async with database.aio_atomic():
+                yield
+        except BaseException:
+            del pending[mark:]
+            raise
+        return
+    pending = []
+    token = _pending.set(pending)
+    try:
+        async with database.aio_atomic():
+            yield
+            if pending:
+                await OutboxEvent.insert_many(pending).aio_execute()
+    finally:
+        _pending.reset(token)
     relay = current().relay
     if relay is not None:
         relay.wake()
