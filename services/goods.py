@@ -323,13 +323,13 @@ async def change_stock(shop_id: int, goods_id: int, sku_id: int | None, delta: i
                     raise not_found("sku")
                 raise conflict("out_of_stock", "not enough stock", {"goods_id": goods_id, "sku_id": sku_id})
             after = (await Sku.select(Sku.stock).where(Sku.id == sku_id).aio_get()).stock
+            total = (await Goods.select(Goods.stock).where(Goods.id == goods_id).aio_get()).stock
         else:
             taken = await Goods.update(stock=Goods.stock + delta).where(
                 (Goods.shop_id == shop_id) & (Goods.id == goods_id) & (Goods.stock + delta >= 0)).aio_execute()
             if not taken:
                 raise conflict("out_of_stock", "not enough stock", {"goods_id": goods_id})
-            after = (await Goods.select(Goods.stock).where(Goods.id == goods_id).aio_get()).stock
-        total = (await Goods.select(Goods.stock).where(Goods.id == goods_id).aio_get()).stock
+            after = total = (await Goods.select(Goods.stock).where(Goods.id == goods_id).aio_get()).stock
         await _ledger(goods, sku_id, delta, after, reason, remark, staff_id, reference)
         await events.record(f"goods:{goods_id}", "goods.stock",
                             {"goods_id": goods_id, "sku_id": sku_id, "stock": total, "sku_stock": after

@@ -185,12 +185,13 @@ async def create_order(shop_id: int, member: Member, items: list[dict], address_
 
     async def attempt() -> int:
         lines = await pricing.load_lines(shop_id, items)
-        priced = await pricing.price(shop_id, member, lines, coupon_id)
+        priced = await pricing.price(shop_id, member, lines, coupon_id, settings)
         order_no = _order_no()
         async with events.atomic():
-            # one order at a time per member, so purchase limits hold under concurrency
-            await Member.update(token_version=Member.token_version).where(Member.id == member.id).aio_execute()
-            await _check_purchase_limits(shop_id, member.id, lines)
+            if any(line.goods.purchase_limit for line in lines):
+                # one such order at a time per member, so purchase limits hold under concurrency
+                await Member.update(token_version=Member.token_version).where(Member.id == member.id).aio_execute()
+                await _check_purchase_limits(shop_id, member.id, lines)
             for line in lines:  # sorted by (goods, sku): the lock order every writer uses
                 await goods_service.change_stock(shop_id, line.goods.id, line.sku.id if line.sku else None,
                                                  -line.quantity, "order", reference=order_no)

@@ -92,7 +92,8 @@ async def apply_coupon(priced: Priced, member: Member, coupon_id: int | None) ->
                        {"fields": [{"field": "coupon_id", "message": "unknown coupon"}]})
 
 
-async def price(shop_id: int, member: Member, lines: list[Line], coupon_id: int | None = None) -> Priced:
+async def price(shop_id: int, member: Member, lines: list[Line], coupon_id: int | None = None,
+                settings: sysset.Settings | None = None) -> Priced:
     priced = Priced(lines=lines)
     priced.goods_total_fen = sum(line.price_fen * line.quantity for line in lines)
     if member.level_id:
@@ -101,7 +102,7 @@ async def price(shop_id: int, member: Member, lines: list[Line], coupon_id: int 
             payable = (priced.goods_total_fen * level.discount_percent + 50) // 100
             priced.level_discount_fen = priced.goods_total_fen - payable
     await apply_coupon(priced, member, coupon_id)
-    settings = await sysset.get_settings(shop_id)
+    settings = settings or await sysset.get_settings(shop_id)
     if not all(line.goods.is_virtual for line in lines):
         priced.shipping_fee_fen = settings.order.shipping_fee_fen
     priced.total_fen = max(0, priced.goods_total_fen - priced.level_discount_fen - priced.coupon_discount_fen
