@@ -7,9 +7,10 @@ from handlers import health, pay, ws
 from handlers.admin import auth as admin_auth, metrics as admin_metrics, push as admin_push, shops as admin_shops
 from handlers.base import NotFoundHandler, log_request
 from handlers.merchant import adv as merchant_adv, auth as merchant_auth, goods as merchant_goods
+from handlers.merchant import groups as merchant_groups
 from handlers.merchant import members as merchant_members, orders as merchant_orders, settings as merchant_settings
 from handlers.mobile import addresses as mobile_addresses, auth as mobile_auth, catalog as mobile_catalog
-from handlers.mobile import me as mobile_me, orders as mobile_orders
+from handlers.mobile import groups as mobile_groups, me as mobile_me, orders as mobile_orders
 
 ID = r"(\d{1,18})"  # path ids: digits only, and small enough for every database's integer
 SHOP = r"/api/mobile/" + ID
@@ -47,6 +48,8 @@ ROUTES = [
     (rf"/api/merchant/banners/{ID}", merchant_adv.BannerHandler),
     (r"/api/merchant/settings", merchant_settings.SettingsHandler),
     (r"/api/merchant/payment/wechat", merchant_settings.WechatPayHandler),
+    (r"/api/merchant/groups/activities", merchant_groups.ActivitiesHandler),
+    (rf"/api/merchant/groups/activities/{ID}", merchant_groups.ActivityHandler),
     (r"/api/merchant/orders", merchant_orders.OrdersHandler),
     (rf"/api/merchant/orders/{ID}", merchant_orders.OrderHandler),
     (rf"/api/merchant/orders/{ID}/ship", merchant_orders.ShipHandler),
@@ -65,6 +68,11 @@ ROUTES = [
     (rf"{SHOP}/me/ledger", mobile_me.LedgerHandler),
     (rf"{SHOP}/addresses", mobile_addresses.AddressesHandler),
     (rf"{SHOP}/addresses/{ID}", mobile_addresses.AddressHandler),
+    (rf"{SHOP}/groups/activities", mobile_groups.ActivitiesHandler),
+    (rf"{SHOP}/groups/activities/{ID}", mobile_groups.ActivityHandler),
+    (rf"{SHOP}/groups/teams", mobile_groups.TeamsHandler),
+    (rf"{SHOP}/groups/teams/{ID}", mobile_groups.TeamHandler),
+    (rf"{SHOP}/groups/teams/{ID}/join", mobile_groups.JoinHandler),
     (rf"{SHOP}/cart", mobile_orders.CartHandler),
     (rf"{SHOP}/cart/{ID}", mobile_orders.CartItemHandler),
     (rf"{SHOP}/orders/preview", mobile_orders.PreviewHandler),

@@ -23,6 +23,7 @@ class Order(ShopScoped):
     price_adjustment_fen = peewee.BigIntegerField(default=0)  # merchant's change before payment
     total_fen = peewee.BigIntegerField()  # what the member pays
     coupon_id = peewee.IntegerField(null=True)
+    team_id = peewee.IntegerField(null=True, index=True)  # a group-buy team's order
     pay_method = peewee.CharField(max_length=16, default="")
     address = peewee.TextField(default="{}")  # JSON snapshot at purchase
     remark = peewee.CharField(max_length=255, default="")

@@ -172,41 +172,52 @@ async def _check_purchase_limits(shop_id: int, member_id: int, lines) -> None:
                            {"goods_id": line.goods.id, "limit": limit})
 
 
-async def create_order(shop_id: int, member: Member, items: list[dict], address_id: int,
-                       coupon_id: int | None, remark: str) -> dict:
+async def address_snapshot(shop_id: int, member: Member, address_id: int) -> dict:
+    """The checks every order starts with: the member may order, the address is theirs."""
     if member.is_blacklisted:
         raise forbidden("member_blacklisted", "this account may not place orders; contact the shop")
     address = await Address.aio_get_or_none((Address.shop_id == shop_id) & (Address.member_id == member.id)
                                             & (Address.id == address_id))
     if address is None:
         raise not_found("address")
-    snapshot = {f: getattr(address, f) for f in ("name", "mobile", "province", "city", "district", "detail")}
+    return {f: getattr(address, f) for f in ("name", "mobile", "province", "city", "district", "detail")}
+
+
+async def place_order(shop_id: int, member: Member, priced: pricing.Priced, snapshot: dict, settings,
+                      remark: str = "", team_id: int | None = None) -> Order:
+    """Take stock for every line and write the order, inside the caller's transaction."""
+    order_no = _order_no()
+    for line in priced.lines:  # sorted by (goods, sku): the lock order every writer uses
+        await goods_service.change_stock(shop_id, line.goods.id, line.sku.id if line.sku else None,
+                                         -line.quantity, "order", reference=order_no)
+    order = await Order.aio_create(
+        shop_id=shop_id, member_id=member.id, order_no=order_no, goods_total_fen=priced.goods_total_fen,
+        level_discount_fen=priced.level_discount_fen, coupon_discount_fen=priced.coupon_discount_fen,
+        shipping_fee_fen=priced.shipping_fee_fen, total_fen=priced.total_fen, coupon_id=priced.coupon_id,
+        address=json.dumps(snapshot, ensure_ascii=False), remark=remark, team_id=team_id,
+        expires_at=utcnow() + datetime.timedelta(minutes=settings.order.unpaid_cancel_minutes))
+    await OrderItem.insert_many([{"shop_id": shop_id, "order_id": order.id, **line.render()}
+                                 for line in priced.lines]).aio_execute()
+    await OrderLog.aio_create(shop_id=shop_id, order_id=order.id, action="create", to_status=UNPAID,
+                              actor=f"member:{member.id}")
+    await _emit(order, None, "order.created")
+    return order
+
+
+async def create_order(shop_id: int, member: Member, items: list[dict], address_id: int,
+                       coupon_id: int | None, remark: str) -> dict:
+    snapshot = await address_snapshot(shop_id, member, address_id)
     settings = await sysset.get_settings(shop_id)
 
     async def attempt() -> int:
         lines = await pricing.load_lines(shop_id, items)
         priced = await pricing.price(shop_id, member, lines, coupon_id, settings)
-        order_no = _order_no()
         async with events.atomic():
             if any(line.goods.purchase_limit for line in lines):
                 # one such order at a time per member, so purchase limits hold under concurrency
                 await Member.update(token_version=Member.token_version).where(Member.id == member.id).aio_execute()
                 await _check_purchase_limits(shop_id, member.id, lines)
-            for line in lines:  # sorted by (goods, sku): the lock order every writer uses
-                await goods_service.change_stock(shop_id, line.goods.id, line.sku.id if line.sku else None,
-                                                 -line.quantity, "order", reference=order_no)
-            order = await Order.aio_create(
-                shop_id=shop_id, member_id=member.id, order_no=order_no, goods_total_fen=priced.goods_total_fen,
-                level_discount_fen=priced.level_discount_fen, coupon_discount_fen=priced.coupon_discount_fen,
-                shipping_fee_fen=priced.shipping_fee_fen, total_fen=priced.total_fen, coupon_id=priced.coupon_id,
-                address=json.dumps(snapshot, ensure_ascii=False), remark=remark,
-                expires_at=utcnow() + datetime.timedelta(minutes=settings.order.unpaid_cancel_minutes))
-            for line in lines:
-                await OrderItem.aio_create(shop_id=shop_id, order_id=order.id, **{
-                    k: v for k, v in line.render().items()})
-            await OrderLog.aio_create(shop_id=shop_id, order_id=order.id, action="create", to_status=UNPAID,
-                                      actor=f"member:{member.id}")
-            await _emit(order, None, "order.created")
+            order = await place_order(shop_id, member, priced, snapshot, settings, remark)
         return order.id
 
     order_id = await retry_on_deadlock(attempt)
@@ -229,13 +240,26 @@ async def pay_with_balance(shop_id: int, member: Member, order_id: int) -> dict:
                 raise invalid_state(order, "pay")
             await finance.change_credit(shop_id, member.id, BALANCE, -before.total_fen, "order_pay",
                                         reference=before.order_no)
-            await mark_paid_side_effects(before)
+            try:
+                await mark_paid_side_effects(before)
+            except TeamUnavailable:
+                raise conflict("team_unavailable", "this team is full or closed; nothing was charged") from None
     await retry_on_deadlock(attempt)
     return await order_detail(shop_id, order_id, member.id)
 
 
+class TeamUnavailable(Exception):
+    """The order's group-buy team can take no more paid members (full, or closed meanwhile)."""
+
+
 async def mark_paid_side_effects(before: Order) -> None:
-    """What every payment provider does once an order became paid (inside its transaction)."""
+    """What every payment provider does once an order became paid (inside its transaction).
+    Raises TeamUnavailable for a group order whose team cannot take it (the caller rolls back)."""
+    if before.team_id is not None:
+        from services import groups
+
+        if not await groups.on_order_paid(before):
+            raise TeamUnavailable()
     for item in await _items(before):
         await Goods.update(sales=Goods.sales + item.quantity).where(Goods.id == item.goods_id).aio_execute()
     order = await get_order(before.shop_id, before.id)
@@ -254,6 +278,10 @@ async def cancel_order(shop_id: int, order_id: int, actor: str, reason: str, mem
             if before is None:
                 return False
             await _release_stock(before, "release")
+            if before.team_id is not None:
+                from services import groups
+
+                await groups.release_seat(before)
             await _emit(await get_order(shop_id, order_id), UNPAID)
             return True
     return await retry_on_deadlock(attempt)
@@ -261,6 +289,12 @@ async def cancel_order(shop_id: int, order_id: int, actor: str, reason: str, mem
 
 async def ship_order(shop_id: int, order_id: int, staff_id: int, express_company: str, express_no: str) -> dict:
     settings = await sysset.get_settings(shop_id)
+    order = await get_order(shop_id, order_id)
+    if order.team_id is not None:
+        from services import groups
+
+        if not await groups.team_succeeded(order.team_id):
+            raise conflict("team_not_complete", "a group-buy order ships once its team is complete")
     async with events.atomic():
         now = utcnow()
         before = await _transition(
@@ -464,12 +498,16 @@ async def settle_wechat_payment(shop_id: int, notice: payment.PaidNotice) -> Non
                                              transaction_id=notice.transaction_id, amount_fen=notice.amount_fen)
             except peewee.IntegrityError:
                 return False  # this transaction was applied before: a replay
-            before = await _transition(shop_id, order.id, [UNPAID], "pay", "wechat",
-                                       {"status": PAID, "pay_method": "wechat", "paid_at": utcnow()},
-                                       note=notice.transaction_id)
-            if before is not None:
-                await mark_paid_side_effects(before)
-                return False
+            try:
+                async with events.atomic():
+                    before = await _transition(shop_id, order.id, [UNPAID], "pay", "wechat",
+                                               {"status": PAID, "pay_method": "wechat", "paid_at": utcnow()},
+                                               note=notice.transaction_id)
+                    if before is not None:
+                        await mark_paid_side_effects(before)
+                        return False
+            except TeamUnavailable:  # paid for a seat that is gone: close the order, refund below
+                await cancel_order(shop_id, order.id, "wechat", "team_unavailable")
             # paid after the order was closed, or paid twice: keep the money's trace, give it back
             await Payment.update(status=REFUND_PENDING).where(Payment.transaction_id == notice.transaction_id).aio_execute()
             await OrderLog.aio_create(shop_id=shop_id, order_id=order.id, action="late_payment", actor="wechat",
@@ -519,4 +557,32 @@ async def refund_pending_payments(order_id: int | None = None) -> int:
                 if before is not None:
                     await _emit(await get_order(pay.shop_id, pay.order_id), before.status)
                 done += 1
+    return done
+
+
+async def refund_for_failed_team(shop_id: int, order_id: int) -> bool:
+    """A paid order of a team that failed: close it, give the money back (balance now, WeChat by
+    the refund API), restock. Exactly once; False if it was not a paid order any more."""
+    async def attempt():
+        async with events.atomic():
+            order = await get_order(shop_id, order_id)
+            wechat = order.pay_method == "wechat"
+            before = await _transition(
+                shop_id, order_id, [PAID], "team_failed_refund", "system",
+                {"refund_status": REFUND_APPROVED if wechat else REFUND_REFUNDED, "status": CANCELLED,
+                 "cancel_reason": "team_failed", **({} if wechat else {"refunded_at": utcnow()})})
+            if before is None:
+                return False
+            if wechat:
+                await Payment.update(status=REFUND_PENDING).where(
+                    (Payment.order_id == order_id) & (Payment.status == PAYMENT_PAID)).aio_execute()
+            else:
+                await finance.change_credit(shop_id, before.member_id, BALANCE, before.total_fen, "refund",
+                                            reference=before.order_no)
+            await _release_stock(before, "refund")
+            await _emit(await get_order(shop_id, order_id), PAID)
+            return True
+    done = await retry_on_deadlock(attempt)
+    if done:
+        await refund_pending_payments(order_id=order_id)
     return done

@@ -26,9 +26,12 @@ class Line:
     goods: Goods
     sku: Sku | None
     quantity: int
+    unit_price_fen: int | None = None  # a campaign's price (group-buy tier, buy-alone) instead of the list price
 
     @property
     def price_fen(self) -> int:
+        if self.unit_price_fen is not None:
+            return self.unit_price_fen
         return self.sku.price_fen if self.sku else self.goods.price_fen
 
     def render(self) -> dict:
@@ -96,7 +99,8 @@ async def price(shop_id: int, member: Member, lines: list[Line], coupon_id: int 
                 settings: sysset.Settings | None = None) -> Priced:
     priced = Priced(lines=lines)
     priced.goods_total_fen = sum(line.price_fen * line.quantity for line in lines)
-    if member.level_id:
+    campaign = any(line.unit_price_fen is not None for line in lines)
+    if member.level_id and not campaign:  # campaign prices are final: no level discount on top
         level = await MemberLevel.aio_get_or_none((MemberLevel.shop_id == shop_id) & (MemberLevel.id == member.level_id))
         if level is not None and level.discount_percent < 100:
             payable = (priced.goods_total_fen * level.discount_percent + 50) // 100

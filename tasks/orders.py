@@ -17,6 +17,13 @@ async def settle_wechat_payments(runtime) -> None:
     await order.refund_pending_payments()
 
 
+async def expire_group_teams(runtime) -> None:
+    from services import groups
+
+    await groups.expire_teams()
+
+
 JOBS.append(("cancel_expired_orders", cancel_expired_orders))
+JOBS.append(("expire_group_teams", expire_group_teams))
 JOBS.append(("settle_wechat_payments", settle_wechat_payments))
 JOBS.append(("auto_confirm_orders", auto_confirm_orders))

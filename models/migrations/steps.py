@@ -1,6 +1,7 @@
 """The migration list. Append new steps; never edit one that has shipped."""
 from models.adv import Banner
 from models.events import OutboxEvent
+from models.groups import GroupActivity, GroupMember, GroupTeam
 from models.goods import Category, Goods, Sku, StockLedger
 from models.finance import CreditLedger, IdempotencyKey
 from models.member import Address, Member, MemberLevel
@@ -47,6 +48,12 @@ def wechat_pay_v2(db):
         add_column(db, ShopPayConfig, column)
 
 
+def group_buy(db):
+    add_column(db, Order, "team_id")
+    add_indexes(db, Order)
+    create_tables(db, GroupActivity, GroupTeam, GroupMember)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -55,4 +62,5 @@ MIGRATIONS = [
     (5, "orders and carts", orders),
     (6, "wechat pay", wechat_pay),
     (7, "wechat pay apiv2 keys", wechat_pay_v2),
+    (8, "group-buy", group_buy),
 ]

@@ -1,0 +1,48 @@
+import pydantic
+
+from handlers.base import Id, MobileHandler, RequestBody
+from services import groups
+
+
+class OpenTeamBody(RequestBody):
+    activity_id: Id
+    team_size: pydantic.conint(ge=2, le=100)
+    address_id: Id
+
+
+class JoinBody(RequestBody):
+    address_id: Id
+
+
+class ActivitiesHandler(MobileHandler):
+    public_methods = ("GET",)
+
+    async def get(self, shop_id):
+        page, page_size = self.page_args()
+        self.send(await groups.list_activities(self.shop_id, page, page_size, live_only=True))
+
+
+class ActivityHandler(MobileHandler):
+    public_methods = ("GET",)
+
+    async def get(self, shop_id, activity_id):
+        self.send(await groups.activity_detail(self.shop_id, int(activity_id)))
+
+
+class TeamsHandler(MobileHandler):
+    async def post(self, shop_id):
+        body = self.body(OpenTeamBody)
+        self.send(await groups.open_team(self.shop_id, self.member, body.activity_id, body.team_size, body.address_id), 201)
+
+
+class TeamHandler(MobileHandler):
+    public_methods = ("GET",)
+
+    async def get(self, shop_id, team_id):
+        self.send(await groups.team_detail(self.shop_id, int(team_id)))
+
+
+class JoinHandler(MobileHandler):
+    async def post(self, shop_id, team_id):
+        body = self.body(JoinBody)
+        self.send(await groups.join_team(self.shop_id, self.member, int(team_id), body.address_id), 201)

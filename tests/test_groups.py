@@ -1,0 +1,183 @@
+"""Group-buy through the real API on both backends: teams filling live, seat races, expiry
+with exactly-once refunds, the campaign rules."""
+from __future__ import annotations
+
+import asyncio
+import datetime
+
+from models.base import utcnow
+from models.groups import GroupTeam
+from services import groups
+from tests.test_orders import buyer, fast_members, new_goods
+from tests.ws_client import WsClient
+
+
+async def campaign(api, shop, stock=20, **overrides) -> tuple[dict, dict]:
+    goods = await new_goods(api, shop, title="拼团茶", price_fen=5900, stock=stock)
+    body = {"title": "好茶拼团", "goods_id": goods["id"], "duration_seconds": 3600,
+            "tiers": [{"team_size": 3, "price_fen": 3900}, {"team_size": 5, "price_fen": 2900}], **overrides}
+    created = await api.post("/api/merchant/groups/activities", body, token=shop.owner_token)
+    assert created.status == 201, created.body
+    return goods, created.body
+
+
+async def members_with_money(api, shop, count, balance=10000):
+    members = await fast_members(shop.id, count)
+    return [(m, await buyer(api, shop, m, balance_fen=balance)) for m in members]
+
+
+async def open_and_pay(api, shop, activity, member, address_id, team_size=3):
+    opened = await api.post(f"/api/mobile/{shop.id}/groups/teams", {"activity_id": activity["id"], "team_size": team_size,
+                                                                   "address_id": address_id}, token=member.token)
+    assert opened.status == 201, opened.body
+    paid = await api.post(f"/api/mobile/{shop.id}/orders/{opened.body['order']['id']}/pay", {"method": "balance"},
+                          token=member.token)
+    assert paid.status == 200, paid.body
+    return opened.body
+
+
+async def test_team_fills_live_and_succeeds(server, api, make_shop):
+    shop = await make_shop()
+    goods, activity = await campaign(api, shop)
+    (leader, leader_addr), (second, second_addr), (third, third_addr) = await members_with_money(api, shop, 3)
+    opened = await api.post(f"/api/mobile/{shop.id}/groups/teams", {"activity_id": activity["id"], "team_size": 3,
+                                                                   "address_id": leader_addr}, token=leader.token)
+    assert opened.status == 201
+    team = opened.body["team"]
+    assert (team["status"], team["paid_count"], team["seats_left"]) == ("pending", 0, 2)
+    assert opened.body["order"]["total_fen"] == 3900  # the tier's price, no level discount on top
+    detail = (await api.get(f"/api/mobile/{shop.id}/groups/teams/{team['id']}")).body
+    watcher = await WsClient.connect(server.port)
+    assert (await watcher.subscribe(f"team:{team['id']}", since=detail["seq"], epoch=detail["epoch"]))["op"] == "subscribed"
+    stream = await WsClient.connect(server.port)
+    await stream.subscribe(f"activity:{activity['id']}")
+    owner = await WsClient.connect(server.port, shop.owner_token)
+    await owner.recv_op("authenticated")
+    await owner.subscribe(f"shop:{shop.id}:orders")
+
+    too_early = await api.post(f"/api/mobile/{shop.id}/groups/teams/{team['id']}/join", {"address_id": second_addr},
+                               token=second.token)
+    assert too_early.status == 409  # a team opens when its leader has paid
+    await api.post(f"/api/mobile/{shop.id}/orders/{opened.body['order']['id']}/pay", {"method": "balance"}, token=leader.token)
+    order_ids = [opened.body["order"]["id"]]
+    for member, address_id in ((second, second_addr), (third, third_addr)):
+        joined = await api.post(f"/api/mobile/{shop.id}/groups/teams/{team['id']}/join", {"address_id": address_id},
+                                token=member.token)
+        assert joined.status == 201, joined.body
+        order_ids.append(joined.body["order"]["id"])
+        if member is second:
+            unshippable = await api.post(f"/api/merchant/orders/{order_ids[0]}/ship",
+                                         {"express_company": "SF", "express_no": "SF9"}, token=shop.owner_token)
+            assert unshippable.status == 409 and unshippable.body["error"]["code"] == "team_not_complete"
+        await api.post(f"/api/mobile/{shop.id}/orders/{joined.body['order']['id']}/pay", {"method": "balance"},
+                       token=member.token)
+
+    progress = [await watcher.recv() for _ in range(4)]
+    assert [(e["type"], e["data"]["paid_count"]) for e in progress] == [
+        ("team.progress", 1), ("team.progress", 2), ("team.progress", 3), ("team.success", 3)]
+    assert progress[-1]["data"]["status"] == "success"
+    joined_stream = [await stream.recv() for _ in range(3)]
+    assert [e["data"]["nickname"] for e in joined_stream] == ["buyer0", "buyer1", "buyer2"]
+    # subscribed after the leader's order was created: paid x3, created x2, one team.success
+    shop_events = [e["type"] for e in [await owner.recv() for _ in range(6)]]
+    assert sorted(shop_events) == sorted(["order.paid"] * 3 + ["order.created"] * 2 + ["team.success"])
+    assert await owner.nothing_within(0.3)
+    final = (await api.get(f"/api/mobile/{shop.id}/groups/teams/{team['id']}")).body
+    assert (final["status"], final["paid_count"], final["seats_left"], len(final["members"])) == ("success", 3, 0, 3)
+    full = await api.post(f"/api/mobile/{shop.id}/groups/teams/{team['id']}/join", {"address_id": leader_addr},
+                          token=leader.token)
+    assert full.status == 409
+    shipped = await api.post(f"/api/merchant/orders/{order_ids[0]}/ship", {"express_company": "SF", "express_no": "SF9"},
+                             token=shop.owner_token)
+    assert shipped.status == 200
+    for client in (watcher, stream, owner):
+        client.close()
+
+
+async def test_thirty_members_race_for_the_last_seat(api, make_shop):
+    shop = await make_shop()
+    _, activity = await campaign(api, shop, stock=50)
+    people = await members_with_money(api, shop, 32)
+    (leader, leader_addr), (second, second_addr) = people[:2]
+    opened = await open_and_pay(api, shop, activity, leader, leader_addr)
+    team_id = opened["team"]["id"]
+    await api.post(f"/api/mobile/{shop.id}/groups/teams/{team_id}/join", {"address_id": second_addr}, token=second.token)
+    results = await asyncio.gather(*(api.post(f"/api/mobile/{shop.id}/groups/teams/{team_id}/join",
+                                              {"address_id": address_id}, token=member.token)
+                                     for member, address_id in people[2:]))
+    statuses = [r.status for r in results]
+    assert statuses.count(201) == 1 and statuses.count(409) == 29
+    team = await GroupTeam.aio_get(GroupTeam.id == team_id)
+    assert (team.seats_taken, team.paid_count) == (3, 1)
+
+
+async def test_racing_payments_never_overfill(api, make_shop):
+    shop = await make_shop()
+    _, activity = await campaign(api, shop)
+    people = await members_with_money(api, shop, 3)
+    opened = await open_and_pay(api, shop, activity, *people[0])
+    orders = []
+    for member, address_id in people[1:]:
+        joined = await api.post(f"/api/mobile/{shop.id}/groups/teams/{opened['team']['id']}/join",
+                                {"address_id": address_id}, token=member.token)
+        orders.append((member, joined.body["order"]["id"]))
+    pays = await asyncio.gather(*(api.post(f"/api/mobile/{shop.id}/orders/{order_id}/pay", {"method": "balance"},
+                                           token=member.token) for member, order_id in orders for _ in range(3)))
+    assert sorted(p.status for p in pays).count(200) == 2
+    team = await GroupTeam.aio_get(GroupTeam.id == opened["team"]["id"])
+    assert (team.status, team.paid_count) == ("success", 3)
+
+
+async def test_expired_team_fails_and_refunds_exactly_once(api, make_shop):
+    shop = await make_shop()
+    goods, activity = await campaign(api, shop, stock=10)
+    people = await members_with_money(api, shop, 3, balance=5000)
+    opened = await open_and_pay(api, shop, activity, *people[0])
+    team_id = opened["team"]["id"]
+    paid_join = await api.post(f"/api/mobile/{shop.id}/groups/teams/{team_id}/join", {"address_id": people[1][1]},
+                               token=people[1][0].token)
+    await api.post(f"/api/mobile/{shop.id}/orders/{paid_join.body['order']['id']}/pay", {"method": "balance"},
+                   token=people[1][0].token)
+    unpaid_join = await api.post(f"/api/mobile/{shop.id}/groups/teams/{team_id}/join", {"address_id": people[2][1]},
+                                 token=people[2][0].token)
+    assert (await api.get(f"/api/merchant/goods/{goods['id']}", token=shop.owner_token)).body["stock"] == 7
+    await GroupTeam.update(expires_at=utcnow() - datetime.timedelta(seconds=1)).where(GroupTeam.id == team_id).aio_execute()
+    await asyncio.gather(groups.expire_teams(), groups.expire_teams())
+    team = (await api.get(f"/api/mobile/{shop.id}/groups/teams/{team_id}")).body
+    assert team["status"] == "failed"
+    for member, _ in people[:2]:
+        me = (await api.get(f"/api/mobile/{shop.id}/me", token=member.token)).body
+        assert me["balance_fen"] == 5000
+        ledger = (await api.get(f"/api/mobile/{shop.id}/me/ledger?currency=balance", token=member.token)).body["items"]
+        assert [(r["type"], r["amount"]) for r in ledger] == [("refund", 3900), ("order_pay", -3900), ("adjust", 5000)]
+    unpaid = (await api.get(f"/api/mobile/{shop.id}/orders/{unpaid_join.body['order']['id']}", token=people[2][0].token)).body
+    assert unpaid["status"] == -1
+    assert (await api.get(f"/api/merchant/goods/{goods['id']}", token=shop.owner_token)).body["stock"] == 10
+    await groups.expire_teams()  # nothing left to do
+    assert (await api.get(f"/api/mobile/{shop.id}/me", token=people[0][0].token)).body["balance_fen"] == 5000
+
+
+async def test_campaign_rules(api, make_shop):
+    shop = await make_shop()
+    _, activity = await campaign(api, shop, purchase_limit=1)
+    (member, address_id), = await members_with_money(api, shop, 1)
+    first = await api.post(f"/api/mobile/{shop.id}/groups/teams", {"activity_id": activity["id"], "team_size": 5,
+                                                                  "address_id": address_id}, token=member.token)
+    assert first.status == 201 and first.body["order"]["total_fen"] == 2900
+    second = await api.post(f"/api/mobile/{shop.id}/groups/teams", {"activity_id": activity["id"], "team_size": 3,
+                                                                   "address_id": address_id}, token=member.token)
+    assert second.status == 409 and second.body["error"]["details"]["order_id"] == first.body["order"]["id"]
+    await api.post(f"/api/mobile/{shop.id}/orders/{first.body['order']['id']}/pay", {"method": "balance"}, token=member.token)
+    limited = await api.post(f"/api/mobile/{shop.id}/groups/teams", {"activity_id": activity["id"], "team_size": 3,
+                                                                    "address_id": address_id}, token=member.token)
+    assert limited.status == 409 and limited.body["error"]["code"] == "purchase_limit_exceeded"
+    bad_tier = await api.post(f"/api/mobile/{shop.id}/groups/teams", {"activity_id": activity["id"], "team_size": 4,
+                                                                     "address_id": address_id}, token=member.token)
+    assert bad_tier.status == 422
+    bad = await api.post("/api/merchant/groups/activities", {"title": "x", "goods_id": activity["goods_id"],
+                         "duration_seconds": 5, "tiers": [{"team_size": 1, "price_fen": 0}]}, token=shop.owner_token)
+    assert bad.status == 422
+    other = await make_shop()
+    assert (await api.get(f"/api/mobile/{other.id}/groups/activities/{activity['id']}")).status == 404
+    listing = (await api.get(f"/api/mobile/{shop.id}/groups/activities")).body
+    assert [a["id"] for a in listing["items"]] == [activity["id"]]
