@@ -181,3 +181,29 @@ async def test_campaign_rules(api, make_shop):
     assert (await api.get(f"/api/mobile/{other.id}/groups/activities/{activity['id']}")).status == 404
     listing = (await api.get(f"/api/mobile/{shop.id}/groups/activities")).body
     assert [a["id"] for a in listing["items"]] == [activity["id"]]
+
+
+async def test_wechat_payment_for_a_closed_team_is_refunded(api, make_shop, fake_wechat, fake_wechatpay):
+    from models.payment import Payment
+    from tests.test_wechatpay import notify, wechat_shop
+
+    shop, token, member_id, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    created = await api.post("/api/merchant/groups/activities", {
+        "title": "t", "goods_id": goods["id"], "duration_seconds": 600, "tiers": [{"team_size": 2, "price_fen": 990}]},
+        token=shop.owner_token)
+    (leader, leader_addr), = await members_with_money(api, shop, 1)
+    opened = await open_and_pay(api, shop, created.body, leader, leader_addr, team_size=2)
+    joined = await api.post(f"/api/mobile/{shop.id}/groups/teams/{opened['team']['id']}/join", {"address_id": address_id},
+                            token=token)
+    order = joined.body["order"]
+    assert (await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "wechat"}, token=token)).status == 200
+    # the team closes (expiry's first step) before WeChat's notification for the member's payment arrives
+    await GroupTeam.update(status="failed").where(GroupTeam.id == opened["team"]["id"]).aio_execute()
+    answer = await notify(api, shop, *fake_wechatpay.notification(order["order_no"]))
+    assert answer.status == 200
+    closed = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body
+    assert closed["status"] == -1 and closed["cancel_reason"] == "team_unavailable"
+    assert (await Payment.aio_get(Payment.order_id == order["id"])).status == "refunded"
+    assert [r for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]][0]["amount"]["refund"] == 990
+    team = await GroupTeam.aio_get(GroupTeam.id == opened["team"]["id"])
+    assert team.paid_count == 1  # never counted
