@@ -95,6 +95,24 @@ async def team_detail(shop_id: int, team_id: int) -> dict:
             "seq": position["seq"], "epoch": position["epoch"]}
 
 
+async def my_teams(shop_id: int, member_id: int, page: int, page_size: int) -> dict:
+    """The member's teams, newest first, with their own order in each."""
+    query = (GroupTeam.select(GroupTeam, GroupMember.order_id.alias("order_id"))
+             .join(GroupMember, on=(GroupMember.team_id == GroupTeam.id))
+             .where((GroupMember.shop_id == shop_id) & (GroupMember.member_id == member_id))
+             .order_by(GroupTeam.id.desc()).objects())
+    return await paginate(query, page, page_size, lambda t: {**render_team(t), "order_id": t.order_id})
+
+
+async def list_teams(shop_id: int, page: int, page_size: int, activity_id: int | None, status: str | None) -> dict:
+    query = GroupTeam.select().where(GroupTeam.shop_id == shop_id).order_by(GroupTeam.id.desc())
+    if activity_id:
+        query = query.where(GroupTeam.activity_id == activity_id)
+    if status:
+        query = query.where(GroupTeam.status == status)
+    return await paginate(query, page, page_size, render_team)
+
+
 def _tier_price(activity: GroupActivity, team_size: int) -> int:
     for tier in json.loads(activity.tiers):
         if tier["team_size"] == team_size:

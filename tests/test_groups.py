@@ -181,6 +181,12 @@ async def test_campaign_rules(api, make_shop):
     assert (await api.get(f"/api/mobile/{other.id}/groups/activities/{activity['id']}")).status == 404
     listing = (await api.get(f"/api/mobile/{shop.id}/groups/activities")).body
     assert [a["id"] for a in listing["items"]] == [activity["id"]]
+    mine = (await api.get(f"/api/mobile/{shop.id}/groups/my-teams", token=member.token)).body
+    assert [(t["team_size"], t["order_id"]) for t in mine["items"]] == [(5, first.body["order"]["id"])]
+    teams = (await api.get(f"/api/merchant/groups/teams?activity_id={activity['id']}&status=open",
+                           token=shop.owner_token)).body
+    assert [t["id"] for t in teams["items"]] == [first.body["team"]["id"]]
+    assert (await api.get("/api/merchant/groups/teams", token=other.owner_token)).body["total"] == 0
 
 
 async def test_wechat_payment_for_a_closed_team_is_refunded(api, make_shop, fake_wechat, fake_wechatpay):

@@ -39,3 +39,13 @@ class ActivityHandler(MerchantHandler):
 
     async def get(self, activity_id):
         self.send(groups.render_activity(await groups.get_activity(self.shop_id, int(activity_id))))
+
+
+class TeamsHandler(MerchantHandler):
+    permissions = {"GET": "groups.view"}
+
+    async def get(self):
+        page, page_size = self.page_args()
+        status = self.get_query_argument("status", None)
+        self.send(await groups.list_teams(self.shop_id, page, page_size, self.int_arg("activity_id", minimum=1),
+                                          status if status in ("pending", "open", "success", "failed") else None))

@@ -46,3 +46,9 @@ class JoinHandler(MobileHandler):
     async def post(self, shop_id, team_id):
         body = self.body(JoinBody)
         self.send(await groups.join_team(self.shop_id, self.member, int(team_id), body.address_id), 201)
+
+
+class MyTeamsHandler(MobileHandler):
+    async def get(self, shop_id):
+        page, page_size = self.page_args()
+        self.send(await groups.my_teams(self.shop_id, self.member.id, page, page_size))
