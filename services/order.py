@@ -367,32 +367,43 @@ async def request_refund(shop_id: int, member: Member, order_id: int, reason: st
     return await order_detail(shop_id, order_id, member.id)
 
 
+async def _refund_paid_order(shop_id: int, order_id: int, from_status: list[int], action: str, actor: str, *,
+                             extra=None, restock: bool = True, operator_id: int | None = None,
+                             changes: dict | None = None) -> Order | None:
+    """Inside a transaction: close a paid order and give the money back — balance at once,
+    WeChat by marking its payment for the refund API (sent after commit and by the refund job).
+    Returns the order as it was, or None when its state did not allow it."""
+    order = await get_order(shop_id, order_id)
+    wechat = order.pay_method == "wechat"
+    before = await _transition(
+        shop_id, order_id, from_status, action, actor,
+        {"refund_status": REFUND_APPROVED if wechat else REFUND_REFUNDED, "status": CANCELLED, **(changes or {}),
+         **({} if wechat else {"refunded_at": utcnow()})}, extra=extra)
+    if before is None:
+        return None
+    if wechat:
+        await Payment.update(status=REFUND_PENDING).where(
+            (Payment.order_id == order_id) & (Payment.status == PAYMENT_PAID)).aio_execute()
+    else:
+        await finance.change_credit(shop_id, before.member_id, BALANCE, before.total_fen, "refund",
+                                    reference=before.order_no, operator_id=operator_id)
+    if restock:
+        await _release_stock(before, "refund")
+    await _emit(await get_order(shop_id, order_id), before.status)
+    return before
+
+
 async def approve_refund(shop_id: int, order_id: int, staff_id: int) -> dict:
-    """Close the order and give the money back: balance at once in this transaction; WeChat by
-    the refund API right after commit (and by the refund job until WeChat accepts it).
-    Stock goes back per the shop's settings. Exactly once, however often it is clicked."""
+    """The merchant approves a requested refund: exactly once, however often it is clicked.
+    Stock goes back per the shop's settings."""
     settings = await sysset.get_settings(shop_id)
 
     async def attempt():
         async with events.atomic():
-            order = await get_order(shop_id, order_id)
-            wechat = order.pay_method == "wechat"
-            before = await _transition(
-                shop_id, order_id, [PAID, SHIPPED, COMPLETED], "refund_approve", f"staff:{staff_id}",
-                {"refund_status": REFUND_APPROVED if wechat else REFUND_REFUNDED, "status": CANCELLED,
-                 **({} if wechat else {"refunded_at": utcnow()})},
-                extra=Order.refund_status == REFUND_REQUESTED)
-            if before is None:
-                raise invalid_state(order, "approve a refund for")
-            if wechat:
-                await Payment.update(status=REFUND_PENDING).where(
-                    (Payment.order_id == order_id) & (Payment.status == PAYMENT_PAID)).aio_execute()
-            else:
-                await finance.change_credit(shop_id, before.member_id, BALANCE, before.total_fen, "refund",
-                                            reference=before.order_no, operator_id=staff_id)
-            if settings.order.restock_on_refund:
-                await _release_stock(before, "refund")
-            await _emit(await get_order(shop_id, order_id), before.status)
+            if await _refund_paid_order(shop_id, order_id, [PAID, SHIPPED, COMPLETED], "refund_approve",
+                                        f"staff:{staff_id}", extra=Order.refund_status == REFUND_REQUESTED,
+                                        restock=settings.order.restock_on_refund, operator_id=staff_id) is None:
+                raise invalid_state(await get_order(shop_id, order_id), "approve a refund for")
     await retry_on_deadlock(attempt)
     await refund_pending_payments(order_id=order_id)
     return await order_detail(shop_id, order_id, merchant=True)
@@ -561,27 +572,12 @@ async def refund_pending_payments(order_id: int | None = None) -> int:
 
 
 async def refund_for_failed_team(shop_id: int, order_id: int) -> bool:
-    """A paid order of a team that failed: close it, give the money back (balance now, WeChat by
-    the refund API), restock. Exactly once; False if it was not a paid order any more."""
+    """A paid order of a team that failed: closed, refunded, restocked — exactly once; False if
+    it was not a paid order any more."""
     async def attempt():
         async with events.atomic():
-            order = await get_order(shop_id, order_id)
-            wechat = order.pay_method == "wechat"
-            before = await _transition(
-                shop_id, order_id, [PAID], "team_failed_refund", "system",
-                {"refund_status": REFUND_APPROVED if wechat else REFUND_REFUNDED, "status": CANCELLED,
-                 "cancel_reason": "team_failed", **({} if wechat else {"refunded_at": utcnow()})})
-            if before is None:
-                return False
-            if wechat:
-                await Payment.update(status=REFUND_PENDING).where(
-                    (Payment.order_id == order_id) & (Payment.status == PAYMENT_PAID)).aio_execute()
-            else:
-                await finance.change_credit(shop_id, before.member_id, BALANCE, before.total_fen, "refund",
-                                            reference=before.order_no)
-            await _release_stock(before, "refund")
-            await _emit(await get_order(shop_id, order_id), PAID)
-            return True
+            return await _refund_paid_order(shop_id, order_id, [PAID], "team_failed_refund", "system",
+                                            changes={"cancel_reason": "team_failed"}) is not None
     done = await retry_on_deadlock(attempt)
     if done:
         await refund_pending_payments(order_id=order_id)
