@@ -71,6 +71,7 @@ ROUTES = [
     (rf"{SHOP}/addresses/{ID}", mobile_addresses.AddressHandler),
     (rf"{SHOP}/groups/activities", mobile_groups.ActivitiesHandler),
     (rf"{SHOP}/groups/activities/{ID}", mobile_groups.ActivityHandler),
+    (rf"{SHOP}/groups/activities/{ID}/buy-alone", mobile_groups.BuyAloneHandler),
     (rf"{SHOP}/groups/teams", mobile_groups.TeamsHandler),
     (rf"{SHOP}/groups/my-teams", mobile_groups.MyTeamsHandler),
     (rf"{SHOP}/groups/teams/{ID}", mobile_groups.TeamHandler),

@@ -150,6 +150,24 @@ async def _order_for(shop_id: int, member: Member, activity: GroupActivity, pric
     return order
 
 
+async def buy_alone(shop_id: int, member: Member, activity_id: int, address_id: int) -> dict:
+    """An ordinary order of the campaign's goods at its buy-alone price (no team)."""
+    activity = await get_activity(shop_id, activity_id, live_only=True)
+    if activity.single_price_fen is None:
+        raise conflict("buy_alone_unavailable", "this group-buy is sold in teams only")
+    now = utcnow()
+    if (activity.starts_at and activity.starts_at > now) or (activity.ends_at and activity.ends_at <= now):
+        raise conflict("activity_closed", "this group-buy is not running")
+    snapshot = await order_service.address_snapshot(shop_id, member, address_id)
+    settings = await sysset.get_settings(shop_id)
+    lines = await pricing.load_lines(shop_id, [{"goods_id": activity.goods_id, "quantity": 1}])
+    lines[0].unit_price_fen = activity.single_price_fen
+    priced = await pricing.price(shop_id, member, lines, None, settings)
+    async with events.atomic():
+        order = await order_service.place_order(shop_id, member, priced, snapshot, settings)
+    return await order_service.order_detail(shop_id, order.id, member.id)
+
+
 async def _lock_member(member: Member) -> None:
     # one group-buy order at a time per member: the unpaid-order and purchase-limit rules hold
     await Member.update(token_version=Member.token_version).where(Member.id == member.id).aio_execute()

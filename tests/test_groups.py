@@ -213,3 +213,20 @@ async def test_wechat_payment_for_a_closed_team_is_refunded(api, make_shop, fake
     assert [r for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]][0]["amount"]["refund"] == 990
     team = await GroupTeam.aio_get(GroupTeam.id == opened["team"]["id"])
     assert team.paid_count == 1  # never counted
+
+
+async def test_buy_alone_at_the_single_price(api, make_shop):
+    shop = await make_shop()
+    goods, teams_only = await campaign(api, shop)
+    _, offered = await campaign(api, shop, single_price_fen=4900)
+    (member, address_id), = await members_with_money(api, shop, 1)
+    refused = await api.post(f"/api/mobile/{shop.id}/groups/activities/{teams_only['id']}/buy-alone",
+                             {"address_id": address_id}, token=member.token)
+    assert refused.status == 409 and refused.body["error"]["code"] == "buy_alone_unavailable"
+    bought = await api.post(f"/api/mobile/{shop.id}/groups/activities/{offered['id']}/buy-alone",
+                            {"address_id": address_id}, token=member.token)
+    assert bought.status == 201 and bought.body["total_fen"] == 4900 and bought.body["items"][0]["price_fen"] == 4900
+    paid = await api.post(f"/api/mobile/{shop.id}/orders/{bought.body['id']}/pay", {"method": "balance"}, token=member.token)
+    shipped = await api.post(f"/api/merchant/orders/{bought.body['id']}/ship", {"express_company": "SF", "express_no": "S1"},
+                             token=shop.owner_token)
+    assert paid.status == 200 and shipped.status == 200  # no team to wait for

@@ -52,3 +52,9 @@ class MyTeamsHandler(MobileHandler):
     async def get(self, shop_id):
         page, page_size = self.page_args()
         self.send(await groups.my_teams(self.shop_id, self.member.id, page, page_size))
+
+
+class BuyAloneHandler(MobileHandler):
+    async def post(self, shop_id, activity_id):
+        body = self.body(JoinBody)
+        self.send(await groups.buy_alone(self.shop_id, self.member, int(activity_id), body.address_id), 201)
