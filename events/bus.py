@@ -28,8 +28,6 @@ from typing import AsyncIterator, Callable
 
 from redis.exceptions import RedisError
 
-from events.metrics import counters
-
 log = logging.getLogger("mall.bus")
 
 HISTORY_LEN = 1000  # events of history per channel; a `since` older than this gets resync

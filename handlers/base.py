@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-
 import uuid
 from typing import Any, TypeVar
 
@@ -22,7 +21,9 @@ from redis.exceptions import RedisError
 
 from lib.errors import ApiError, forbidden, unauthorized
 from models.db import UNAVAILABLE_ERRORS
-from services import account, member as member_service, shop as shop_service, system, user
+from services import account, system, user
+from services import member as member_service
+from services import shop as shop_service
 from services.runtime import current
 
 log = logging.getLogger("mall.api")

@@ -13,7 +13,8 @@ import logging
 import tornado.web
 
 from handlers.base import dumps
-from services import order as order_service, payment
+from services import order as order_service
+from services import payment
 
 log = logging.getLogger("mall.pay")
 

@@ -4,13 +4,24 @@ from __future__ import annotations
 import tornado.web
 
 from handlers import health, pay, ws
-from handlers.admin import auth as admin_auth, metrics as admin_metrics, push as admin_push, shops as admin_shops
+from handlers.admin import auth as admin_auth
+from handlers.admin import metrics as admin_metrics
+from handlers.admin import push as admin_push
+from handlers.admin import shops as admin_shops
 from handlers.base import NotFoundHandler, log_request
-from handlers.merchant import adv as merchant_adv, auth as merchant_auth, goods as merchant_goods
+from handlers.merchant import adv as merchant_adv
+from handlers.merchant import auth as merchant_auth
+from handlers.merchant import goods as merchant_goods
 from handlers.merchant import groups as merchant_groups
-from handlers.merchant import members as merchant_members, orders as merchant_orders, settings as merchant_settings
-from handlers.mobile import addresses as mobile_addresses, auth as mobile_auth, catalog as mobile_catalog
-from handlers.mobile import groups as mobile_groups, me as mobile_me, orders as mobile_orders
+from handlers.merchant import members as merchant_members
+from handlers.merchant import orders as merchant_orders
+from handlers.merchant import settings as merchant_settings
+from handlers.mobile import addresses as mobile_addresses
+from handlers.mobile import auth as mobile_auth
+from handlers.mobile import catalog as mobile_catalog
+from handlers.mobile import groups as mobile_groups
+from handlers.mobile import me as mobile_me
+from handlers.mobile import orders as mobile_orders
 
 ID = r"(\d{1,18})"  # path ids: digits only, and small enough for every database's integer
 SHOP = r"/api/mobile/" + ID

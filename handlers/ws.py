@@ -25,7 +25,9 @@ from redis.exceptions import RedisError
 from events.channels import CHANNEL
 from lib.errors import ApiError
 from models.db import UNAVAILABLE_ERRORS
-from services import account, member as member_service, shop as shop_service, user
+from services import account, user
+from services import member as member_service
+from services import shop as shop_service
 from services.runtime import current
 
 log = logging.getLogger("mall.ws")

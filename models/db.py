@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 from urllib.parse import unquote, urlparse
 
+import aiosqlite
 import peewee
 from peewee_async import MySQLDatabase, SqliteDatabase
 from peewee_async.connection import connection_context
 from peewee_async.pool import PoolBackend
 from peewee_async.transactions import Transaction
-
-import aiosqlite
 from pymysql.constants import CLIENT
 
 from lib.config import ROOT

@@ -1,11 +1,14 @@
 """`server.py seed-demo`: a demo shop with accounts, idempotent. Grows with each module."""
 from __future__ import annotations
 
+from models.goods import Goods
 from models.member import Member
 from models.shop import Shop
 from models.user import Staff
-from models.goods import Goods
-from services import adv, goods as goods_service, member as member_service, shop as shop_service, sysset
+from services import adv, sysset
+from services import goods as goods_service
+from services import member as member_service
+from services import shop as shop_service
 
 DEMO_OWNER = ("demo_owner", "demo123456")
 DEMO_MEMBERS = [("13800000001", "demo123456", "小明"), ("13800000002", "demo123456", "小红")]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 
-
 import events
 from lib.errors import conflict, invalid, not_found
 from models.base import iso, paginate, utcnow

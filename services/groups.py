@@ -19,10 +19,20 @@ import json
 import events
 from lib.errors import conflict, invalid, not_found
 from models.base import iso, paginate, utcnow
-from models.groups import TEAM_FAILED, TEAM_OPEN, TEAM_PENDING, TEAM_SUCCESS, GroupActivity, GroupMember, GroupTeam
+from models.groups import (
+    TEAM_FAILED,
+    TEAM_OPEN,
+    TEAM_PENDING,
+    TEAM_SUCCESS,
+    GroupActivity,
+    GroupMember,
+    GroupTeam,
+)
 from models.member import Member
 from models.order import CANCELLED, PAID, UNPAID, Order
-from services import goods as goods_service, order as order_service, pricing, sysset
+from services import goods as goods_service
+from services import order as order_service
+from services import pricing, sysset
 
 JOB_BATCH = 100
 

@@ -10,24 +10,40 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import random
 
-import events
-import logging
+import peewee
 
+import events
 from lib.errors import ApiError, conflict, forbidden, not_found
 from models.base import iso, paginate, utcnow
 from models.db import retry_on_deadlock
 from models.finance import BALANCE, POINTS
-from models.member import Address, Member
-from models.order import (CANCELLED, COMPLETED, PAID, REFUND_APPROVED, REFUND_NONE, REFUND_REFUNDED,
-                          REFUND_REJECTED, REFUND_REQUESTED, SHIPPED, STATUS_NAMES, UNPAID, Order, OrderItem,
-                          OrderLog)
-from models.payment import PAID as PAYMENT_PAID, REFUND_PENDING, REFUNDED as PAYMENT_REFUNDED, Payment
 from models.goods import Goods
-import peewee
-
-from services import finance, goods as goods_service, member as member_service, payment, pricing, sysset
+from models.member import Address, Member
+from models.order import (
+    CANCELLED,
+    COMPLETED,
+    PAID,
+    REFUND_APPROVED,
+    REFUND_NONE,
+    REFUND_REFUNDED,
+    REFUND_REJECTED,
+    REFUND_REQUESTED,
+    SHIPPED,
+    STATUS_NAMES,
+    UNPAID,
+    Order,
+    OrderItem,
+    OrderLog,
+)
+from models.payment import PAID as PAYMENT_PAID
+from models.payment import REFUND_PENDING, Payment
+from models.payment import REFUNDED as PAYMENT_REFUNDED
+from services import finance, payment, pricing, sysset
+from services import goods as goods_service
+from services import member as member_service
 
 log = logging.getLogger("mall.order")
 

@@ -5,7 +5,8 @@ import json
 
 from lib.errors import unauthorized
 from models.user import Staff
-from services import account, shop as shop_service
+from services import account
+from services import shop as shop_service
 
 
 def render_staff(staff: Staff) -> dict:

@@ -11,7 +11,6 @@ import pytest
 
 import events
 from events.bus import HISTORY_LEN
-from models.base import utcnow
 from models.events import OutboxEvent
 from models.user import Staff
 from services.account import hash_password

@@ -1,5 +1,6 @@
-from handlers.base import ApiHandler, MerchantHandler, LoginBody, client_ip
-from services import shop as shop_service, user
+from handlers.base import ApiHandler, LoginBody, MerchantHandler, client_ip
+from services import shop as shop_service
+from services import user
 
 
 class LoginHandler(ApiHandler):

@@ -3,7 +3,8 @@ import pydantic
 
 from handlers.base import Id, MerchantHandler, RequestBody
 from models.finance import BALANCE, POINTS
-from services import finance, member as member_service, wechat
+from services import finance, wechat
+from services import member as member_service
 
 Remark = pydantic.constr(max_length=255)
 Amount = pydantic.conint(ge=-10**12, le=10**12)
@@ -68,32 +69,31 @@ class MemberHandler(MerchantHandler):
         self.send(await member_service.update_member(self.shop_id, int(member_id), changes))
 
 
-class BalanceHandler(MerchantHandler):
+class CreditAdjustHandler(MerchantHandler):
+    """A manual change of one of a member's amounts, ledgered, honouring Idempotency-Key."""
     permissions = {"POST": "finance.balance"}
+    currency = BALANCE
+    body_model, amount_field, result_field = BalanceBody, "delta_fen", "balance_fen"
 
     async def post(self, member_id):
-        body = self.body(BalanceBody)
+        body = self.body(self.body_model)
 
         async def adjust():
-            after = await finance.change_credit(self.shop_id, int(member_id), BALANCE, body.delta_fen, "adjust",
+            after = await finance.change_credit(self.shop_id, int(member_id), self.currency,
+                                                getattr(body, self.amount_field), "adjust",
                                                 operator_id=self.staff.id, remark=body.remark)
-            return {"member_id": int(member_id), "balance_fen": after}
+            return {"member_id": int(member_id), self.result_field: after}
 
         await self.send_once(f"merchant:{self.staff.id}", 200, adjust)
 
 
-class PointsHandler(MerchantHandler):
-    permissions = {"POST": "finance.balance"}
+class BalanceHandler(CreditAdjustHandler):
+    pass
 
-    async def post(self, member_id):
-        body = self.body(PointsBody)
 
-        async def adjust():
-            after = await finance.change_credit(self.shop_id, int(member_id), POINTS, body.delta, "adjust",
-                                                operator_id=self.staff.id, remark=body.remark)
-            return {"member_id": int(member_id), "points": after}
-
-        await self.send_once(f"merchant:{self.staff.id}", 200, adjust)
+class PointsHandler(CreditAdjustHandler):
+    currency = POINTS
+    body_model, amount_field, result_field = PointsBody, "delta", "points"
 
 
 class MemberLedgerHandler(MerchantHandler):

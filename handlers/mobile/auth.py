@@ -1,7 +1,8 @@
 import pydantic
 
 from handlers.base import Mobile, MobileHandler, Password, RequestBody, client_ip
-from services import member as member_service, wechat
+from services import member as member_service
+from services import wechat
 
 WechatCode = pydantic.constr(min_length=1, max_length=128)
 

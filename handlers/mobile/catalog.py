@@ -1,6 +1,7 @@
 """The shop window for shoppers: public reads, no member token needed."""
 from handlers.base import MobileHandler
-from services import adv, goods as goods_service, sysset
+from services import adv, sysset
+from services import goods as goods_service
 
 SORTS = ("price_asc", "price_desc", "sales", "new", "default")
 

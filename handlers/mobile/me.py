@@ -3,7 +3,8 @@ import pydantic
 import events
 from handlers.base import Mobile, MobileHandler, Password, RequestBody
 from models.finance import BALANCE, POINTS
-from services import finance, member as member_service
+from services import finance
+from services import member as member_service
 
 
 class ProfileBody(RequestBody):

@@ -3,8 +3,8 @@ from typing import Literal
 import pydantic
 
 from handlers.base import Id, MobileHandler, RequestBody, client_ip
-from services import order as order_service
 from services import cart
+from services import order as order_service
 
 Quantity = pydantic.conint(ge=1, le=999)
 

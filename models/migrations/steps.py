@@ -1,13 +1,13 @@
 """The migration list. Append new steps; never edit one that has shipped."""
 from models.adv import Banner
 from models.events import OutboxEvent
-from models.groups import GroupActivity, GroupMember, GroupTeam
-from models.goods import Category, Goods, Sku, StockLedger
 from models.finance import CreditLedger, IdempotencyKey
+from models.goods import Category, Goods, Sku, StockLedger
+from models.groups import GroupActivity, GroupMember, GroupTeam
 from models.member import Address, Member, MemberLevel
+from models.migrations import add_column, add_indexes, create_tables
 from models.order import CartItem, Order, OrderItem, OrderLog
 from models.payment import Payment, ShopPayConfig
-from models.migrations import add_column, add_indexes, create_tables
 from models.shop import Shop
 from models.sysset import ShopSettings
 from models.system import AdminUser
