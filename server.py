@@ -94,6 +94,12 @@ class MallServer:
         from events import stop_events
 
         await stop_events(self.runtime)
+        from services import counters
+
+        try:
+            await counters.flush()
+        except Exception:
+            log.exception("display counters not written at shutdown")
         if self.http is not None:
             await self.http.close_all_connections()
         log.info("connections closed")

@@ -59,3 +59,88 @@ def wait_listening(port: int, process: subprocess.Popen, timeout: float = 30) ->
 
 def run(args: list[str], env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+
+
+def insert_buyers(conn, shop_id: int, count: int, secret: str, balance_fen: int = 0) -> list[tuple[str, int]]:
+    """Members with an address straight into the database, each with a member token (hashing
+    passwords for hundreds of buyers would only time argon2). Returns (token, address id) pairs."""
+    import jwt
+
+    buyers = []
+    with conn.cursor() as cur:
+        for i in range(count):
+            cur.execute("INSERT INTO member (shop_id, nickname, avatar, balance_fen, points, gender, total_spent_fen, "
+                        "is_blacklisted, tags, is_active, token_version, created_at) "
+                        "VALUES (%s, %s, '', %s, 0, 0, 0, 0, '[]', 1, 1, NOW())", (shop_id, f"b{i}", balance_fen))
+            member_id = cur.lastrowid
+            cur.execute("INSERT INTO address (shop_id, member_id, name, mobile, province, city, district, detail, "
+                        "is_default, created_at) VALUES (%s, %s, 'b', '13800000000', 'p', 'c', 'd', 'x', 1, NOW())",
+                        (shop_id, member_id))
+            now = int(time.time())
+            token = jwt.encode({"aud": "member", "sub": str(member_id), "ver": 1, "iat": now, "exp": now + 3600,
+                                "shop_id": shop_id}, secret, algorithm="HS256")
+            buyers.append((token, cur.lastrowid))
+    return buyers
+
+
+class MallProcess:
+    """`server.py` in a process of its own on MariaDB + Redis with a fresh database, an admin, and a
+    shop with its owner signed in. `call()` is a blocking JSON client for setting things up."""
+
+    def __init__(self, name: str, mysql_url: str, redis_url: str, pool_size: int = 20, command_prefix: str = ""):
+        import uuid
+        from urllib.parse import urlparse
+
+        import pymysql
+
+        self.run_id = uuid.uuid4().hex[:8]
+        parsed = urlparse(mysql_url)
+        self.db_params = dict(host=parsed.hostname, port=parsed.port or 3306, user=parsed.username or "root",
+                              password=parsed.password or "")
+        self.db = f"bench_{name}_{self.run_id}"
+        self.admin = pymysql.connect(autocommit=True, **self.db_params)
+        self.admin.cursor().execute(f"CREATE DATABASE `{self.db}` CHARACTER SET utf8mb4")
+        self.secret = uuid.uuid4().hex * 2
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MALL_")}
+        self.env.update(MALL_DATABASE_URL=parsed._replace(path=f"/{self.db}").geturl(), MALL_REDIS_URL=redis_url,
+                        MALL_REDIS_PREFIX=f"bench-{self.run_id}:", MALL_JWT_SECRET=self.secret, MALL_HOST="127.0.0.1",
+                        MALL_DATABASE_POOL_SIZE=str(pool_size))
+        self.port = free_port()
+        run(["server.py", "create-admin", "--username", "bench", "--password", "bench-password"], self.env)
+        (ROOT / "data").mkdir(exist_ok=True)
+        self.process = subprocess.Popen([sys.executable, *command_prefix.split(), "server.py"], cwd=ROOT,
+                                        env={**self.env, "MALL_PORT": str(self.port)},
+                                        stdout=open(ROOT / "data" / f"bench-{name}-server.log", "w"),
+                                        stderr=subprocess.STDOUT)
+        try:
+            wait_listening(self.port, self.process)
+            admin_token = self.call("POST", "/api/admin/auth/login",
+                                    {"username": "bench", "password": "bench-password"})["token"]
+            self.shop = self.call("POST", "/api/admin/shops", {"name": "Bench", "owner_username": f"bench_{self.run_id}",
+                                                               "owner_password": "bench-password"}, admin_token)
+            self.owner = self.call("POST", "/api/merchant/auth/login",
+                                   {"username": f"bench_{self.run_id}", "password": "bench-password"})["token"]
+        except BaseException:
+            self.close()
+            raise
+
+    def call(self, method: str, path: str, body=None, token: str | None = None) -> dict:
+        import json
+        import urllib.request
+
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Content-Type": "application/json",
+                                                  **({"Authorization": f"Bearer {token}"} if token else {})})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read() or b"{}")
+
+    def connect(self):
+        import pymysql
+
+        return pymysql.connect(autocommit=True, database=self.db, **self.db_params)
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(60)
+        self.admin.cursor().execute(f"DROP DATABASE IF EXISTS `{self.db}`")

@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 import uuid
@@ -29,11 +28,15 @@ from urllib.parse import urlparse
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiomysql  # noqa: E402
-import jwt  # noqa: E402
-import pymysql  # noqa: E402
 import tornado.httpclient  # noqa: E402
 
-from bench._common import ROOT, free_port, machine, raise_fd_limit, run, wait_listening, write_section  # noqa: E402
+from bench._common import (  # noqa: E402
+    MallProcess,
+    insert_buyers,
+    machine,
+    raise_fd_limit,
+    write_section,
+)
 
 MYSQL_URL = os.environ.get("MALL_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
 REDIS_URL = os.environ.get("MALL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -113,56 +116,17 @@ def main() -> None:
     args = parser.parse_args()
     raise_fd_limit()
 
-    run_id = uuid.uuid4().hex[:8]
-    db = f"bench_orders_{run_id}"
-    admin = pymysql.connect(autocommit=True, **connect())
-    admin.cursor().execute(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4")
-    secret = uuid.uuid4().hex * 2
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALL_")}
-    env.update(MALL_DATABASE_URL=urlparse(MYSQL_URL)._replace(path=f"/{db}").geturl(), MALL_REDIS_URL=REDIS_URL,
-               MALL_REDIS_PREFIX=f"bench-{run_id}:", MALL_JWT_SECRET=secret, MALL_HOST="127.0.0.1",
-               MALL_DATABASE_POOL_SIZE=str(POOL_SIZE))
-    port = free_port()
-    run(["server.py", "create-admin", "--username", "bench", "--password", "bench-password"], env)
-    server = subprocess.Popen([sys.executable, *os.environ.get("BENCH_PROFILE", "").split(), "server.py"], cwd=ROOT, env={**env, "MALL_PORT": str(port)},
-                              stdout=open(ROOT / "data" / "bench-orders-server.log", "w"), stderr=subprocess.STDOUT)
+    mall = MallProcess("orders", MYSQL_URL, REDIS_URL, POOL_SIZE, os.environ.get("BENCH_PROFILE", ""))
+    port, shop, db = mall.port, mall.shop, mall.db
     rows = []
     try:
-        wait_listening(port, server)
-        http = tornado.httpclient.HTTPClient()
-
-        def call(method, path, body=None, token=None):
-            response = http.fetch(f"http://127.0.0.1:{port}{path}", method=method,
-                                  body=json.dumps(body) if body is not None else None,
-                                  headers={"Content-Type": "application/json",
-                                           **({"Authorization": f"Bearer {token}"} if token else {})})
-            return json.loads(response.body)
-
-        admin_token = call("POST", "/api/admin/auth/login", {"username": "bench", "password": "bench-password"})["token"]
-        shop = call("POST", "/api/admin/shops", {"name": "Bench", "owner_username": f"bench_{run_id}",
-                                                 "owner_password": "bench-password"}, admin_token)
-        owner = call("POST", "/api/merchant/auth/login", {"username": f"bench_{run_id}", "password": "bench-password"})["token"]
-
         def goods(stock):
-            return call("POST", "/api/merchant/goods", {"title": "Bench goods", "price_fen": 1000, "stock": stock,
-                                                        "status": "on_sale"}, owner)["id"]
+            return mall.call("POST", "/api/merchant/goods", {"title": "Bench goods", "price_fen": 1000, "stock": stock,
+                                                             "status": "on_sale"}, mall.owner)["id"]
 
-        # buyers straight into the database (hashing 200 passwords would only time argon2)
-        conn = pymysql.connect(autocommit=True, **{**connect(), "database": db})
-        tokens = []
+        conn = mall.connect()
+        tokens = insert_buyers(conn, shop["id"], args.buyers, mall.secret)
         with conn.cursor() as cur:
-            for i in range(args.buyers):
-                cur.execute("INSERT INTO member (shop_id, nickname, avatar, balance_fen, points, gender, total_spent_fen, "
-                            "is_blacklisted, tags, is_active, token_version, created_at) "
-                            "VALUES (%s, %s, '', 0, 0, 0, 0, 0, '[]', 1, 1, NOW())", (shop["id"], f"b{i}"))
-                member_id = cur.lastrowid
-                cur.execute("INSERT INTO address (shop_id, member_id, name, mobile, province, city, district, detail, "
-                            "is_default, created_at) VALUES (%s, %s, 'b', '13800000000', 'p', 'c', 'd', 'x', 1, NOW())",
-                            (shop["id"], member_id))
-                now = int(time.time())
-                token = jwt.encode({"aud": "member", "sub": str(member_id), "ver": 1, "iat": now, "exp": now + 3600,
-                                    "shop_id": shop["id"]}, secret, algorithm="HS256")
-                tokens.append((token, cur.lastrowid))
             cur.execute("CREATE TABLE raw_goods (id INT PRIMARY KEY AUTO_INCREMENT, stock INT NOT NULL) ENGINE=InnoDB")
             cur.execute("CREATE TABLE raw_order (id BIGINT PRIMARY KEY AUTO_INCREMENT, member_id INT, order_no VARCHAR(32) "
                         "UNIQUE, total_fen BIGINT) ENGINE=InnoDB")
@@ -195,9 +159,7 @@ def main() -> None:
             print(f"{name}: mall {ours['orders'] / ours['seconds']:.0f} orders/s, raw aiomysql "
                   f"{base['orders'] / base['seconds']:.0f} orders/s", flush=True)
     finally:
-        server.terminate()
-        server.wait(60)
-        admin.cursor().execute(f"DROP DATABASE IF EXISTS `{db}`")
+        mall.close()
 
     table = ["| scenario | goods x stock | buyers | mall orders/s | raw aiomysql orders/s | ratio | oversell |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]

@@ -16,6 +16,18 @@ class GroupActivity(ShopScoped):
     starts_at = peewee.DateTimeField(null=True)
     ends_at = peewee.DateTimeField(null=True)
     enabled = peewee.BooleanField(default=True)
+    deleted = peewee.BooleanField(default=False)  # hidden everywhere; its teams and orders keep their history
+    # simulated success (模拟成团): at expiry a team with at least this many paid members succeeds; 0 = off
+    simulate_min_paid = peewee.SmallIntegerField(default=0)
+    pickup = peewee.BooleanField(default=False)  # collected in store with a redemption code (核销), not shipped
+    share_title = peewee.CharField(max_length=100, default="")
+    share_image = peewee.CharField(max_length=500, default="")
+    share_desc = peewee.CharField(max_length=255, default="")
+    service_contact = peewee.CharField(max_length=100, default="")  # phone or WeChat id shown to shoppers
+    content = peewee.TextField(default="")  # rich text (sanitized HTML)
+    # display counters, bumped through services.counters (buffered, one UPDATE per flush)
+    visits = peewee.BigIntegerField(default=0)
+    shares = peewee.BigIntegerField(default=0)
     created_at = peewee.DateTimeField(default=utcnow)
 
 
@@ -31,6 +43,7 @@ class GroupTeam(ShopScoped):
     expires_at = peewee.DateTimeField()
     succeeded_at = peewee.DateTimeField(null=True)
     failed_at = peewee.DateTimeField(null=True)
+    closed_by = peewee.CharField(max_length=32, default="")  # "expiry", "simulated", "staff:7" — who ended it early
     created_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:

@@ -24,6 +24,8 @@ class Order(ShopScoped):
     total_fen = peewee.BigIntegerField()  # what the member pays
     coupon_id = peewee.IntegerField(null=True)
     team_id = peewee.IntegerField(null=True, index=True)  # a group-buy team's order
+    activity_id = peewee.IntegerField(null=True)  # the group-buy campaign (team or buy-alone order)
+    pickup_code = peewee.CharField(max_length=16, null=True)  # redeemed in store instead of shipped (核销)
     pay_method = peewee.CharField(max_length=16, default="")
     address = peewee.TextField(default="{}")  # JSON snapshot at purchase
     remark = peewee.CharField(max_length=255, default="")
@@ -50,6 +52,8 @@ class Order(ShopScoped):
             (("shop_id", "member_id", "status"), False),
             (("status", "expires_at"), False),
             (("status", "auto_confirm_at"), False),
+            (("activity_id", "member_id"), False),
+            (("shop_id", "pickup_code"), True),
         )
 
 

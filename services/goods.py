@@ -11,6 +11,7 @@ import itertools
 import json
 
 import events
+from lib import richtext
 from lib.errors import conflict, invalid, not_found
 from models.base import iso, paginate, utcnow
 from models.goods import ON_SALE, Category, Goods, Sku, StockLedger
@@ -181,6 +182,8 @@ def _goods_columns(fields: dict) -> dict:
         columns["images"] = json.dumps(fields["images"], ensure_ascii=False)
     if "specs" in fields:
         columns["specs"] = json.dumps(fields["specs"], ensure_ascii=False)
+    if fields.get("description"):
+        columns["description"] = richtext.clean(fields["description"])
     return columns
 
 

@@ -7,7 +7,12 @@ Seats and payments are two counters on the team row, each moved by a conditional
   no paid seat left is refused (balance: nothing charged) or refunded (WeChat: money already taken).
 A team is `pending` until its leader pays, then `open`; it becomes `success` in the transaction
 that takes its last paid seat, and `failed` at `expires_at`, when the job refunds every paid
-order exactly once (the order transition is conditional) and returns stock.
+order exactly once (the order transition is conditional) and returns stock. At expiry a
+campaign may instead simulate success (模拟成团) for teams with enough paid members; a merchant
+may end a filling team early either way (audited). Once a team has ended, its unpaid seats are
+cancelled. Pick-up campaigns (核销) give each collectable paid order a redemption code.
+Campaign orders (team or buy-alone) carry `activity_id`: the purchase limit and the one-unpaid-
+order rule count them, and the campaign page's sales and recent buyers read them.
 Events: `team.progress` / `team.success` / `team.failed` on `team:{id}`, `activity.joined` on
 `activity:{id}` (the live "just joined" stream), `team.success` to the shop's order channel.
 """
@@ -17,6 +22,7 @@ import datetime
 import json
 
 import events
+from lib import richtext
 from lib.errors import conflict, invalid, not_found
 from models.base import iso, paginate, utcnow
 from models.groups import (
@@ -29,45 +35,99 @@ from models.groups import (
     GroupTeam,
 )
 from models.member import Member
-from models.order import CANCELLED, PAID, UNPAID, Order
+from models.order import CANCELLED, COMPLETED, PAID, SHIPPED, UNPAID, Order
+from services import audit, counters, pricing, sysset
 from services import goods as goods_service
 from services import order as order_service
-from services import pricing, sysset
 
 JOB_BATCH = 100
+RECENT_BUYERS = 10
 
 
 # ---------------------------------------------------------------- campaigns
+ACTIVITY_TEXT_FIELDS = ("title", "share_title", "share_image", "share_desc", "service_contact", "content")
+
+
 def render_activity(activity: GroupActivity) -> dict:
     return {"id": activity.id, "title": activity.title, "goods_id": activity.goods_id,
             "tiers": json.loads(activity.tiers), "single_price_fen": activity.single_price_fen,
             "duration_seconds": activity.duration_seconds, "purchase_limit": activity.purchase_limit,
-            "starts_at": iso(activity.starts_at), "ends_at": iso(activity.ends_at), "enabled": activity.enabled}
+            "starts_at": iso(activity.starts_at), "ends_at": iso(activity.ends_at), "enabled": activity.enabled,
+            "simulate_min_paid": activity.simulate_min_paid, "pickup": activity.pickup,
+            "share": {"title": activity.share_title or activity.title, "image": activity.share_image,
+                      "description": activity.share_desc},
+            "service_contact": activity.service_contact, "content": activity.content,
+            "visits": activity.visits + counters.pending(GroupActivity.visits, activity.id),
+            "shares": activity.shares + counters.pending(GroupActivity.shares, activity.id)}
+
+
+def _field_error(field: str, message: str):
+    return invalid("request body is invalid", {"fields": [{"field": field, "message": message}]})
+
+
+def _activity_columns(fields: dict, current: GroupActivity | None = None) -> dict:
+    """Validate a create or a partial update against the campaign it would produce."""
+    columns = dict(fields)
+    if "tiers" in columns:
+        sizes = [tier["team_size"] for tier in columns["tiers"]]
+        if len(set(sizes)) != len(sizes):
+            raise _field_error("tiers", "team sizes must be distinct")
+        columns["tiers"] = json.dumps(sorted(columns["tiers"], key=lambda t: t["team_size"]))
+    for key in ("starts_at", "ends_at"):
+        if columns.get(key) is not None and columns[key].tzinfo is not None:
+            columns[key] = columns[key].astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    starts = columns.get("starts_at", current.starts_at if current else None)
+    ends = columns.get("ends_at", current.ends_at if current else None)
+    if starts and ends and ends <= starts:
+        raise _field_error("ends_at", "must be after starts_at")
+    tiers = json.loads(columns.get("tiers") or (current.tiers if current else "[]"))
+    simulate = columns.get("simulate_min_paid", current.simulate_min_paid if current else 0)
+    if simulate and simulate >= max(t["team_size"] for t in tiers):
+        raise _field_error("simulate_min_paid", "must be below the largest team size (0 turns it off)")
+    if columns.get("content"):
+        columns["content"] = richtext.clean(columns["content"])
+    return columns
 
 
 async def create_activity(shop_id: int, fields: dict) -> dict:
     await goods_service.get_goods(shop_id, fields["goods_id"])
-    sizes = [tier["team_size"] for tier in fields["tiers"]]
-    if len(set(sizes)) != len(sizes):
-        raise invalid("request body is invalid", {"fields": [{"field": "tiers", "message": "team sizes must be distinct"}]})
-    if fields.get("starts_at") and fields.get("ends_at") and fields["ends_at"] <= fields["starts_at"]:
-        raise invalid("request body is invalid", {"fields": [{"field": "ends_at", "message": "must be after starts_at"}]})
-    columns = {**fields, "tiers": json.dumps(sorted(fields["tiers"], key=lambda t: t["team_size"]))}
-    for key in ("starts_at", "ends_at"):
-        if columns.get(key) is not None and columns[key].tzinfo is not None:
-            columns[key] = columns[key].astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return render_activity(await GroupActivity.aio_create(shop_id=shop_id, **columns))
+    return render_activity(await GroupActivity.aio_create(shop_id=shop_id, **_activity_columns(fields)))
+
+
+async def update_activity(shop_id: int, activity_id: int, changes: dict) -> dict:
+    """Partial update; tiers and prices apply to teams opened from now on (a team keeps its price)."""
+    activity = await get_activity(shop_id, activity_id)
+    if "goods_id" in changes:
+        await goods_service.get_goods(shop_id, changes["goods_id"])
+    columns = _activity_columns(changes, activity)
+    if columns:
+        await GroupActivity.update(**columns).where((GroupActivity.shop_id == shop_id)
+                                                    & (GroupActivity.id == activity_id)).aio_execute()
+    return render_activity(await get_activity(shop_id, activity_id))
+
+
+async def delete_activity(shop_id: int, activity_id: int) -> None:
+    """Hide a campaign for good. Refused while teams are still filling: end them first."""
+    await get_activity(shop_id, activity_id)
+    running = await GroupTeam.select().where((GroupTeam.activity_id == activity_id)
+                                             & GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN])).aio_exists()
+    if running:
+        raise conflict("teams_running", "this group-buy has teams still filling; turn it off and let them end first")
+    await GroupActivity.update(deleted=True, enabled=False).where(
+        (GroupActivity.shop_id == shop_id) & (GroupActivity.id == activity_id)).aio_execute()
 
 
 async def get_activity(shop_id: int, activity_id: int, live_only: bool = False) -> GroupActivity:
-    activity = await GroupActivity.aio_get_or_none((GroupActivity.shop_id == shop_id) & (GroupActivity.id == activity_id))
+    activity = await GroupActivity.aio_get_or_none((GroupActivity.shop_id == shop_id) & (GroupActivity.id == activity_id)
+                                                   & (GroupActivity.deleted == False))  # noqa: E712
     if activity is None or (live_only and not activity.enabled):
         raise not_found("activity")
     return activity
 
 
 async def list_activities(shop_id: int, page: int, page_size: int, live_only: bool) -> dict:
-    query = GroupActivity.select().where(GroupActivity.shop_id == shop_id).order_by(GroupActivity.id.desc())
+    query = (GroupActivity.select().where((GroupActivity.shop_id == shop_id) & (GroupActivity.deleted == False))  # noqa: E712
+             .order_by(GroupActivity.id.desc()))
     if live_only:
         now = utcnow()
         query = query.where((GroupActivity.enabled == True)  # noqa: E712
@@ -77,31 +137,61 @@ async def list_activities(shop_id: int, page: int, page_size: int, live_only: bo
 
 
 async def activity_detail(shop_id: int, activity_id: int) -> dict:
+    """The campaign page: tiers, teams to join (most nearly full first), recent buyers, counters.
+    Counts as a visit."""
+    channel = await events.position(f"activity:{activity_id}")  # before the reads: nothing after it is missed
     activity = await get_activity(shop_id, activity_id, live_only=True)
+    counters.bump(GroupActivity.visits, activity.id)
     open_teams = await (GroupTeam.select().where((GroupTeam.shop_id == shop_id) & (GroupTeam.activity_id == activity_id)
                                                  & (GroupTeam.status == TEAM_OPEN) & (GroupTeam.expires_at > utcnow()))
                         .order_by((GroupTeam.team_size - GroupTeam.paid_count), GroupTeam.expires_at).limit(10).aio_execute())
-    return {**render_activity(activity), "open_teams": [render_team(t) for t in open_teams],
-            "channel": await events.position(f"activity:{activity_id}")}
+    sold = Order.status.in_([PAID, SHIPPED, COMPLETED])
+    mine = (Order.shop_id == shop_id) & (Order.activity_id == activity_id)
+    recent = await (Order.select(Order.paid_at, Member.nickname, Member.avatar)
+                    .join(Member, on=(Member.id == Order.member_id)).where(mine & sold)
+                    .order_by(Order.paid_at.desc(), Order.id.desc()).limit(RECENT_BUYERS).objects().aio_execute())
+    return {**render_activity(activity), "sales": await Order.select().where(mine & sold).aio_count(),
+            "open_teams": [render_team(t) for t in open_teams],
+            "recent_buyers": [{"nickname": r.nickname, "avatar": r.avatar, "paid_at": iso(r.paid_at)} for r in recent],
+            "channel": channel}
+
+
+async def share_activity(shop_id: int, activity_id: int) -> None:
+    await get_activity(shop_id, activity_id, live_only=True)
+    counters.bump(GroupActivity.shares, activity_id)
 
 
 # ---------------------------------------------------------------- teams
-def render_team(team: GroupTeam) -> dict:
-    return {"id": team.id, "activity_id": team.activity_id, "status": team.status, "team_size": team.team_size,
+def render_team(team: GroupTeam, merchant: bool = False) -> dict:
+    data = {"id": team.id, "activity_id": team.activity_id, "status": team.status, "team_size": team.team_size,
             "price_fen": team.price_fen, "paid_count": team.paid_count, "seats_left": team.team_size - team.seats_taken,
             "expires_at": iso(team.expires_at)}
+    if merchant:  # shoppers are not told that a success was simulated or forced
+        data.update(closed_by=team.closed_by, leader_member_id=team.leader_member_id,
+                    created_at=iso(team.created_at), succeeded_at=iso(team.succeeded_at), failed_at=iso(team.failed_at))
+    return data
 
 
-async def team_detail(shop_id: int, team_id: int) -> dict:
-    position = await events.position(f"team:{team_id}")  # before the read: nothing after it is missed
+async def _get_team(shop_id: int, team_id: int) -> GroupTeam:
     team = await GroupTeam.aio_get_or_none((GroupTeam.shop_id == shop_id) & (GroupTeam.id == team_id))
     if team is None:
         raise not_found("team")
-    paid = await (Member.select(Member.nickname, Member.avatar)
-                  .join(GroupMember, on=(GroupMember.member_id == Member.id))
-                  .join(Order, on=(Order.id == GroupMember.order_id))
-                  .where((GroupMember.team_id == team_id) & (Order.status > UNPAID)).order_by(GroupMember.id).aio_execute())
-    return {**render_team(team), "members": [{"nickname": m.nickname, "avatar": m.avatar} for m in paid],
+    return team
+
+
+async def team_detail(shop_id: int, team_id: int, merchant: bool = False) -> dict:
+    position = await events.position(f"team:{team_id}")  # before the read: nothing after it is missed
+    team = await _get_team(shop_id, team_id)
+    where = GroupMember.team_id == team_id
+    if not merchant:  # shoppers see who has paid; the merchant sees unpaid seats too
+        where &= Order.status > UNPAID
+    rows = await (GroupMember.select(GroupMember.is_leader, GroupMember.order_id, Member.id.alias("member_id"),
+                                     Member.nickname, Member.avatar, Order.status.alias("order_status"))
+                  .join(Member, on=(GroupMember.member_id == Member.id))
+                  .join(Order, on=(Order.id == GroupMember.order_id), src=GroupMember)
+                  .where(where).order_by(GroupMember.id).dicts().aio_execute())
+    keys = ("nickname", "avatar", "is_leader") + (("member_id", "order_id", "order_status") if merchant else ())
+    return {**render_team(team, merchant), "members": [{k: row[k] for k in keys} for row in rows],
             "seq": position["seq"], "epoch": position["epoch"]}
 
 
@@ -120,25 +210,26 @@ async def list_teams(shop_id: int, page: int, page_size: int, activity_id: int |
         query = query.where(GroupTeam.activity_id == activity_id)
     if status:
         query = query.where(GroupTeam.status == status)
-    return await paginate(query, page, page_size, render_team)
+    return await paginate(query, page, page_size, lambda t: render_team(t, merchant=True))
 
 
 def _tier_price(activity: GroupActivity, team_size: int) -> int:
     for tier in json.loads(activity.tiers):
         if tier["team_size"] == team_size:
             return tier["price_fen"]
-    raise invalid("request body is invalid", {"fields": [{"field": "team_size", "message": "not a tier of this activity"}]})
+    raise _field_error("team_size", "not a tier of this activity")
 
 
 async def _check_rules(shop_id: int, member: Member, activity: GroupActivity) -> None:
+    """Campaign window, one unpaid order per member, purchase limit (team and buy-alone orders
+    alike). Call after _lock_member, inside the transaction that creates the order."""
     now = utcnow()
-    if not activity.enabled or (activity.starts_at and activity.starts_at > now) or (activity.ends_at and activity.ends_at <= now):
+    started = activity.starts_at is None or activity.starts_at <= now
+    if not activity.enabled or not started or (activity.ends_at and activity.ends_at <= now):
         raise conflict("activity_closed", "this group-buy is not running")
-    mine = (GroupMember.select(Order.id, Order.status).join(Order, on=(Order.id == GroupMember.order_id))
-            .join(GroupTeam, on=(GroupTeam.id == GroupMember.team_id))
-            .where((GroupMember.shop_id == shop_id) & (GroupMember.member_id == member.id)
-                   & (GroupTeam.activity_id == activity.id) & (Order.status != CANCELLED)))
-    rows = list(await mine.dicts().aio_execute())
+    rows = await (Order.select(Order.id, Order.status)
+                  .where((Order.shop_id == shop_id) & (Order.activity_id == activity.id) & (Order.member_id == member.id)
+                         & (Order.status != CANCELLED)).dicts().aio_execute())
     unpaid = [row["id"] for row in rows if row["status"] == UNPAID]
     if unpaid:
         raise conflict("unpaid_order_exists", "pay or cancel your open order of this group-buy first",
@@ -147,40 +238,38 @@ async def _check_rules(shop_id: int, member: Member, activity: GroupActivity) ->
         raise conflict("purchase_limit_exceeded", f"at most {activity.purchase_limit} per member in this group-buy")
 
 
-async def _order_for(shop_id: int, member: Member, activity: GroupActivity, price_fen: int, address_id: int,
-                     team: GroupTeam, is_leader: bool):
+async def _lock_member(member: Member) -> None:
+    # one group-buy order at a time per member: the unpaid-order and purchase-limit rules hold
+    await Member.update(token_version=Member.token_version).where(Member.id == member.id).aio_execute()
+
+
+async def _place(shop_id: int, member: Member, activity: GroupActivity, price_fen: int, address_id: int,
+                 team: GroupTeam | None = None):
+    """One unit of the campaign's goods at `price_fen`, inside the caller's transaction."""
     snapshot = await order_service.address_snapshot(shop_id, member, address_id)
     settings = await sysset.get_settings(shop_id)
     lines = await pricing.load_lines(shop_id, [{"goods_id": activity.goods_id, "quantity": 1}])
     lines[0].unit_price_fen = price_fen
     priced = await pricing.price(shop_id, member, lines, None, settings)
-    order = await order_service.place_order(shop_id, member, priced, snapshot, settings, team_id=team.id)
-    await GroupMember.aio_create(shop_id=shop_id, team_id=team.id, member_id=member.id, order_id=order.id,
-                                 is_leader=is_leader)
+    order = await order_service.place_order(shop_id, member, priced, snapshot, settings,
+                                            team_id=team.id if team else None, activity_id=activity.id)
+    if team is not None:
+        await GroupMember.aio_create(shop_id=shop_id, team_id=team.id, member_id=member.id, order_id=order.id,
+                                     is_leader=team.leader_member_id == member.id)
     return order
 
 
 async def buy_alone(shop_id: int, member: Member, activity_id: int, address_id: int) -> dict:
-    """An ordinary order of the campaign's goods at its buy-alone price (no team)."""
+    """An ordinary order of the campaign's goods at its buy-alone price (no team); it counts
+    toward the purchase limit like a team order."""
     activity = await get_activity(shop_id, activity_id, live_only=True)
     if activity.single_price_fen is None:
         raise conflict("buy_alone_unavailable", "this group-buy is sold in teams only")
-    now = utcnow()
-    if (activity.starts_at and activity.starts_at > now) or (activity.ends_at and activity.ends_at <= now):
-        raise conflict("activity_closed", "this group-buy is not running")
-    snapshot = await order_service.address_snapshot(shop_id, member, address_id)
-    settings = await sysset.get_settings(shop_id)
-    lines = await pricing.load_lines(shop_id, [{"goods_id": activity.goods_id, "quantity": 1}])
-    lines[0].unit_price_fen = activity.single_price_fen
-    priced = await pricing.price(shop_id, member, lines, None, settings)
     async with events.atomic():
-        order = await order_service.place_order(shop_id, member, priced, snapshot, settings)
+        await _lock_member(member)
+        await _check_rules(shop_id, member, activity)
+        order = await _place(shop_id, member, activity, activity.single_price_fen, address_id)
     return await order_service.order_detail(shop_id, order.id, member.id)
-
-
-async def _lock_member(member: Member) -> None:
-    # one group-buy order at a time per member: the unpaid-order and purchase-limit rules hold
-    await Member.update(token_version=Member.token_version).where(Member.id == member.id).aio_execute()
 
 
 async def open_team(shop_id: int, member: Member, activity_id: int, team_size: int, address_id: int) -> dict:
@@ -192,15 +281,13 @@ async def open_team(shop_id: int, member: Member, activity_id: int, team_size: i
         team = await GroupTeam.aio_create(shop_id=shop_id, activity_id=activity.id, leader_member_id=member.id,
                                           team_size=team_size, price_fen=price,
                                           expires_at=utcnow() + datetime.timedelta(seconds=activity.duration_seconds))
-        order = await _order_for(shop_id, member, activity, price, address_id, team, is_leader=True)
+        order = await _place(shop_id, member, activity, price, address_id, team)
     return {"team": await team_detail(shop_id, team.id),
             "order": await order_service.order_detail(shop_id, order.id, member.id)}
 
 
 async def join_team(shop_id: int, member: Member, team_id: int, address_id: int) -> dict:
-    team = await GroupTeam.aio_get_or_none((GroupTeam.shop_id == shop_id) & (GroupTeam.id == team_id))
-    if team is None:
-        raise not_found("team")
+    team = await _get_team(shop_id, team_id)
     activity = await get_activity(shop_id, team.activity_id, live_only=True)
     async with events.atomic():
         await _lock_member(member)
@@ -212,7 +299,7 @@ async def join_team(shop_id: int, member: Member, team_id: int, address_id: int)
             & (GroupTeam.expires_at > utcnow())).aio_execute()
         if not took:
             raise conflict("team_full", "this team is full or closed")
-        order = await _order_for(shop_id, member, activity, team.price_fen, address_id, team, is_leader=False)
+        order = await _place(shop_id, member, activity, team.price_fen, address_id, team)
     return {"team": await team_detail(shop_id, team_id),
             "order": await order_service.order_detail(shop_id, order.id, member.id)}
 
@@ -226,9 +313,35 @@ async def _team_event(team: GroupTeam, type_: str) -> None:
                                                    "team_size": team.team_size, "expires_at": iso(team.expires_at)})
 
 
+async def _issue_pickup_codes(activity_id: int, order_ids: list[int]) -> None:
+    """Pick-up campaigns: a paid order that can be collected gets its redemption code."""
+    activity = await GroupActivity.aio_get(GroupActivity.id == activity_id)
+    if not activity.pickup:
+        return
+    for order_id in order_ids:
+        await Order.update(pickup_code=order_service.new_pickup_code(order_id)).where(
+            (Order.id == order_id) & Order.pickup_code.is_null()).aio_execute()
+
+
+async def _paid_order_ids(team_id: int) -> list[int]:
+    rows = await Order.select(Order.id).where((Order.team_id == team_id) & (Order.status == PAID)).aio_execute()
+    return [row.id for row in rows]
+
+
+async def _succeed(team: GroupTeam) -> None:
+    """In the transaction that made `team` a success: codes, and the events everyone waits for."""
+    await _issue_pickup_codes(team.activity_id, await _paid_order_ids(team.id))
+    await _team_event(team, "team.success")
+    await events.record(f"shop:{team.shop_id}:orders", "team.success",
+                        {"team_id": team.id, "activity_id": team.activity_id, "team_size": team.team_size})
+
+
 async def on_order_paid(order: Order) -> bool:
-    """Inside the payment's transaction: take a paid seat. False when none is left (the caller
-    refuses or refunds the payment)."""
+    """Inside the payment's transaction of a campaign order: a team order takes a paid seat; False
+    when none is left (the caller refuses or refunds the payment)."""
+    if order.team_id is None:  # bought alone
+        await _issue_pickup_codes(order.activity_id, [order.id])
+        return True
     took = await GroupTeam.update(paid_count=GroupTeam.paid_count + 1).where(
         (GroupTeam.id == order.team_id) & (GroupTeam.paid_count < GroupTeam.team_size)
         & GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN])).aio_execute()
@@ -248,9 +361,7 @@ async def on_order_paid(order: Order) -> bool:
     await events.record(f"activity:{team.activity_id}", "activity.joined",
                         {"team_id": team.id, "nickname": member.nickname, "avatar": member.avatar})
     if team.status == TEAM_SUCCESS:
-        await _team_event(team, "team.success")
-        await events.record(f"shop:{team.shop_id}:orders", "team.success",
-                            {"team_id": team.id, "activity_id": team.activity_id, "team_size": team.team_size})
+        await _succeed(team)
     return True
 
 
@@ -260,33 +371,81 @@ async def release_seat(order: Order) -> None:
     await GroupTeam.update(seats_taken=GroupTeam.seats_taken - 1).where(
         (GroupTeam.id == order.team_id) & GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN])).aio_execute()
     await GroupMember.delete().where(GroupMember.order_id == order.id).aio_execute()
-    failed = await GroupTeam.update(status=TEAM_FAILED, failed_at=utcnow()).where(
+    failed = await GroupTeam.update(status=TEAM_FAILED, failed_at=utcnow(), closed_by="leader_unpaid").where(
         (GroupTeam.id == order.team_id) & (GroupTeam.status == TEAM_PENDING)
         & (GroupTeam.leader_member_id == order.member_id)).aio_execute()
     if failed:
         await _team_event(await GroupTeam.aio_get(GroupTeam.id == order.team_id), "team.failed")
 
 
-async def expire_teams() -> int:
-    """Fail teams past expires_at, then refund their paid orders and cancel the unpaid ones.
-    Safe in N processes: the status change is conditional; so is each order's."""
-    due = await (GroupTeam.select(GroupTeam.id).where(GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN])
-                                                      & (GroupTeam.expires_at <= utcnow()))
-                 .order_by(GroupTeam.id).limit(JOB_BATCH).aio_execute())
-    failed = 0
-    for row in due:
-        async with events.atomic():
-            if await GroupTeam.update(status=TEAM_FAILED, failed_at=utcnow()).where(
-                    (GroupTeam.id == row.id) & GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN])).aio_execute():
-                failed += 1
-                await _team_event(await GroupTeam.aio_get(GroupTeam.id == row.id), "team.failed")
-    # refunds run for every failed team's open orders, so a run that died half-way is finished later
-    orders = await (Order.select(Order.shop_id, Order.id, Order.status).join(GroupTeam, on=(GroupTeam.id == Order.team_id))
-                    .where((GroupTeam.status == TEAM_FAILED) & Order.status.in_([UNPAID, PAID]))
-                    .limit(JOB_BATCH * 10).aio_execute())
-    for order in orders:
+# ---------------------------------------------------------------- ending teams
+async def _end_team(team_id: int, outcome: str, closed_by: str) -> GroupTeam | None:
+    """Inside a transaction: a filling team -> success or failed, once. Success needs a paid
+    leader (an `open` team). Returns the team as it now is, or None if it had already ended."""
+    now = utcnow()
+    if outcome == TEAM_SUCCESS:
+        changed = await GroupTeam.update(status=TEAM_SUCCESS, succeeded_at=now, closed_by=closed_by).where(
+            (GroupTeam.id == team_id) & (GroupTeam.status == TEAM_OPEN)).aio_execute()
+    else:
+        changed = await GroupTeam.update(status=TEAM_FAILED, failed_at=now, closed_by=closed_by).where(
+            (GroupTeam.id == team_id) & GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN])).aio_execute()
+    if not changed:
+        return None
+    team = await GroupTeam.aio_get(GroupTeam.id == team_id)
+    if outcome == TEAM_SUCCESS:
+        await _succeed(team)
+    else:
+        await _team_event(team, "team.failed")
+    return team
+
+
+async def _close_orders(team_ids: list[int] | None = None) -> None:
+    """Orders left behind by ended teams: unpaid ones of any ended team are cancelled (seat and
+    stock back); paid ones of a failed team are refunded. Each order's change is conditional, so
+    re-running (or running in N processes) is harmless; a run that died half-way is finished later."""
+    ended = GroupTeam.status.in_([TEAM_SUCCESS, TEAM_FAILED])
+    query = (Order.select(Order.shop_id, Order.id, Order.status).join(GroupTeam, on=(GroupTeam.id == Order.team_id))
+             .where((ended & (Order.status == UNPAID)) | ((GroupTeam.status == TEAM_FAILED) & (Order.status == PAID))))
+    if team_ids is not None:
+        query = query.where(GroupTeam.id.in_(team_ids))
+    for order in await query.limit(JOB_BATCH * 10).aio_execute():
         if order.status == UNPAID:
-            await order_service.cancel_order(order.shop_id, order.id, "system", "team_failed")
+            await order_service.cancel_order(order.shop_id, order.id, "system", "team_closed")
         else:
             await order_service.refund_for_failed_team(order.shop_id, order.id)
-    return failed
+
+
+async def expire_teams() -> int:
+    """Teams past expires_at fail — or succeed, when the campaign simulates success (模拟成团)
+    and enough members paid — then their leftover orders are closed. Safe in N processes."""
+    due = await (GroupTeam.select(GroupTeam.id, GroupTeam.paid_count, GroupActivity.simulate_min_paid)
+                 .join(GroupActivity, on=(GroupActivity.id == GroupTeam.activity_id))
+                 .where(GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN]) & (GroupTeam.expires_at <= utcnow()))
+                 .order_by(GroupTeam.id).limit(JOB_BATCH).objects().aio_execute())
+    ended = 0
+    for row in due:
+        simulated = 0 < row.simulate_min_paid <= row.paid_count
+        async with events.atomic():
+            if simulated:
+                ended += await _end_team(row.id, TEAM_SUCCESS, "simulated") is not None
+            else:
+                ended += await _end_team(row.id, TEAM_FAILED, "expiry") is not None
+    await _close_orders()
+    return ended
+
+
+async def force_end_team(shop_id: int, team_id: int, outcome: str, staff_id: int, note: str) -> dict:
+    """A merchant ends a filling team now: `success` ships what was paid (unpaid seats are
+    cancelled), `failed` refunds everyone. Audited."""
+    before = await _get_team(shop_id, team_id)
+    async with events.atomic():
+        team = await _end_team(team_id, outcome, f"staff:{staff_id}")
+        if team is None:
+            raise conflict("invalid_state", f"cannot end a team that is {before.status}"
+                           + (" (the leader has not paid)" if before.status == TEAM_PENDING else ""),
+                           {"status": before.status})
+        await audit.record(shop_id, f"staff:{staff_id}", f"groups.team.force_{outcome}", "group_team", team_id,
+                           {"status": before.status, "paid_count": before.paid_count},
+                           {"status": team.status, "paid_count": team.paid_count}, note)
+    await _close_orders([team_id])
+    return await team_detail(shop_id, team_id, merchant=True)

@@ -12,6 +12,7 @@ import datetime
 import json
 import logging
 import random
+import secrets
 
 import peewee
 
@@ -70,7 +71,8 @@ def render_order(order: Order, items: list[OrderItem], logs: list[OrderLog] | No
         "cancel_reason": order.cancel_reason, "expires_at": iso(order.expires_at),
         "auto_confirm_at": iso(order.auto_confirm_at), "paid_at": iso(order.paid_at),
         "shipped_at": iso(order.shipped_at), "completed_at": iso(order.completed_at),
-        "created_at": iso(order.created_at),
+        "created_at": iso(order.created_at), "team_id": order.team_id, "activity_id": order.activity_id,
+        "pickup_code": order.pickup_code if order.status == PAID else None,
         "items": [{"goods_id": i.goods_id, "sku_id": i.sku_id, "title": i.title, "sku_title": i.sku_title,
                    "image": i.image, "price_fen": i.price_fen, "quantity": i.quantity, "total_fen": i.total_fen}
                   for i in items],
@@ -200,7 +202,7 @@ async def address_snapshot(shop_id: int, member: Member, address_id: int) -> dic
 
 
 async def place_order(shop_id: int, member: Member, priced: pricing.Priced, snapshot: dict, settings,
-                      remark: str = "", team_id: int | None = None) -> Order:
+                      remark: str = "", team_id: int | None = None, activity_id: int | None = None) -> Order:
     """Take stock for every line and write the order, inside the caller's transaction."""
     order_no = _order_no()
     for line in priced.lines:  # sorted by (goods, sku): the lock order every writer uses
@@ -211,6 +213,7 @@ async def place_order(shop_id: int, member: Member, priced: pricing.Priced, snap
         level_discount_fen=priced.level_discount_fen, coupon_discount_fen=priced.coupon_discount_fen,
         shipping_fee_fen=priced.shipping_fee_fen, total_fen=priced.total_fen, coupon_id=priced.coupon_id,
         address=json.dumps(snapshot, ensure_ascii=False), remark=remark, team_id=team_id,
+        activity_id=activity_id,
         expires_at=utcnow() + datetime.timedelta(minutes=settings.order.unpaid_cancel_minutes))
     await OrderItem.insert_many([{"shop_id": shop_id, "order_id": order.id, **line.render()}
                                  for line in priced.lines]).aio_execute()
@@ -271,7 +274,7 @@ class TeamUnavailable(Exception):
 async def mark_paid_side_effects(before: Order) -> None:
     """What every payment provider does once an order became paid (inside its transaction).
     Raises TeamUnavailable for a group order whose team cannot take it (the caller rolls back)."""
-    if before.team_id is not None:
+    if before.activity_id is not None:
         from services import groups
 
         if not await groups.on_order_paid(before):
@@ -324,14 +327,16 @@ async def ship_order(shop_id: int, order_id: int, staff_id: int, express_company
     return await order_detail(shop_id, order_id, merchant=True)
 
 
-async def confirm_order(shop_id: int, order_id: int, actor: str, member_id: int | None = None) -> bool:
-    """Shipped -> completed; the member's spending (levels) and points are credited once."""
+async def _complete(shop_id: int, order_id: int, from_status: list[int], action: str, actor: str,
+                    extra=None, note: str = "") -> bool:
+    """-> completed, once: the member's spending (levels) and points are credited in the same
+    transaction. False when the order was not in `from_status` (or had an open refund)."""
     async with events.atomic():
-        extra = Order.refund_status.in_([REFUND_NONE, REFUND_REJECTED])
-        if member_id is not None:
-            extra &= Order.member_id == member_id
-        before = await _transition(shop_id, order_id, [SHIPPED], "confirm", actor,
-                                   {"status": COMPLETED, "completed_at": utcnow()}, extra=extra)
+        condition = Order.refund_status.in_([REFUND_NONE, REFUND_REJECTED])
+        if extra is not None:
+            condition &= extra
+        before = await _transition(shop_id, order_id, from_status, action, actor,
+                                   {"status": COMPLETED, "completed_at": utcnow()}, extra=condition, note=note)
         if before is None:
             return False
         await member_service.record_spending(shop_id, before.member_id, before.total_fen)
@@ -340,8 +345,29 @@ async def confirm_order(shop_id: int, order_id: int, actor: str, member_id: int 
         if earned:
             await finance.change_credit(shop_id, before.member_id, POINTS, earned, "order_reward",
                                         reference=before.order_no)
-        await _emit(await get_order(shop_id, order_id), SHIPPED)
+        await _emit(await get_order(shop_id, order_id), before.status)
     return True
+
+
+async def confirm_order(shop_id: int, order_id: int, actor: str, member_id: int | None = None) -> bool:
+    """Shipped -> completed (by the member, or the auto-confirm job)."""
+    return await _complete(shop_id, order_id, [SHIPPED], "confirm", actor,
+                           extra=(Order.member_id == member_id) if member_id is not None else None)
+
+
+def new_pickup_code(order_id: int) -> str:
+    """Unique by construction (the order id) and not guessable (8 random digits after it)."""
+    return f"{order_id}{secrets.randbelow(10**8):08d}"
+
+
+async def redeem_pickup(shop_id: int, code: str, staff_id: int) -> dict:
+    """In-store pick-up (核销): the clerk enters or scans the member's code; paid -> completed once."""
+    order = await Order.aio_get_or_none((Order.shop_id == shop_id) & (Order.pickup_code == code))
+    if order is None:
+        raise not_found("pickup code")
+    if not await _complete(shop_id, order.id, [PAID], "redeem", f"staff:{staff_id}", note=code):
+        raise invalid_state(await get_order(shop_id, order.id), "redeem")
+    return await order_detail(shop_id, order.id, merchant=True)
 
 
 async def cancel_by_member(shop_id: int, member: Member, order_id: int) -> dict:

@@ -16,7 +16,8 @@ JOBS: list = []
 
 
 def start_jobs(runtime) -> list[tornado.ioloop.PeriodicCallback]:
-    import tasks.events  # noqa: F401  (modules register their jobs)
+    import tasks.counters  # noqa: F401  (modules register their jobs)
+    import tasks.events  # noqa: F401
     import tasks.orders  # noqa: F401
 
     interval_ms = runtime.config.job_interval_seconds * 1000

@@ -134,6 +134,18 @@ async def test_goods_of_another_shop_are_404(api, make_shop):
     assert after.body["title"] == goods_b["title"] and after.body["status"] == "on_sale" and after.body["stock"] == 10
 
 
+async def test_rich_descriptions_are_sanitized_for_shoppers(api, make_shop):
+    shop = await make_shop()
+    dirty = ('<h2 onmouseover="steal()">新茶</h2><script>document.cookie</script>'
+             '<a href="javascript:alert(1)">看</a><img src="https://img.example.com/t.jpg" onerror="x()">')
+    created = (await api.post("/api/merchant/goods", goods_body(description=dirty), token=shop.owner_token)).body
+    shown = (await api.get(f"/api/mobile/{shop.id}/goods/{created['id']}")).body["description"]
+    assert shown == '<h2>新茶</h2><a rel="noopener noreferrer">看</a><img src="https://img.example.com/t.jpg">'
+    patched = await api.patch(f"/api/merchant/goods/{created['id']}", {"description": "<p>ok<iframe src=x></iframe></p>"},
+                              token=shop.owner_token)
+    assert patched.body["description"] == "<p>ok</p>"
+
+
 async def test_mobile_never_sees_off_sale_or_deleted_goods(api, make_shop):
     shop = await make_shop()
     token = shop.owner_token

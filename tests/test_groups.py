@@ -230,3 +230,191 @@ async def test_buy_alone_at_the_single_price(api, make_shop):
     shipped = await api.post(f"/api/merchant/orders/{bought.body['id']}/ship", {"express_company": "SF", "express_no": "S1"},
                              token=shop.owner_token)
     assert paid.status == 200 and shipped.status == 200  # no team to wait for
+
+
+async def join_and_pay(api, shop, team_id, member, address_id, pay=True) -> dict:
+    joined = await api.post(f"/api/mobile/{shop.id}/groups/teams/{team_id}/join", {"address_id": address_id},
+                            token=member.token)
+    assert joined.status == 201, joined.body
+    if pay:
+        paid = await api.post(f"/api/mobile/{shop.id}/orders/{joined.body['order']['id']}/pay", {"method": "balance"},
+                              token=member.token)
+        assert paid.status == 200, paid.body
+    return joined.body["order"]
+
+
+async def test_campaign_edit_content_and_delete(api, make_shop):
+    shop = await make_shop()
+    goods, activity = await campaign(api, shop, content='<p onclick="steal()">好茶<script>alert(1)</script>'
+                                     '<img src="https://img.example.com/a.jpg"></p>', share_title="一起喝茶",
+                                     service_contact="400-800-1234")
+    assert activity["content"] == '<p>好茶<img src="https://img.example.com/a.jpg"></p>'
+    assert (activity["share"]["title"], activity["service_contact"]) == ("一起喝茶", "400-800-1234")
+    url = f"/api/merchant/groups/activities/{activity['id']}"
+    patched = await api.patch(url, {"title": "新茶拼团", "tiers": [{"team_size": 2, "price_fen": 4500}],
+                                    "purchase_limit": 2}, token=shop.owner_token)
+    assert patched.status == 200
+    assert (patched.body["title"], patched.body["tiers"], patched.body["purchase_limit"], patched.body["share"]["title"]) \
+        == ("新茶拼团", [{"team_size": 2, "price_fen": 4500}], 2, "一起喝茶")
+    for bad in ({"title": None}, {"ends_at": "2020-01-01T00:00:00Z", "starts_at": "2021-01-01T00:00:00Z"},
+                {"simulate_min_paid": 2}, {"tiers": []}, {"goods_id": 10**9}):
+        refused = await api.patch(url, bad, token=shop.owner_token)
+        assert refused.status in (404, 422), (bad, refused.body)
+    assert (await api.get(url, token=shop.owner_token)).body["title"] == "新茶拼团"
+
+    (member, address_id), = await members_with_money(api, shop, 1)
+    opened = await open_and_pay(api, shop, activity, member, address_id, team_size=2)
+    assert opened["order"]["total_fen"] == 4500  # the new tier's price
+    await api.patch(url, {"enabled": False}, token=shop.owner_token)
+    assert (await api.get(f"/api/mobile/{shop.id}/groups/activities/{activity['id']}")).status == 404
+    assert (await api.get(f"/api/mobile/{shop.id}/groups/activities")).body["total"] == 0
+    running = await api.delete(url, token=shop.owner_token)
+    assert running.status == 409 and running.body["error"]["code"] == "teams_running"
+    ended = await api.post(f"/api/merchant/groups/teams/{opened['team']['id']}/end", {"outcome": "failed"},
+                           token=shop.owner_token)
+    assert ended.status == 200
+    assert (await api.delete(url, token=shop.owner_token)).status == 204
+    assert (await api.get(url, token=shop.owner_token)).status == 404
+    assert (await api.get("/api/merchant/groups/activities", token=shop.owner_token)).body["total"] == 0
+    other = await make_shop()
+    assert (await api.patch(url, {"title": "x"}, token=other.owner_token)).status == 404
+
+
+async def test_campaign_page_counts_visits_shares_sales_and_shows_recent_buyers(api, make_shop):
+    from models.groups import GroupActivity
+    from services import counters
+
+    shop = await make_shop()
+    _, activity = await campaign(api, shop, single_price_fen=4900)
+    people = await members_with_money(api, shop, 3)
+    opened = await open_and_pay(api, shop, activity, *people[0])
+    await join_and_pay(api, shop, opened["team"]["id"], *people[1])
+    await join_and_pay(api, shop, opened["team"]["id"], *people[2], pay=False)  # unpaid: not a buyer yet
+    alone = await api.post(f"/api/mobile/{shop.id}/groups/activities/{activity['id']}/buy-alone",
+                           {"address_id": people[2][1]}, token=people[2][0].token)
+    assert alone.status == 409 and alone.body["error"]["code"] == "unpaid_order_exists"
+
+    url = f"/api/mobile/{shop.id}/groups/activities/{activity['id']}"
+    pages = await asyncio.gather(*(api.get(url) for _ in range(20)))
+    assert all(p.status == 200 for p in pages)
+    for _ in range(3):
+        assert (await api.post(f"{url}/share", {})).status == 204
+    detail = (await api.get(url)).body
+    assert (detail["visits"], detail["shares"], detail["sales"]) == (21, 3, 2)
+    assert [b["nickname"] for b in detail["recent_buyers"]] == ["buyer1", "buyer0"]
+    assert [t["id"] for t in detail["open_teams"]] == [opened["team"]["id"]]
+    await counters.flush()
+    row = await GroupActivity.aio_get(GroupActivity.id == activity["id"])
+    assert (row.visits, row.shares) == (21, 3)  # one UPDATE each, written by the flush
+    assert (await api.get(url)).body["visits"] == 22
+    assert (await api.post(f"/api/mobile/{shop.id}/groups/activities/999999999/share", {})).status == 404
+
+
+async def test_merchant_ends_teams_early_and_it_is_audited(api, make_shop):
+    from models.audit import AuditLog
+
+    shop = await make_shop()
+    goods, activity = await campaign(api, shop, stock=10)
+    people = await members_with_money(api, shop, 5, balance=5000)
+    first = await open_and_pay(api, shop, activity, *people[0])
+    paid = await join_and_pay(api, shop, first["team"]["id"], *people[1])
+    unpaid = await join_and_pay(api, shop, first["team"]["id"], *people[2], pay=False)
+    second = await open_and_pay(api, shop, activity, *people[3])
+    pending = await api.post(f"/api/mobile/{shop.id}/groups/teams", {"activity_id": activity["id"], "team_size": 3,
+                                                                    "address_id": people[4][1]}, token=people[4][0].token)
+
+    ok = await api.post(f"/api/merchant/groups/teams/{first['team']['id']}/end", {"outcome": "success", "note": "VIP"},
+                        token=shop.owner_token)
+    assert ok.status == 200, ok.body
+    assert (ok.body["status"], ok.body["paid_count"]) == ("success", 2)
+    owner_id = (await api.get("/api/merchant/me", token=shop.owner_token)).body["staff"]["id"]
+    assert ok.body["closed_by"] == f"staff:{owner_id}"
+    for order_id in (first["order"]["id"], paid["id"]):
+        shipped = await api.post(f"/api/merchant/orders/{order_id}/ship", {"express_company": "SF", "express_no": "1"},
+                                 token=shop.owner_token)
+        assert shipped.status == 200
+    cancelled = (await api.get(f"/api/mobile/{shop.id}/orders/{unpaid['id']}", token=people[2][0].token)).body
+    assert (cancelled["status"], cancelled["cancel_reason"]) == (-1, "team_closed")
+    again = await api.post(f"/api/merchant/groups/teams/{first['team']['id']}/end", {"outcome": "failed"},
+                           token=shop.owner_token)
+    assert again.status == 409
+    not_yet = await api.post(f"/api/merchant/groups/teams/{pending.body['team']['id']}/end", {"outcome": "success"},
+                             token=shop.owner_token)
+    assert not_yet.status == 409  # its leader has not paid: nothing to ship
+
+    failed = await api.post(f"/api/merchant/groups/teams/{second['team']['id']}/end", {"outcome": "failed"},
+                            token=shop.owner_token)
+    assert failed.status == 200 and failed.body["status"] == "failed"
+    assert (await api.get(f"/api/mobile/{shop.id}/me", token=people[3][0].token)).body["balance_fen"] == 5000
+    shopper_view = (await api.get(f"/api/mobile/{shop.id}/groups/teams/{first['team']['id']}")).body
+    assert shopper_view["status"] == "success" and "closed_by" not in shopper_view
+    audit = [(a.action, a.object_id, a.note) for a in
+             await AuditLog.select().where(AuditLog.shop_id == shop.id).order_by(AuditLog.id).aio_execute()]
+    assert audit == [("groups.team.force_success", first["team"]["id"], "VIP"),
+                     ("groups.team.force_failed", second["team"]["id"], "")]
+    other = await make_shop()
+    foreign = await api.post(f"/api/merchant/groups/teams/{pending.body['team']['id']}/end", {"outcome": "failed"},
+                             token=other.owner_token)
+    assert foreign.status == 404
+    bad = await api.post(f"/api/merchant/groups/teams/{pending.body['team']['id']}/end", {"outcome": "maybe"},
+                         token=shop.owner_token)
+    assert bad.status == 422
+
+
+async def test_simulated_success_at_expiry(api, make_shop):
+    shop = await make_shop()
+    _, activity = await campaign(api, shop, simulate_min_paid=2)
+    people = await members_with_money(api, shop, 4)
+    enough = await open_and_pay(api, shop, activity, *people[0])
+    await join_and_pay(api, shop, enough["team"]["id"], *people[1])
+    too_few = await open_and_pay(api, shop, activity, *people[2])
+    for team_id in (enough["team"]["id"], too_few["team"]["id"]):
+        await GroupTeam.update(expires_at=utcnow() - datetime.timedelta(seconds=1)).where(GroupTeam.id == team_id).aio_execute()
+    await asyncio.gather(groups.expire_teams(), groups.expire_teams())
+    merchant_view = (await api.get(f"/api/merchant/groups/teams/{enough['team']['id']}", token=shop.owner_token)).body
+    assert (merchant_view["status"], merchant_view["closed_by"], merchant_view["paid_count"]) == ("success", "simulated", 2)
+    assert (await api.get(f"/api/mobile/{shop.id}/groups/teams/{too_few['team']['id']}")).body["status"] == "failed"
+    assert (await api.get(f"/api/mobile/{shop.id}/me", token=people[2][0].token)).body["balance_fen"] == 10000
+    assert (await api.get(f"/api/mobile/{shop.id}/me", token=people[0][0].token)).body["balance_fen"] == 10000 - 3900
+
+
+async def test_pickup_codes_are_redeemed_once(api, make_shop):
+    shop = await make_shop()
+    _, activity = await campaign(api, shop, pickup=True, single_price_fen=4900,
+                                 tiers=[{"team_size": 2, "price_fen": 3900}])
+    people = await members_with_money(api, shop, 3)
+    opened = await open_and_pay(api, shop, activity, *people[0], team_size=2)
+    leader_order = f"/api/mobile/{shop.id}/orders/{opened['order']['id']}"
+    assert (await api.get(leader_order, token=people[0][0].token)).body["pickup_code"] is None  # team not complete
+    await join_and_pay(api, shop, opened["team"]["id"], *people[1])
+    code = (await api.get(leader_order, token=people[0][0].token)).body["pickup_code"]
+    assert code and code.isdigit()
+    alone = await api.post(f"/api/mobile/{shop.id}/groups/activities/{activity['id']}/buy-alone",
+                           {"address_id": people[2][1]}, token=people[2][0].token)
+    await api.post(f"/api/mobile/{shop.id}/orders/{alone.body['id']}/pay", {"method": "balance"}, token=people[2][0].token)
+    alone_code = (await api.get(f"/api/mobile/{shop.id}/orders/{alone.body['id']}", token=people[2][0].token)).body["pickup_code"]
+    assert alone_code and alone_code != code
+
+    other = await make_shop()
+    assert (await api.post("/api/merchant/groups/redeem", {"code": code}, token=other.owner_token)).status == 404
+    redeemed = await asyncio.gather(*(api.post("/api/merchant/groups/redeem", {"code": code}, token=shop.owner_token)
+                                      for _ in range(5)))
+    assert sorted(r.status for r in redeemed) == [200, 409, 409, 409, 409]
+    done = (await api.get(leader_order, token=people[0][0].token)).body
+    assert (done["status"], done["pickup_code"]) == (3, None)
+    assert (await api.post("/api/merchant/groups/redeem", {"code": "0000"}, token=shop.owner_token)).status == 404
+    assert (await api.post("/api/merchant/groups/redeem", {"code": alone_code}, token=shop.owner_token)).status == 200
+
+
+async def test_buy_alone_counts_toward_the_purchase_limit(api, make_shop):
+    shop = await make_shop()
+    _, activity = await campaign(api, shop, single_price_fen=4900, purchase_limit=1)
+    (member, address_id), = await members_with_money(api, shop, 1)
+    attempts = await asyncio.gather(*(api.post(f"/api/mobile/{shop.id}/groups/activities/{activity['id']}/buy-alone",
+                                               {"address_id": address_id}, token=member.token) for _ in range(5)))
+    assert sorted(a.status for a in attempts) == [201, 409, 409, 409, 409]
+    order_id = [a for a in attempts if a.status == 201][0].body["id"]
+    await api.post(f"/api/mobile/{shop.id}/orders/{order_id}/pay", {"method": "balance"}, token=member.token)
+    limited = await api.post(f"/api/mobile/{shop.id}/groups/teams", {"activity_id": activity["id"], "team_size": 3,
+                                                                    "address_id": address_id}, token=member.token)
+    assert limited.status == 409 and limited.body["error"]["code"] == "purchase_limit_exceeded"

@@ -1,9 +1,11 @@
 import datetime
+from typing import Literal
 
 import pydantic
 
 from handlers.base import Id, MerchantHandler, Money, RequestBody
 from services import groups
+from services import order as order_service
 
 
 class TierBody(RequestBody):
@@ -11,16 +13,58 @@ class TierBody(RequestBody):
     price_fen: pydantic.conint(ge=1, le=10**12)
 
 
-class ActivityBody(RequestBody):
-    title: pydantic.constr(min_length=1, max_length=100)
-    goods_id: Id
-    tiers: pydantic.conlist(TierBody, min_length=1, max_length=5)
+Tiers = pydantic.conlist(TierBody, min_length=1, max_length=5)
+Duration = pydantic.conint(ge=10, le=30 * 24 * 3600)
+Limit = pydantic.conint(ge=0, le=1000)
+Simulate = pydantic.conint(ge=0, le=99)
+
+
+class ActivityFields(RequestBody):
     single_price_fen: Money | None = None
-    duration_seconds: pydantic.conint(ge=10, le=30 * 24 * 3600)
-    purchase_limit: pydantic.conint(ge=0, le=1000) = 0
+    purchase_limit: Limit = 0
     starts_at: datetime.datetime | None = None
     ends_at: datetime.datetime | None = None
     enabled: bool = True
+    simulate_min_paid: Simulate = 0  # 模拟成团: succeed at expiry with at least this many paid; 0 = off
+    pickup: bool = False  # collected in store with a redemption code (核销)
+    share_title: pydantic.constr(max_length=100) = ""
+    share_image: pydantic.constr(max_length=500) = ""
+    share_desc: pydantic.constr(max_length=255) = ""
+    service_contact: pydantic.constr(max_length=100) = ""
+    content: pydantic.constr(max_length=200_000) = ""  # rich text; sanitized before it is stored
+
+
+class ActivityBody(ActivityFields):
+    title: pydantic.constr(min_length=1, max_length=100)
+    goods_id: Id
+    tiers: Tiers
+    duration_seconds: Duration
+
+
+class ActivityPatch(ActivityFields):
+    """Any subset of the campaign's fields; what is left out stays as it is."""
+    title: pydantic.constr(min_length=1, max_length=100) = None
+    goods_id: Id = None
+    tiers: Tiers = None
+    duration_seconds: Duration = None
+    purchase_limit: Limit = None
+    enabled: bool = None
+    simulate_min_paid: Simulate = None
+    pickup: bool = None
+    share_title: pydantic.constr(max_length=100) = None
+    share_image: pydantic.constr(max_length=500) = None
+    share_desc: pydantic.constr(max_length=255) = None
+    service_contact: pydantic.constr(max_length=100) = None
+    content: pydantic.constr(max_length=200_000) = None
+
+
+class EndTeamBody(RequestBody):
+    outcome: Literal["success", "failed"]
+    note: pydantic.constr(max_length=255) = ""
+
+
+class RedeemBody(RequestBody):
+    code: pydantic.constr(min_length=1, max_length=16)
 
 
 class ActivitiesHandler(MerchantHandler):
@@ -35,10 +79,18 @@ class ActivitiesHandler(MerchantHandler):
 
 
 class ActivityHandler(MerchantHandler):
-    permissions = {"GET": "groups.view"}
+    permissions = {"GET": "groups.view", "PATCH": "groups.edit", "DELETE": "groups.edit"}
 
     async def get(self, activity_id):
         self.send(groups.render_activity(await groups.get_activity(self.shop_id, int(activity_id))))
+
+    async def patch(self, activity_id):
+        changes = self.body(ActivityPatch).model_dump(exclude_unset=True)
+        self.send(await groups.update_activity(self.shop_id, int(activity_id), changes))
+
+    async def delete(self, activity_id):
+        await groups.delete_activity(self.shop_id, int(activity_id))
+        self.no_content()
 
 
 class TeamsHandler(MerchantHandler):
@@ -49,3 +101,27 @@ class TeamsHandler(MerchantHandler):
         status = self.get_query_argument("status", None)
         self.send(await groups.list_teams(self.shop_id, page, page_size, self.int_arg("activity_id", minimum=1),
                                           status if status in ("pending", "open", "success", "failed") else None))
+
+
+class TeamHandler(MerchantHandler):
+    permissions = {"GET": "groups.view"}
+
+    async def get(self, team_id):
+        self.send(await groups.team_detail(self.shop_id, int(team_id), merchant=True))
+
+
+class EndTeamHandler(MerchantHandler):
+    """End a filling team now, as a success or a failure (audited)."""
+    permissions = {"POST": "groups.force"}
+
+    async def post(self, team_id):
+        body = self.body(EndTeamBody)
+        self.send(await groups.force_end_team(self.shop_id, int(team_id), body.outcome, self.staff.id, body.note))
+
+
+class RedeemHandler(MerchantHandler):
+    """In-store pick-up: the member shows their code, the clerk redeems it (核销)."""
+    permissions = {"POST": "groups.redeem"}
+
+    async def post(self):
+        self.send(await order_service.redeem_pickup(self.shop_id, self.body(RedeemBody).code, self.staff.id))

@@ -29,6 +29,15 @@ class ActivityHandler(MobileHandler):
         self.send(await groups.activity_detail(self.shop_id, int(activity_id)))
 
 
+class ShareHandler(MobileHandler):
+    """The shopper shared the campaign (the share card was sent): counts toward its shares."""
+    public_methods = ("POST",)
+
+    async def post(self, shop_id, activity_id):
+        await groups.share_activity(self.shop_id, int(activity_id))
+        self.no_content()
+
+
 class TeamsHandler(MobileHandler):
     async def post(self, shop_id):
         body = self.body(OpenTeamBody)

@@ -1,5 +1,6 @@
 """The migration list. Append new steps; never edit one that has shipped."""
 from models.adv import Banner
+from models.audit import AuditLog
 from models.events import OutboxEvent
 from models.finance import CreditLedger, IdempotencyKey
 from models.goods import Category, Goods, Sku, StockLedger
@@ -54,6 +55,17 @@ def group_buy(db):
     create_tables(db, GroupActivity, GroupTeam, GroupMember)
 
 
+def group_buy_campaign_details(db):
+    for column in ("deleted", "simulate_min_paid", "pickup", "share_title", "share_image", "share_desc",
+                   "service_contact", "content", "visits", "shares"):
+        add_column(db, GroupActivity, column)
+    add_column(db, GroupTeam, "closed_by")
+    for column in ("activity_id", "pickup_code"):
+        add_column(db, Order, column)
+    add_indexes(db, Order)
+    create_tables(db, AuditLog)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -63,4 +75,5 @@ MIGRATIONS = [
     (6, "wechat pay", wechat_pay),
     (7, "wechat pay apiv2 keys", wechat_pay_v2),
     (8, "group-buy", group_buy),
+    (9, "group-buy campaign details, pick-up codes, audit log", group_buy_campaign_details),
 ]
