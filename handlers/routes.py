@@ -15,6 +15,7 @@ from handlers.merchant import goods as merchant_goods
 from handlers.merchant import groups as merchant_groups
 from handlers.merchant import members as merchant_members
 from handlers.merchant import orders as merchant_orders
+from handlers.merchant import sale as merchant_sale
 from handlers.merchant import settings as merchant_settings
 from handlers.mobile import addresses as mobile_addresses
 from handlers.mobile import auth as mobile_auth
@@ -22,6 +23,7 @@ from handlers.mobile import catalog as mobile_catalog
 from handlers.mobile import groups as mobile_groups
 from handlers.mobile import me as mobile_me
 from handlers.mobile import orders as mobile_orders
+from handlers.mobile import sale as mobile_sale
 
 ID = r"(\d{1,18})"  # path ids: digits only, and small enough for every database's integer
 SHOP = r"/api/mobile/" + ID
@@ -65,6 +67,9 @@ ROUTES = [
     (rf"/api/merchant/groups/teams/{ID}", merchant_groups.TeamHandler),
     (rf"/api/merchant/groups/teams/{ID}/end", merchant_groups.EndTeamHandler),
     (r"/api/merchant/groups/redeem", merchant_groups.RedeemHandler),
+    (r"/api/merchant/coupons", merchant_sale.CouponsHandler),
+    (rf"/api/merchant/coupons/{ID}", merchant_sale.CouponHandler),
+    (rf"/api/merchant/coupons/{ID}/issue", merchant_sale.IssueHandler),
     (r"/api/merchant/orders", merchant_orders.OrdersHandler),
     (rf"/api/merchant/orders/{ID}", merchant_orders.OrderHandler),
     (rf"/api/merchant/orders/{ID}/ship", merchant_orders.ShipHandler),
@@ -83,6 +88,10 @@ ROUTES = [
     (rf"{SHOP}/me/ledger", mobile_me.LedgerHandler),
     (rf"{SHOP}/addresses", mobile_addresses.AddressesHandler),
     (rf"{SHOP}/addresses/{ID}", mobile_addresses.AddressHandler),
+    (rf"{SHOP}/coupons", mobile_sale.ClaimCentreHandler),
+    (rf"{SHOP}/coupons/{ID}/claim", mobile_sale.ClaimHandler),
+    (rf"{SHOP}/coupons/for-cart", mobile_sale.CouponsForCartHandler),
+    (rf"{SHOP}/me/coupons", mobile_sale.MyCouponsHandler),
     (rf"{SHOP}/groups/activities", mobile_groups.ActivitiesHandler),
     (rf"{SHOP}/groups/activities/{ID}", mobile_groups.ActivityHandler),
     (rf"{SHOP}/groups/activities/{ID}/buy-alone", mobile_groups.BuyAloneHandler),

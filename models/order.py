@@ -19,6 +19,10 @@ class Order(ShopScoped):
     goods_total_fen = peewee.BigIntegerField()
     level_discount_fen = peewee.BigIntegerField(default=0)
     coupon_discount_fen = peewee.BigIntegerField(default=0)
+    full_reduction_fen = peewee.BigIntegerField(default=0)  # 满减
+    points_deduction_fen = peewee.BigIntegerField(default=0)  # 积分抵扣
+    points_used = peewee.BigIntegerField(default=0)
+    discounts = peewee.TextField(default="[]")  # JSON: the itemised breakdown, as the preview showed it
     shipping_fee_fen = peewee.BigIntegerField(default=0)
     price_adjustment_fen = peewee.BigIntegerField(default=0)  # merchant's change before payment
     total_fen = peewee.BigIntegerField()  # what the member pays

@@ -8,11 +8,13 @@ on that process — acceptable for a display counter, never used for money or st
 """
 from __future__ import annotations
 
+import asyncio
 import collections
 
 import peewee
 
 _tally: collections.Counter = collections.Counter()  # (model, field name, row id) -> pending increment
+_flushing = asyncio.Lock()  # one flush at a time: when flush() returns, every earlier bump is written
 
 
 def bump(field: peewee.Field, row_id: int, amount: int = 1) -> None:
@@ -27,14 +29,17 @@ def pending(field: peewee.Field, row_id: int) -> int:
 async def flush() -> int:
     """Write every pending tally; what fails to write is kept for the next flush."""
     global _tally
-    taken, _tally = _tally, collections.Counter()
-    written = 0
-    for (model, name, row_id), amount in taken.items():
-        field = model._meta.fields[name]
-        try:
-            await model.update({field: field + amount}).where(model.id == row_id).aio_execute()
+    async with _flushing:
+        taken, _tally = _tally, collections.Counter()
+        written = 0
+        for key, amount in taken.items():
+            model, name, row_id = key
+            field = model._meta.fields[name]
+            try:
+                await model.update({field: field + amount}).where(model.id == row_id).aio_execute()
+            except Exception:
+                for unwritten in list(taken)[written:]:
+                    _tally[unwritten] += taken[unwritten]
+                raise
             written += 1
-        except Exception:
-            _tally[(model, name, row_id)] += amount
-            raise
-    return written
+        return written

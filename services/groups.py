@@ -38,6 +38,7 @@ from models.member import Member
 from models.order import CANCELLED, COMPLETED, PAID, SHIPPED, UNPAID, Order
 from services import audit, counters, pricing, sysset
 from services import goods as goods_service
+from services import member as member_service
 from services import order as order_service
 
 JOB_BATCH = 100
@@ -222,7 +223,7 @@ def _tier_price(activity: GroupActivity, team_size: int) -> int:
 
 async def _check_rules(shop_id: int, member: Member, activity: GroupActivity) -> None:
     """Campaign window, one unpaid order per member, purchase limit (team and buy-alone orders
-    alike). Call after _lock_member, inside the transaction that creates the order."""
+    alike). Call after lock_member, inside the transaction that creates the order."""
     now = utcnow()
     started = activity.starts_at is None or activity.starts_at <= now
     if not activity.enabled or not started or (activity.ends_at and activity.ends_at <= now):
@@ -236,11 +237,6 @@ async def _check_rules(shop_id: int, member: Member, activity: GroupActivity) ->
                        {"order_id": unpaid[0]})
     if activity.purchase_limit and len(rows) >= activity.purchase_limit:
         raise conflict("purchase_limit_exceeded", f"at most {activity.purchase_limit} per member in this group-buy")
-
-
-async def _lock_member(member: Member) -> None:
-    # one group-buy order at a time per member: the unpaid-order and purchase-limit rules hold
-    await Member.update(token_version=Member.token_version).where(Member.id == member.id).aio_execute()
 
 
 async def _place(shop_id: int, member: Member, activity: GroupActivity, price_fen: int, address_id: int,
@@ -266,7 +262,7 @@ async def buy_alone(shop_id: int, member: Member, activity_id: int, address_id: 
     if activity.single_price_fen is None:
         raise conflict("buy_alone_unavailable", "this group-buy is sold in teams only")
     async with events.atomic():
-        await _lock_member(member)
+        await member_service.lock_member(member.id)
         await _check_rules(shop_id, member, activity)
         order = await _place(shop_id, member, activity, activity.single_price_fen, address_id)
     return await order_service.order_detail(shop_id, order.id, member.id)
@@ -276,7 +272,7 @@ async def open_team(shop_id: int, member: Member, activity_id: int, team_size: i
     activity = await get_activity(shop_id, activity_id, live_only=True)
     price = _tier_price(activity, team_size)
     async with events.atomic():
-        await _lock_member(member)
+        await member_service.lock_member(member.id)
         await _check_rules(shop_id, member, activity)
         team = await GroupTeam.aio_create(shop_id=shop_id, activity_id=activity.id, leader_member_id=member.id,
                                           team_size=team_size, price_fen=price,
@@ -290,7 +286,7 @@ async def join_team(shop_id: int, member: Member, team_id: int, address_id: int)
     team = await _get_team(shop_id, team_id)
     activity = await get_activity(shop_id, team.activity_id, live_only=True)
     async with events.atomic():
-        await _lock_member(member)
+        await member_service.lock_member(member.id)
         await _check_rules(shop_id, member, activity)
         if await GroupMember.select().where((GroupMember.team_id == team_id) & (GroupMember.member_id == member.id)).aio_exists():
             raise conflict("already_in_team", "you are already in this team")

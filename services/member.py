@@ -190,3 +190,9 @@ async def record_spending(shop_id: int, member_id: int, amount_fen: int) -> int 
             await Member.update(level_id=reached.id).where(Member.id == member_id).aio_execute()
             return reached.id
     return member.level_id
+
+
+async def lock_member(member_id: int) -> None:
+    """Inside a transaction: take the member's row lock, so rules that count the member's own
+    rows (purchase limits, one unpaid group order, coupon claim limits) hold under concurrency."""
+    await Member.update(token_version=Member.token_version).where(Member.id == member_id).aio_execute()

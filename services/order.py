@@ -42,7 +42,7 @@ from models.order import (
 from models.payment import PAID as PAYMENT_PAID
 from models.payment import REFUND_PENDING, Payment
 from models.payment import REFUNDED as PAYMENT_REFUNDED
-from services import finance, payment, pricing, sysset
+from services import finance, payment, pricing, sale, sysset
 from services import goods as goods_service
 from services import member as member_service
 
@@ -63,7 +63,9 @@ def render_order(order: Order, items: list[OrderItem], logs: list[OrderLog] | No
         "id": order.id, "order_no": order.order_no, "member_id": order.member_id, "status": order.status,
         "status_name": STATUS_NAMES[order.status], "refund_status": order.refund_status,
         "goods_total_fen": order.goods_total_fen, "level_discount_fen": order.level_discount_fen,
-        "coupon_discount_fen": order.coupon_discount_fen, "shipping_fee_fen": order.shipping_fee_fen,
+        "coupon_discount_fen": order.coupon_discount_fen, "full_reduction_fen": order.full_reduction_fen,
+        "points_deduction_fen": order.points_deduction_fen, "points_used": order.points_used,
+        "discounts": json.loads(order.discounts), "shipping_fee_fen": order.shipping_fee_fen,
         "price_adjustment_fen": order.price_adjustment_fen, "total_fen": order.total_fen,
         "pay_method": order.pay_method, "address": json.loads(order.address), "remark": order.remark,
         "express_company": order.express_company, "express_no": order.express_no,
@@ -171,10 +173,20 @@ async def _release_stock(order: Order, reason: str) -> None:
                                          reference=order.order_no)
 
 
+async def _return_promotions(order: Order, refunded: bool) -> None:
+    """Inside the cancelling or refunding transaction: the points it spent come back; its
+    coupons too, unless it was refunded and the shop keeps coupons of refunded orders."""
+    if order.points_used:
+        await finance.change_credit(order.shop_id, order.member_id, POINTS, order.points_used, "order_deduct_return",
+                                    reference=order.order_no)
+    if not refunded or (await sysset.get_settings(order.shop_id)).sale.return_coupon_on_refund:
+        await sale.return_for_order(order)
+
+
 # ---------------------------------------------------------------- creation
-async def preview(shop_id: int, member: Member, items: list[dict], coupon_id: int | None) -> dict:
+async def preview(shop_id: int, member: Member, items: list[dict], coupon_ids: list[int], use_points: bool) -> dict:
     lines = await pricing.load_lines(shop_id, items)
-    return (await pricing.price(shop_id, member, lines, coupon_id)).render()
+    return (await pricing.price(shop_id, member, lines, coupon_ids, use_points=use_points)).render()
 
 
 async def _check_purchase_limits(shop_id: int, member_id: int, lines) -> None:
@@ -211,12 +223,18 @@ async def place_order(shop_id: int, member: Member, priced: pricing.Priced, snap
     order = await Order.aio_create(
         shop_id=shop_id, member_id=member.id, order_no=order_no, goods_total_fen=priced.goods_total_fen,
         level_discount_fen=priced.level_discount_fen, coupon_discount_fen=priced.coupon_discount_fen,
+        full_reduction_fen=priced.full_reduction_fen, points_deduction_fen=priced.points_deduction_fen,
+        points_used=priced.points_used, discounts=json.dumps(priced.discounts, ensure_ascii=False),
         shipping_fee_fen=priced.shipping_fee_fen, total_fen=priced.total_fen, coupon_id=priced.coupon_id,
         address=json.dumps(snapshot, ensure_ascii=False), remark=remark, team_id=team_id,
         activity_id=activity_id,
         expires_at=utcnow() + datetime.timedelta(minutes=settings.order.unpaid_cancel_minutes))
     await OrderItem.insert_many([{"shop_id": shop_id, "order_id": order.id, **line.render()}
                                  for line in priced.lines]).aio_execute()
+    if priced.coupons:
+        await sale.use_for_order(order, priced.coupons)
+    if priced.points_used:
+        await finance.change_credit(shop_id, member.id, POINTS, -priced.points_used, "order_deduct", reference=order_no)
     await OrderLog.aio_create(shop_id=shop_id, order_id=order.id, action="create", to_status=UNPAID,
                               actor=f"member:{member.id}")
     await _emit(order, None, "order.created")
@@ -224,17 +242,17 @@ async def place_order(shop_id: int, member: Member, priced: pricing.Priced, snap
 
 
 async def create_order(shop_id: int, member: Member, items: list[dict], address_id: int,
-                       coupon_id: int | None, remark: str) -> dict:
+                       coupon_ids: list[int], remark: str, use_points: bool = False) -> dict:
     snapshot = await address_snapshot(shop_id, member, address_id)
     settings = await sysset.get_settings(shop_id)
 
     async def attempt() -> int:
         lines = await pricing.load_lines(shop_id, items)
-        priced = await pricing.price(shop_id, member, lines, coupon_id, settings)
+        priced = await pricing.price(shop_id, member, lines, coupon_ids, settings, use_points)
         async with events.atomic():
             if any(line.goods.purchase_limit for line in lines):
                 # one such order at a time per member, so purchase limits hold under concurrency
-                await Member.update(token_version=Member.token_version).where(Member.id == member.id).aio_execute()
+                await member_service.lock_member(member.id)
                 await _check_purchase_limits(shop_id, member.id, lines)
             order = await place_order(shop_id, member, priced, snapshot, settings, remark)
         return order.id
@@ -297,6 +315,7 @@ async def cancel_order(shop_id: int, order_id: int, actor: str, reason: str, mem
             if before is None:
                 return False
             await _release_stock(before, "release")
+            await _return_promotions(before, refunded=False)
             if before.team_id is not None:
                 from services import groups
 
@@ -431,6 +450,7 @@ async def _refund_paid_order(shop_id: int, order_id: int, from_status: list[int]
                                     reference=before.order_no, operator_id=operator_id)
     if restock:
         await _release_stock(before, "refund")
+    await _return_promotions(before, refunded=True)
     await _emit(await get_order(shop_id, order_id), before.status)
     return before
 

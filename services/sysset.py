@@ -59,12 +59,36 @@ class BalanceRules(_Section):
     withdraw_daily_count: int = pydantic.Field(3, ge=0, le=100)
 
 
+class ReductionTier(_Section):
+    min_fen: int = pydantic.Field(ge=1, le=10**10)  # spend at least this (after the level discount) ...
+    off_fen: int = pydantic.Field(ge=1, le=10**10)  # ... and this much comes off
+
+    @pydantic.model_validator(mode="after")
+    def _below_threshold(self):
+        if self.off_fen >= self.min_fen:
+            raise ValueError("off_fen must be below min_fen")
+        return self
+
+
+class BonusTier(_Section):
+    min_fen: int = pydantic.Field(ge=1, le=10**10)  # recharge at least this ...
+    bonus_fen: int = pydantic.Field(ge=1, le=10**10)  # ... and get this much on top (充值满送)
+
+
+class SaleRules(_Section):
+    full_reduction: list[ReductionTier] = pydantic.Field(default_factory=list, max_length=10)  # 满减; best tier applies
+    free_shipping_min_fen: int = pydantic.Field(0, ge=0, le=10**10)  # 满额包邮; 0 = off
+    return_coupon_on_refund: bool = True  # a refunded order gives its coupons back (a cancelled one always does)
+    recharge_bonus: list[BonusTier] = pydantic.Field(default_factory=list, max_length=10)
+
+
 class Settings(_Section):
     shop: ShopInfo = ShopInfo()
     order: OrderRules = OrderRules()
     groups: GroupRules = GroupRules()
     points: PointsRules = PointsRules()
     balance: BalanceRules = BalanceRules()
+    sale: SaleRules = SaleRules()
 
 
 def _merge(base: dict, changes: dict) -> dict:
@@ -113,6 +137,11 @@ def public_settings(settings: Settings) -> dict:
                   "auto_confirm_days": settings.order.auto_confirm_days,
                   "unpaid_cancel_minutes": settings.order.unpaid_cancel_minutes,
                   "shipping_fee_fen": settings.order.shipping_fee_fen},
-        "points": {"enabled": settings.points.enabled, "deduct_enabled": settings.points.deduct_enabled},
+        "points": {"enabled": settings.points.enabled, "deduct_enabled": settings.points.deduct_enabled,
+                   "points_per_yuan_deduct": settings.points.points_per_yuan_deduct,
+                   "deduct_max_percent": settings.points.deduct_max_percent},
         "balance": {"recharge_enabled": settings.balance.recharge_enabled},
+        "sale": {"full_reduction": [t.model_dump() for t in settings.sale.full_reduction],
+                 "free_shipping_min_fen": settings.sale.free_shipping_min_fen,
+                 "recharge_bonus": [t.model_dump() for t in settings.sale.recharge_bonus]},
     }

@@ -1,6 +1,6 @@
 """Order timed jobs: close unpaid orders past the shop's deadline, confirm receipt after N days,
-ask WeChat Pay about payments whose notification never came, send owed refunds."""
-from services import order
+ask WeChat Pay about payments whose notification never came, send owed refunds, mark expired coupons."""
+from services import order, sale
 from tasks import JOBS
 
 
@@ -23,7 +23,12 @@ async def expire_group_teams(runtime) -> None:
     await groups.expire_teams()
 
 
+async def expire_coupons(runtime) -> None:
+    await sale.expire_coupons()
+
+
 JOBS.append(("cancel_expired_orders", cancel_expired_orders))
+JOBS.append(("expire_coupons", expire_coupons))
 JOBS.append(("expire_group_teams", expire_group_teams))
 JOBS.append(("settle_wechat_payments", settle_wechat_payments))
 JOBS.append(("auto_confirm_orders", auto_confirm_orders))

@@ -13,6 +13,7 @@ class SettingsPatch(RequestBody):
     groups: dict[str, Any] = None
     points: dict[str, Any] = None
     balance: dict[str, Any] = None
+    sale: dict[str, Any] = None
 
 
 class SettingsHandler(MerchantHandler):

@@ -17,7 +17,13 @@ class ItemBody(RequestBody):
 
 class PreviewBody(RequestBody):
     items: pydantic.conlist(ItemBody, min_length=1, max_length=50)
-    coupon_id: Id | None = None
+    coupon_id: Id | None = None  # one coupon (API.md) ...
+    coupon_ids: pydantic.conlist(Id, max_length=5) = []  # ... or several stackable ones
+    use_points: bool = False  # deduct points as the shop's rules allow
+
+    @property
+    def coupons(self) -> list[int]:
+        return ([self.coupon_id] if self.coupon_id else []) + list(self.coupon_ids)
 
 
 class OrderBody(PreviewBody):
@@ -50,7 +56,8 @@ def _items(body) -> list[dict]:
 class PreviewHandler(MobileHandler):
     async def post(self, shop_id):
         body = self.body(PreviewBody)
-        self.send(await order_service.preview(self.shop_id, self.member, _items(body), body.coupon_id))
+        self.send(await order_service.preview(self.shop_id, self.member, _items(body), body.coupons,
+                                                   body.use_points))
 
 
 class OrdersHandler(MobileHandler):
@@ -64,7 +71,7 @@ class OrdersHandler(MobileHandler):
 
         async def create():
             return await order_service.create_order(self.shop_id, self.member, _items(body), body.address_id,
-                                                    body.coupon_id, body.remark)
+                                                    body.coupons, body.remark, body.use_points)
 
         await self.send_once(f"member:{self.member.id}", 201, create)
 

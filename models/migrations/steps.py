@@ -9,6 +9,7 @@ from models.member import Address, Member, MemberLevel
 from models.migrations import add_column, add_indexes, create_tables
 from models.order import CartItem, Order, OrderItem, OrderLog
 from models.payment import Payment, ShopPayConfig
+from models.sale import CouponTemplate, MemberCoupon
 from models.shop import Shop
 from models.sysset import ShopSettings
 from models.system import AdminUser
@@ -66,6 +67,12 @@ def group_buy_campaign_details(db):
     create_tables(db, AuditLog)
 
 
+def promotions(db):
+    for column in ("full_reduction_fen", "points_deduction_fen", "points_used", "discounts"):
+        add_column(db, Order, column)
+    create_tables(db, CouponTemplate, MemberCoupon)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -76,4 +83,5 @@ MIGRATIONS = [
     (7, "wechat pay apiv2 keys", wechat_pay_v2),
     (8, "group-buy", group_buy),
     (9, "group-buy campaign details, pick-up codes, audit log", group_buy_campaign_details),
+    (10, "promotions: coupons, order discount breakdown", promotions),
 ]

@@ -1,0 +1,38 @@
+import pydantic
+
+from handlers.base import MobileHandler, RequestBody
+from handlers.mobile.orders import ItemBody
+from services import pricing, sale
+
+
+class CartBody(RequestBody):
+    items: pydantic.conlist(ItemBody, min_length=1, max_length=50)
+
+
+class ClaimCentreHandler(MobileHandler):
+    """Coupons members may claim now."""
+    public_methods = ("GET",)
+
+    async def get(self, shop_id):
+        page, page_size = self.page_args()
+        self.send(await sale.claim_centre(self.shop_id, page, page_size))
+
+
+class ClaimHandler(MobileHandler):
+    async def post(self, shop_id, template_id):
+        self.send(await sale.claim(self.shop_id, self.member, int(template_id)), 201)
+
+
+class MyCouponsHandler(MobileHandler):
+    async def get(self, shop_id):
+        page, page_size = self.page_args()
+        status = self.get_query_argument("status", None)
+        self.send(await sale.my_coupons(self.shop_id, self.member.id,
+                                        status if status in ("unused", "used", "expired") else None, page, page_size))
+
+
+class CouponsForCartHandler(MobileHandler):
+    """The member's coupons split into usable on this cart (with what each takes off) and not."""
+    async def post(self, shop_id):
+        items = [item.model_dump() for item in self.body(CartBody).items]
+        self.send(await pricing.coupons_for_cart(self.shop_id, self.member, items))
