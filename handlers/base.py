@@ -9,6 +9,7 @@ Authorization happens here, in `prepare`, once per audience — never by hand in
 """
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import re
@@ -94,6 +95,17 @@ class ApiHandler(tornado.web.RequestHandler):
             raise ApiError(422, "validation_failed", f"query parameter {name} must be an integer "
                            f"between {minimum} and {maximum}", {"fields": [{"field": name}]})
         return int(raw)
+
+    def date_arg(self, name: str) -> datetime.datetime | None:
+        """A `YYYY-MM-DD` query parameter as the start of that UTC day."""
+        raw = self.get_query_argument(name, None)
+        if raw in (None, ""):
+            return None
+        try:
+            return datetime.datetime.strptime(raw, "%Y-%m-%d")
+        except ValueError:
+            raise ApiError(422, "validation_failed", f"query parameter {name} must be a date (YYYY-MM-DD)",
+                           {"fields": [{"field": name}]}) from None
 
     def page_args(self) -> tuple[int, int]:
         return (self.int_arg("page", 1, minimum=1, maximum=1_000_000),

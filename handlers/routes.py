@@ -11,6 +11,7 @@ from handlers.admin import shops as admin_shops
 from handlers.base import NotFoundHandler, log_request
 from handlers.merchant import adv as merchant_adv
 from handlers.merchant import auth as merchant_auth
+from handlers.merchant import finance as merchant_finance
 from handlers.merchant import goods as merchant_goods
 from handlers.merchant import groups as merchant_groups
 from handlers.merchant import members as merchant_members
@@ -20,6 +21,7 @@ from handlers.merchant import settings as merchant_settings
 from handlers.mobile import addresses as mobile_addresses
 from handlers.mobile import auth as mobile_auth
 from handlers.mobile import catalog as mobile_catalog
+from handlers.mobile import finance as mobile_finance
 from handlers.mobile import groups as mobile_groups
 from handlers.mobile import me as mobile_me
 from handlers.mobile import orders as mobile_orders
@@ -67,6 +69,14 @@ ROUTES = [
     (rf"/api/merchant/groups/teams/{ID}", merchant_groups.TeamHandler),
     (rf"/api/merchant/groups/teams/{ID}/end", merchant_groups.EndTeamHandler),
     (r"/api/merchant/groups/redeem", merchant_groups.RedeemHandler),
+    (r"/api/merchant/withdrawals", merchant_finance.WithdrawalsHandler),
+    (rf"/api/merchant/withdrawals/{ID}/approve", merchant_finance.WithdrawalApproveHandler),
+    (rf"/api/merchant/withdrawals/{ID}/reject", merchant_finance.WithdrawalRejectHandler),
+    (r"/api/merchant/finance/ledger", merchant_finance.LedgerHandler),
+    (r"/api/merchant/finance/ledger\.csv", merchant_finance.LedgerCsvHandler),
+    (r"/api/merchant/finance/daily", merchant_finance.DailyHandler),
+    (r"/api/merchant/distributors", merchant_finance.DistributorsHandler),
+    (rf"/api/merchant/distributors/{ID}/(approve|reject)", merchant_finance.DistributorReviewHandler),
     (r"/api/merchant/coupons", merchant_sale.CouponsHandler),
     (rf"/api/merchant/coupons/{ID}", merchant_sale.CouponHandler),
     (rf"/api/merchant/coupons/{ID}/issue", merchant_sale.IssueHandler),
@@ -88,6 +98,13 @@ ROUTES = [
     (rf"{SHOP}/me/ledger", mobile_me.LedgerHandler),
     (rf"{SHOP}/addresses", mobile_addresses.AddressesHandler),
     (rf"{SHOP}/addresses/{ID}", mobile_addresses.AddressHandler),
+    (rf"{SHOP}/recharges", mobile_finance.RechargesHandler),
+    (rf"{SHOP}/withdrawals", mobile_finance.WithdrawalsHandler),
+    (rf"{SHOP}/distribution", mobile_finance.DistributionHandler),
+    (rf"{SHOP}/distribution/apply", mobile_finance.ApplyHandler),
+    (rf"{SHOP}/distribution/bind", mobile_finance.BindHandler),
+    (rf"{SHOP}/distribution/team", mobile_finance.TeamHandler),
+    (rf"{SHOP}/distribution/commissions", mobile_finance.CommissionsHandler),
     (rf"{SHOP}/coupons", mobile_sale.ClaimCentreHandler),
     (rf"{SHOP}/coupons/{ID}/claim", mobile_sale.ClaimHandler),
     (rf"{SHOP}/coupons/for-cart", mobile_sale.CouponsForCartHandler),

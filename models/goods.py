@@ -30,6 +30,8 @@ class Goods(ShopScoped):
     sort = peewee.IntegerField(default=0)
     is_virtual = peewee.BooleanField(default=False)
     purchase_limit = peewee.IntegerField(default=0)  # per member, 0 = unlimited
+    # distribution: per-level commission rates in basis points ([1000, 500] = 10%, 5%); null = the shop's
+    commission_rates_bp = peewee.CharField(max_length=64, null=True)
     specs = peewee.TextField(default="[]")  # JSON [{"name": "颜色", "values": ["红", "蓝"]}]
     has_skus = peewee.BooleanField(default=False)
     deleted_at = peewee.DateTimeField(null=True)

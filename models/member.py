@@ -18,6 +18,11 @@ class Member(ShopScoped):
     level_id = peewee.IntegerField(null=True)
     # completed-order spending; drives automatic level upgrades
     total_spent_fen = peewee.BigIntegerField(default=0)
+    # distribution (分销): who referred this member (set once), and their commission as a distributor
+    parent_id = peewee.IntegerField(null=True)
+    referred_by_id = peewee.IntegerField(null=True)  # a referral waiting for the first order (bind on first order)
+    commission_fen = peewee.BigIntegerField(default=0)  # settled, withdrawable
+    commission_frozen_fen = peewee.BigIntegerField(default=0)  # earned on orders not yet settled
     is_blacklisted = peewee.BooleanField(default=False)  # may browse and log in, may not order
     tags = peewee.TextField(default="[]")  # JSON list of merchant-defined tags
     is_active = peewee.BooleanField(default=True)
@@ -30,6 +35,7 @@ class Member(ShopScoped):
             (("shop_id", "openid"), True),
             (("shop_id", "oa_openid"), True),
             (("shop_id", "unionid"), False),
+            (("parent_id",), False),
         )
 
 

@@ -112,7 +112,8 @@ def render_goods(goods: Goods, skus: list[Sku], merchant: bool) -> dict:
             "specs": json.loads(goods.specs), "skus": [render_sku(s) for s in skus]}
     if merchant:
         data.update(status=goods.status, sort=goods.sort, created_at=iso(goods.created_at),
-                    updated_at=iso(goods.updated_at), deleted=goods.deleted_at is not None)
+                    updated_at=iso(goods.updated_at), deleted=goods.deleted_at is not None,
+                    commission_rates_bp=json.loads(goods.commission_rates_bp) if goods.commission_rates_bp else None)
     return data
 
 
@@ -182,6 +183,9 @@ def _goods_columns(fields: dict) -> dict:
         columns["images"] = json.dumps(fields["images"], ensure_ascii=False)
     if "specs" in fields:
         columns["specs"] = json.dumps(fields["specs"], ensure_ascii=False)
+    if "commission_rates_bp" in fields:
+        rates = fields["commission_rates_bp"]
+        columns["commission_rates_bp"] = json.dumps(rates) if rates is not None else None
     if fields.get("description"):
         columns["description"] = richtext.clean(fields["description"])
     return columns

@@ -42,7 +42,7 @@ from models.order import (
 from models.payment import PAID as PAYMENT_PAID
 from models.payment import REFUND_PENDING, Payment
 from models.payment import REFUNDED as PAYMENT_REFUNDED
-from services import finance, payment, pricing, sale, sysset
+from services import distribution, finance, payment, pricing, sale, sysset
 from services import goods as goods_service
 from services import member as member_service
 
@@ -235,6 +235,7 @@ async def place_order(shop_id: int, member: Member, priced: pricing.Priced, snap
         await sale.use_for_order(order, priced.coupons)
     if priced.points_used:
         await finance.change_credit(shop_id, member.id, POINTS, -priced.points_used, "order_deduct", reference=order_no)
+    await distribution.on_order_created(order, member)
     await OrderLog.aio_create(shop_id=shop_id, order_id=order.id, action="create", to_status=UNPAID,
                               actor=f"member:{member.id}")
     await _emit(order, None, "order.created")
@@ -300,6 +301,7 @@ async def mark_paid_side_effects(before: Order) -> None:
     for item in await _items(before):
         await Goods.update(sales=Goods.sales + item.quantity).where(Goods.id == item.goods_id).aio_execute()
     order = await get_order(before.shop_id, before.id)
+    await distribution.on_order_paid(order)
     await _emit(order, UNPAID, "order.paid")
 
 
@@ -451,6 +453,7 @@ async def _refund_paid_order(shop_id: int, order_id: int, from_status: list[int]
     if restock:
         await _release_stock(before, "refund")
     await _return_promotions(before, refunded=True)
+    await distribution.reverse_for_order(before)
     await _emit(await get_order(shop_id, order_id), before.status)
     return before
 

@@ -116,6 +116,14 @@ class WechatPayV3:
         if data.get("status") not in ("SUCCESS", "PROCESSING"):
             raise ProviderError(f"refund not accepted: {data.get('status')}")
 
+    async def transfer(self, transfer_no: str, openid: str, amount_fen: int, remark: str) -> None:
+        """Pay a member's withdrawal to their WeChat wallet (商家转账); WeChat deduplicates by
+        transfer_no, so retrying the same withdrawal is safe."""
+        await self._call(self.client.transfer_batch, out_batch_no=transfer_no, batch_name=remark[:32],
+                         batch_remark=remark[:32], total_amount=amount_fen, total_num=1,
+                         transfer_detail_list=[{"out_detail_no": transfer_no, "transfer_amount": amount_fen,
+                                                "transfer_remark": remark[:32], "openid": openid}])
+
 
 class WechatPayV2:
     """APIv2 through wechatpy: signed XML (MD5 with the shop's API key), notifications verified
@@ -188,6 +196,11 @@ class WechatPayV2:
 
     async def query(self, order_no: str) -> PaidNotice | None:
         return self._notice(await self._call(self.client.order.query, out_trade_no=order_no))
+
+    async def transfer(self, transfer_no: str, openid: str, amount_fen: int, remark: str) -> None:
+        """企业付款到零钱 (APIv2, needs the merchant certificate)."""
+        await self._call(self.client.transfer.transfer, user_id=openid, amount=amount_fen, desc=remark[:100],
+                         check_name="NO_CHECK", out_trade_no=transfer_no)
 
     async def refund(self, order_no: str, refund_no: str, total_fen: int, amount_fen: int, reason: str) -> None:
         await self._call(self.client.refund.apply, total_fee=total_fen, refund_fee=amount_fen,

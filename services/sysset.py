@@ -7,7 +7,7 @@ valid, so readers (order jobs, pricing, group-buy) never handle a missing key. S
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import peewee
 import pydantic
@@ -82,6 +82,17 @@ class SaleRules(_Section):
     recharge_bonus: list[BonusTier] = pydantic.Field(default_factory=list, max_length=10)
 
 
+class DistributionRules(_Section):
+    enabled: bool = False
+    levels: int = pydantic.Field(1, ge=1, le=3)  # how far up the referral chain commission goes
+    rates_bp: list[pydantic.conint(ge=0, le=5000)] = pydantic.Field(
+        default_factory=lambda: [1000, 500, 200], min_length=1, max_length=3)  # per level, basis points (1000 = 10%)
+    auto_approve: bool = False  # applications become distributors at once
+    self_purchase: bool = False  # 内购: a distributor's own orders earn them level-1 commission
+    bind_on: Literal["link", "first_order"] = "link"  # when a share link's referrer becomes the parent
+    settle_days: int = pydantic.Field(7, ge=0, le=365)  # after completion, commission becomes withdrawable
+
+
 class Settings(_Section):
     shop: ShopInfo = ShopInfo()
     order: OrderRules = OrderRules()
@@ -89,6 +100,14 @@ class Settings(_Section):
     points: PointsRules = PointsRules()
     balance: BalanceRules = BalanceRules()
     sale: SaleRules = SaleRules()
+    distribution: DistributionRules = DistributionRules()
+
+    @pydantic.model_validator(mode="after")
+    def _settle_after_refunds(self):
+        # commission must not become withdrawable while its order can still be refunded
+        if self.distribution.enabled and self.distribution.settle_days < self.order.refund_window_days:
+            raise ValueError("distribution.settle_days must be at least order.refund_window_days")
+        return self
 
 
 def _merge(base: dict, changes: dict) -> dict:

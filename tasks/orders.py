@@ -1,6 +1,7 @@
 """Order timed jobs: close unpaid orders past the shop's deadline, confirm receipt after N days,
-ask WeChat Pay about payments whose notification never came, send owed refunds, mark expired coupons."""
-from services import order, sale
+ask WeChat Pay about payments whose notification never came, send owed refunds, mark expired coupons,
+settle commission, ask about unnotified recharges, pay approved WeChat withdrawals."""
+from services import distribution, finance, order, sale
 from tasks import JOBS
 
 
@@ -27,8 +28,15 @@ async def expire_coupons(runtime) -> None:
     await sale.expire_coupons()
 
 
+async def money_jobs(runtime) -> None:
+    await distribution.settle_commissions()
+    await finance.settle_unnotified_recharges()
+    await finance.send_transfers()
+
+
 JOBS.append(("cancel_expired_orders", cancel_expired_orders))
 JOBS.append(("expire_coupons", expire_coupons))
+JOBS.append(("money_jobs", money_jobs))
 JOBS.append(("expire_group_teams", expire_group_teams))
 JOBS.append(("settle_wechat_payments", settle_wechat_payments))
 JOBS.append(("auto_confirm_orders", auto_confirm_orders))

@@ -110,6 +110,7 @@ class Response:
     status: int
     body: dict
     headers: dict
+    text: str = ""  # the body as received (for non-JSON answers such as CSV)
 
 
 class Api:
@@ -134,7 +135,7 @@ class Api:
             parsed = json.loads(text) if text else {}
         except ValueError:
             parsed = {"_raw": text}
-        return Response(response.code, parsed, dict(response.headers))
+        return Response(response.code, parsed, dict(response.headers), text)
 
     async def get(self, path, **kw):
         return await self.call("GET", path, **kw)

@@ -50,6 +50,8 @@ class FakeWechatPay:
         self.prepays: dict[str, dict] = {}
         self.paid: dict[str, str] = {}  # out_trade_no -> transaction_id
         self.refunds: dict[str, dict] = {}  # out_refund_no -> request
+        self.transfers: dict[str, dict] = {}  # our transfer number -> {openid, amount, api}
+        self.fail_transfers = False  # answer transfers with a system error (WeChat having a bad day)
         self.v2_api_key = secrets.token_hex(16)
 
     def merchant_config(self, app_id: str) -> dict:
@@ -156,13 +158,27 @@ class FakeWechatPay:
                 self.reply({"refund_id": "50" + secrets.token_hex(10), "out_refund_no": data["out_refund_no"],
                             "status": "PROCESSING", "amount": data["amount"]})
 
+        class Transfer(Base):
+            def post(self):
+                data = json.loads(self.request.body)
+                if fake.fail_transfers:
+                    self.set_status(500)
+                    self.finish({"code": "SYSTEM_ERROR", "message": "try again"})
+                    return
+                detail = data["transfer_detail_list"][0]
+                fake.transfers.setdefault(data["out_batch_no"], {"openid": detail["openid"],
+                                                                 "amount": detail["transfer_amount"], "api": "v3"})
+                self.reply({"out_batch_no": data["out_batch_no"], "batch_id": "13" + secrets.token_hex(10),
+                            "create_time": "2026-11-25T12:00:00+08:00"})
+
         class V2(tornado.web.RequestHandler):
             """APIv2: XML in and out, signed with the shared API key."""
 
             def post(self, action):
                 data = dict(xmltodict.parse(self.request.body)["xml"])
                 sign = data.pop("sign", "")
-                if sign != calculate_signature(data, fake.v2_api_key) or data.get("mch_id") != fake.mch_id:
+                mch_id = data.get("mch_id") or data.get("mchid")  # the transfer API spells it mchid
+                if sign != calculate_signature(data, fake.v2_api_key) or mch_id != fake.mch_id:
                     self.finish(fake.v2_xml({"return_code": "FAIL", "return_msg": "签名错误"}))
                     return
                 reply = {"return_code": "SUCCESS", "result_code": "SUCCESS", "appid": data.get("appid", ""),
@@ -178,6 +194,10 @@ class FakeWechatPay:
                                      total_fee=fake.prepays[no]["amount"]["total"])
                     else:
                         reply.update(trade_state="NOTPAY", out_trade_no=no)
+                elif action == "mmpaymkttransfers/promotion/transfers":
+                    fake.transfers.setdefault(data["partner_trade_no"], {
+                        "openid": data["openid"], "amount": int(data["amount"]), "api": "v2"})
+                    reply.update(partner_trade_no=data["partner_trade_no"], payment_no="10" + secrets.token_hex(10))
                 elif action == "secapi/pay/refund":
                     fake.refunds.setdefault(data["out_refund_no"], {
                         "out_trade_no": no, "amount": {"refund": int(data["refund_fee"]), "total": int(data["total_fee"])}})
@@ -185,7 +205,8 @@ class FakeWechatPay:
                 self.finish(fake.v2_xml(reply))
 
         return tornado.web.Application([
-            (r"/(pay/unifiedorder|pay/orderquery|secapi/pay/refund)", V2),
+            (r"/(pay/unifiedorder|pay/orderquery|secapi/pay/refund|mmpaymkttransfers/promotion/transfers)", V2),
+            (r"/v3/transfer/batches", Transfer),
             (r"/v3/pay/transactions/jsapi", Prepay),
             (r"/v3/pay/transactions/out-trade-no/([^/?]+)", Query),
             (r"/v3/refund/domestic/refunds", Refund),

@@ -48,6 +48,8 @@ class GoodsFields(RequestBody):
     sort: int = None
     is_virtual: bool = None
     purchase_limit: pydantic.conint(ge=0, le=100_000) = None
+    # distribution: per-level rates in basis points overriding the shop's ([1500, 500]: 15%, 5%)
+    commission_rates_bp: pydantic.conlist(pydantic.conint(ge=0, le=5000), min_length=1, max_length=3) | None = None
     specs: pydantic.conlist(SpecGroup, max_length=3) = None
     skus: pydantic.conlist(SkuBody, max_length=500) = None
 

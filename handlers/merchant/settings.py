@@ -14,6 +14,7 @@ class SettingsPatch(RequestBody):
     points: dict[str, Any] = None
     balance: dict[str, Any] = None
     sale: dict[str, Any] = None
+    distribution: dict[str, Any] = None
 
 
 class SettingsHandler(MerchantHandler):

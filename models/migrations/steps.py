@@ -1,8 +1,10 @@
 """The migration list. Append new steps; never edit one that has shipped."""
 from models.adv import Banner
 from models.audit import AuditLog
+from models.db import is_mysql
+from models.distribution import Commission, Distributor
 from models.events import OutboxEvent
-from models.finance import CreditLedger, IdempotencyKey
+from models.finance import CreditLedger, IdempotencyKey, Recharge, Withdrawal
 from models.goods import Category, Goods, Sku, StockLedger
 from models.groups import GroupActivity, GroupMember, GroupTeam
 from models.member import Address, Member, MemberLevel
@@ -73,6 +75,16 @@ def promotions(db):
     create_tables(db, CouponTemplate, MemberCoupon)
 
 
+def finance_and_distribution(db):
+    for column in ("parent_id", "referred_by_id", "commission_fen", "commission_frozen_fen"):
+        add_column(db, Member, column)
+    add_indexes(db, Member)
+    add_column(db, Goods, "commission_rates_bp")
+    if is_mysql():  # "commission" is longer than the first ledger currencies
+        db.execute_sql("ALTER TABLE credit_ledger MODIFY currency VARCHAR(10) NOT NULL")
+    create_tables(db, Recharge, Withdrawal, Distributor, Commission)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -84,4 +96,5 @@ MIGRATIONS = [
     (8, "group-buy", group_buy),
     (9, "group-buy campaign details, pick-up codes, audit log", group_buy_campaign_details),
     (10, "promotions: coupons, order discount breakdown", promotions),
+    (11, "finance and distribution: recharges, withdrawals, distributors, commissions", finance_and_distribution),
 ]

@@ -1,0 +1,79 @@
+from typing import Literal
+
+import pydantic
+
+from handlers.base import MobileHandler, Money, RequestBody, client_ip
+from services import distribution, finance
+
+
+class RechargeBody(RequestBody):
+    amount_fen: Money
+
+
+class WithdrawBody(RequestBody):
+    source: Literal["balance", "commission"]
+    target: Literal["wechat", "balance"]  # balance: commission moved to the member's balance
+    amount_fen: Money
+
+
+class ApplyBody(RequestBody):
+    real_name: pydantic.constr(min_length=1, max_length=32)
+    mobile: pydantic.constr(pattern=r"^1\d{10}$")
+
+
+class BindBody(RequestBody):
+    referrer_id: pydantic.conint(ge=1, le=2**53)  # the distributor's member id from the share link or QR scene
+
+
+class RechargesHandler(MobileHandler):
+    """Top up the balance with WeChat Pay; credited (with the shop's bonus) when WeChat reports it paid."""
+
+    async def post(self, shop_id):
+        body = self.body(RechargeBody)
+        self.send(await finance.start_recharge(self.shop_id, self.member, body.amount_fen, client_ip(self)), 201)
+
+
+class WithdrawalsHandler(MobileHandler):
+    async def get(self, shop_id):
+        page, page_size = self.page_args()
+        self.send(await finance.list_withdrawals(self.shop_id, page, page_size, member_id=self.member.id))
+
+    async def post(self, shop_id):
+        body = self.body(WithdrawBody)
+
+        async def request():
+            return await finance.request_withdrawal(self.shop_id, self.member, body.source, body.target, body.amount_fen)
+
+        await self.send_once(f"member:{self.member.id}", 201, request)
+
+
+class DistributionHandler(MobileHandler):
+    """The distributor centre: status, commission by state, team size."""
+
+    async def get(self, shop_id):
+        self.send(await distribution.centre(self.shop_id, self.member))
+
+
+class ApplyHandler(MobileHandler):
+    async def post(self, shop_id):
+        body = self.body(ApplyBody)
+        self.send(await distribution.apply(self.shop_id, self.member, body.real_name, body.mobile), 201)
+
+
+class BindHandler(MobileHandler):
+    async def post(self, shop_id):
+        self.send(await distribution.bind(self.shop_id, self.member, self.body(BindBody).referrer_id))
+
+
+class TeamHandler(MobileHandler):
+    async def get(self, shop_id):
+        page, page_size = self.page_args()
+        level = self.int_arg("level", 1, minimum=1, maximum=2)
+        self.send(await distribution.my_team(self.shop_id, self.member.id, level, page, page_size))
+
+
+class CommissionsHandler(MobileHandler):
+    async def get(self, shop_id):
+        page, page_size = self.page_args()
+        self.send(await distribution.my_commissions(self.shop_id, self.member.id, self.get_query_argument("status", None),
+                                                    page, page_size))

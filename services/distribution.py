@@ -1,0 +1,274 @@
+"""Distribution (分销): distributors, referral binding, and commissions.
+
+- A member applies; the merchant approves (or the shop approves automatically). Only approved
+  distributors refer and earn.
+- Binding: a member's `parent_id` is set once (conditional `parent_id IS NULL`), to an approved
+  distributor of the same shop who is not the member and not below the member in the chain. With
+  `bind_on = "first_order"` the share link only records `referred_by_id`, and the parent is fixed
+  when the member places their first order.
+- Commission, at payment, in the payment's transaction: up to `levels` distributors up the chain
+  (level 1 is the buyer's parent, or the buyer when `self_purchase` is on and the buyer is a
+  distributor) each get `rate x base`, where base is what the buyer paid for goods (total minus
+  shipping), split over the lines by list price so a per-goods rate applies to its own line.
+  Each amount is recorded frozen (Member.commission_frozen_fen) with a unique (order, level) row.
+- Settlement (job): N days after the order completes without an open refund, frozen -> settled,
+  moved to the withdrawable `commission` currency with a ledger row; a refund first reverses
+  frozen rows. Every move is a conditional UPDATE on the commission row, so each happens once.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+
+import peewee
+
+import events
+from lib.errors import conflict, invalid, not_found
+from models.base import iso, paginate, utcnow
+from models.distribution import (
+    COMMISSION_FROZEN,
+    COMMISSION_REVERSED,
+    COMMISSION_SETTLED,
+    DIST_APPROVED,
+    DIST_PENDING,
+    DIST_REJECTED,
+    Commission,
+    Distributor,
+)
+from models.finance import COMMISSION
+from models.goods import Goods
+from models.member import Member
+from models.order import COMPLETED, REFUND_NONE, REFUND_REJECTED, Order, OrderItem
+from services import finance, sysset
+
+JOB_BATCH = 200
+
+
+# ---------------------------------------------------------------- distributors
+def render_distributor(row: Distributor, member: Member | None = None) -> dict:
+    data = {"id": row.id, "member_id": row.member_id, "status": row.status, "real_name": row.real_name,
+            "mobile": row.mobile, "reject_reason": row.reject_reason, "created_at": iso(row.created_at),
+            "approved_at": iso(row.approved_at)}
+    if member is not None:
+        data.update(nickname=member.nickname, avatar=member.avatar, commission_fen=member.commission_fen,
+                    commission_frozen_fen=member.commission_frozen_fen)
+    return data
+
+
+async def apply(shop_id: int, member: Member, real_name: str, mobile: str) -> dict:
+    settings = await sysset.get_settings(shop_id)
+    if not settings.distribution.enabled:
+        raise conflict("distribution_disabled", "this shop has no distribution programme")
+    status = DIST_APPROVED if settings.distribution.auto_approve else DIST_PENDING
+    now = utcnow()
+    existing = await Distributor.aio_get_or_none(Distributor.member_id == member.id)
+    if existing is None:
+        try:
+            await Distributor.aio_create(shop_id=shop_id, member_id=member.id, status=status, real_name=real_name,
+                                         mobile=mobile, approved_at=now if status == DIST_APPROVED else None)
+        except peewee.IntegrityError:  # a concurrent application won: answer as for a repeat
+            raise conflict("already_applied", "you have applied already") from None
+    elif existing.status == DIST_REJECTED:  # apply again after a rejection
+        await Distributor.update(status=status, real_name=real_name, mobile=mobile, reject_reason="",
+                                 approved_at=now if status == DIST_APPROVED else None).where(
+            (Distributor.id == existing.id) & (Distributor.status == DIST_REJECTED)).aio_execute()
+    else:
+        raise conflict("already_applied", f"your application is {existing.status}")
+    return render_distributor(await Distributor.aio_get(Distributor.member_id == member.id))
+
+
+async def review(shop_id: int, distributor_id: int, approve: bool, reason: str = "") -> dict:
+    row = await Distributor.aio_get_or_none((Distributor.shop_id == shop_id) & (Distributor.id == distributor_id))
+    if row is None:
+        raise not_found("distributor")
+    changes = {"status": DIST_APPROVED, "approved_at": utcnow()} if approve else \
+        {"status": DIST_REJECTED, "reject_reason": reason}
+    if not await Distributor.update(**changes).where((Distributor.id == distributor_id)
+                                                     & (Distributor.status == DIST_PENDING)).aio_execute():
+        raise conflict("invalid_state", f"this application is {row.status}")
+    return render_distributor(await Distributor.aio_get(Distributor.id == distributor_id))
+
+
+async def list_distributors(shop_id: int, status: str | None, page: int, page_size: int) -> dict:
+    query = (Distributor.select(Distributor, Member).join(Member, on=(Member.id == Distributor.member_id))
+             .where(Distributor.shop_id == shop_id).order_by(Distributor.id.desc()))
+    if status:
+        query = query.where(Distributor.status == status)
+    return await paginate(query, page, page_size, lambda row: render_distributor(row, row.member))
+
+
+async def _approved(member_id: int | None) -> bool:
+    if member_id is None:
+        return False
+    return await Distributor.select().where((Distributor.member_id == member_id)
+                                            & (Distributor.status == DIST_APPROVED)).aio_exists()
+
+
+# ---------------------------------------------------------------- binding
+async def _ancestors(member_id: int, depth: int = 3) -> list[int]:
+    """The member's parent, grandparent, ... up to `depth` (stops at a loop, which binding prevents)."""
+    chain, current = [], member_id
+    for _ in range(depth):
+        parent = await Member.select(Member.parent_id).where(Member.id == current).aio_scalar()
+        if parent is None or parent in chain or parent == member_id:
+            break
+        chain.append(parent)
+        current = parent
+    return chain
+
+
+async def _set_parent(member_id: int, referrer_id: int) -> bool:
+    if referrer_id == member_id or member_id in await _ancestors(referrer_id, depth=50):
+        return False
+    return bool(await Member.update(parent_id=referrer_id).where(
+        (Member.id == member_id) & Member.parent_id.is_null()).aio_execute())
+
+
+async def bind(shop_id: int, member: Member, referrer_id: int) -> dict:
+    """The member arrived through a distributor's share link or QR code (scene param)."""
+    settings = await sysset.get_settings(shop_id)
+    referrer = await Member.aio_get_or_none((Member.shop_id == shop_id) & (Member.id == referrer_id))
+    if referrer is None or not settings.distribution.enabled or not await _approved(referrer_id):
+        raise not_found("distributor")
+    if referrer_id == member.id:
+        raise invalid("request body is invalid", {"fields": [{"field": "referrer_id", "message": "that is you"}]})
+    if settings.distribution.bind_on == "first_order":
+        has_ordered = await Order.select().where(Order.member_id == member.id).aio_exists()
+        if not has_ordered:
+            await Member.update(referred_by_id=referrer_id).where(
+                (Member.id == member.id) & Member.parent_id.is_null()).aio_execute()
+    else:
+        await _set_parent(member.id, referrer_id)
+    parent = await Member.select(Member.parent_id).where(Member.id == member.id).aio_scalar()
+    return {"parent_id": parent}
+
+
+async def on_order_created(order: Order, member: Member) -> None:
+    """Inside the order's transaction: with binding on first order, the pending referral sticks now."""
+    if member.parent_id is None and member.referred_by_id is not None:
+        if not await Order.select().where((Order.member_id == member.id) & (Order.id != order.id)).aio_exists():
+            await _set_parent(member.id, member.referred_by_id)
+
+
+# ---------------------------------------------------------------- commission
+def _line_bases(items: list[OrderItem], paid_goods_fen: int) -> list[int]:
+    """Split what was paid for goods over the lines by list price; the last line takes the rest,
+    so the bases add up to the fen."""
+    list_total = sum(i.total_fen for i in items)
+    bases, given = [], 0
+    for index, item in enumerate(items):
+        share = paid_goods_fen - given if index == len(items) - 1 else \
+            (paid_goods_fen * item.total_fen // list_total if list_total else 0)
+        bases.append(share)
+        given += share
+    return bases
+
+
+async def on_order_paid(order: Order) -> None:
+    """Inside the payment's transaction: frozen commission for each distributor up the chain."""
+    settings = (await sysset.get_settings(order.shop_id)).distribution
+    if not settings.enabled:
+        return
+    buyer_is_distributor = settings.self_purchase and await _approved(order.member_id)
+    chain = ([order.member_id] if buyer_is_distributor else []) + await _ancestors(order.member_id, settings.levels)
+    earners = chain[:settings.levels]
+    if not earners:
+        return
+    items = await OrderItem.select().where(OrderItem.order_id == order.id).order_by(OrderItem.id).aio_execute()
+    overrides = {g.id: json.loads(g.commission_rates_bp) for g in await Goods.select(Goods.id, Goods.commission_rates_bp)
+                 .where(Goods.id.in_([i.goods_id for i in items]) & Goods.commission_rates_bp.is_null(False)).aio_execute()}
+    paid_goods = max(0, order.total_fen - order.shipping_fee_fen)
+    bases = _line_bases(list(items), paid_goods)
+    for level, member_id in enumerate(earners, start=1):
+        if not await _approved(member_id):
+            continue  # a lapsed distributor in the chain earns nothing; the others still do
+        amount = 0
+        for item, base in zip(items, bases):
+            rates = overrides.get(item.goods_id, settings.rates_bp)
+            rate = rates[level - 1] if level <= len(rates) else 0
+            amount += base * rate // 10000
+        if amount <= 0:
+            continue
+        await Commission.aio_create(shop_id=order.shop_id, order_id=order.id, order_no=order.order_no,
+                                    buyer_id=order.member_id, member_id=member_id, level=level, base_fen=paid_goods,
+                                    amount_fen=amount)
+        await Member.update(commission_frozen_fen=Member.commission_frozen_fen + amount).where(
+            Member.id == member_id).aio_execute()
+        await events.record(f"member:{member_id}", "commission.created",
+                            {"order_no": order.order_no, "level": level, "amount_fen": amount})
+
+
+async def reverse_for_order(order: Order) -> int:
+    """Inside a refund's transaction: the order's frozen commission is taken back, once."""
+    reversed_fen = 0
+    for row in await Commission.select().where((Commission.order_id == order.id)
+                                               & (Commission.status == COMMISSION_FROZEN)).aio_execute():
+        if await Commission.update(status=COMMISSION_REVERSED, reversed_at=utcnow()).where(
+                (Commission.id == row.id) & (Commission.status == COMMISSION_FROZEN)).aio_execute():
+            await Member.update(commission_frozen_fen=Member.commission_frozen_fen - row.amount_fen).where(
+                Member.id == row.member_id).aio_execute()
+            reversed_fen += row.amount_fen
+    return reversed_fen
+
+
+async def settle_commissions() -> int:
+    """Frozen commission of orders completed at least `settle_days` ago, with no open refund,
+    becomes withdrawable. Safe to run twice at once: each row moves once."""
+    due = await (Commission.select(Commission, Order.completed_at.alias("completed_at"))
+                 .join(Order, on=(Order.id == Commission.order_id))
+                 .where((Commission.status == COMMISSION_FROZEN) & (Order.status == COMPLETED)
+                        & Order.refund_status.in_([REFUND_NONE, REFUND_REJECTED]))
+                 .order_by(Commission.id).limit(JOB_BATCH).objects().aio_execute())
+    settled = 0
+    settings_by_shop: dict[int, sysset.Settings] = {}
+    for row in due:
+        if row.shop_id not in settings_by_shop:
+            settings_by_shop[row.shop_id] = await sysset.get_settings(row.shop_id)
+        days = settings_by_shop[row.shop_id].distribution.settle_days
+        if row.completed_at > utcnow() - datetime.timedelta(days=days):
+            continue
+        async with events.atomic():
+            if await Commission.update(status=COMMISSION_SETTLED, settled_at=utcnow()).where(
+                    (Commission.id == row.id) & (Commission.status == COMMISSION_FROZEN)).aio_execute():
+                await Member.update(commission_frozen_fen=Member.commission_frozen_fen - row.amount_fen).where(
+                    Member.id == row.member_id).aio_execute()
+                await finance.change_credit(row.shop_id, row.member_id, COMMISSION, row.amount_fen, "commission_settle",
+                                            reference=row.order_no)
+                settled += 1
+    return settled
+
+
+# ---------------------------------------------------------------- distributor centre
+def render_commission(row: Commission) -> dict:
+    return {"id": row.id, "order_id": row.order_id, "order_no": row.order_no, "buyer_id": row.buyer_id,
+            "level": row.level, "base_fen": row.base_fen, "amount_fen": row.amount_fen, "status": row.status,
+            "created_at": iso(row.created_at), "settled_at": iso(row.settled_at), "reversed_at": iso(row.reversed_at)}
+
+
+async def centre(shop_id: int, member: Member) -> dict:
+    row = await Distributor.aio_get_or_none((Distributor.shop_id == shop_id) & (Distributor.member_id == member.id))
+    fresh = await Member.aio_get(Member.id == member.id)
+    direct = Member.select(Member.id).where(Member.parent_id == member.id)
+    team = {"level1": await direct.aio_count(),
+            "level2": await Member.select().where(Member.parent_id.in_(direct)).aio_count()}
+    withdrawn = await finance.withdrawn_total(member.id, COMMISSION)
+    return {"distributor": render_distributor(row) if row else None, "parent_id": fresh.parent_id, "team": team,
+            "commission": {"frozen_fen": fresh.commission_frozen_fen, "withdrawable_fen": fresh.commission_fen,
+                           "withdrawn_fen": withdrawn}}
+
+
+async def my_team(shop_id: int, member_id: int, level: int, page: int, page_size: int) -> dict:
+    query = Member.select().where((Member.shop_id == shop_id) & (Member.parent_id == member_id))
+    if level == 2:
+        query = Member.select().where((Member.shop_id == shop_id) & Member.parent_id.in_(
+            Member.select(Member.id).where(Member.parent_id == member_id)))
+    return await paginate(query.order_by(Member.id.desc()), page, page_size,
+                          lambda m: {"id": m.id, "nickname": m.nickname, "avatar": m.avatar,
+                                     "created_at": iso(m.created_at)})
+
+
+async def my_commissions(shop_id: int, member_id: int, status: str | None, page: int, page_size: int) -> dict:
+    query = Commission.select().where((Commission.shop_id == shop_id) & (Commission.member_id == member_id))
+    if status in (COMMISSION_FROZEN, COMMISSION_SETTLED, COMMISSION_REVERSED):
+        query = query.where(Commission.status == status)
+    return await paginate(query.order_by(Commission.id.desc()), page, page_size, render_commission)
