@@ -25,6 +25,9 @@ async def start_events(runtime) -> None:
 
     bus = RedisBus(runtime.redis, runtime.config.redis_prefix) if runtime.redis is not None else MemoryBus()
     runtime.bus, runtime.hub, runtime.relay = bus, Hub(bus), Relay(bus)
+    from handlers.ws import on_control
+
+    runtime.hub.on_control = on_control
     await bus.start(on_reconnect=runtime.hub.recheck_all)
     runtime.relay.start()
     runtime.relay.wake()  # publish what a previous process committed but never sent

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from lib.errors import ApiError, forbidden, unauthorized
 from models.db import UNAVAILABLE_ERRORS
-from services import account, system, user
+from services import account, audit, system, user
 from services import member as member_service
 from services import shop as shop_service
 from services.runtime import current
@@ -59,6 +59,7 @@ class ApiHandler(tornado.web.RequestHandler):
     async def prepare(self) -> None:
         InFlight.count += 1
         self._counted = True
+        audit.acting_as("anonymous")  # each audience names who acts once authenticated
         incoming = self.request.headers.get("X-Request-Id", "")
         self.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         self.set_header("X-Request-Id", self.request_id)
@@ -176,20 +177,28 @@ class AdminHandler(ApiHandler):
         await super().prepare()
         claims = account.decode_token(self.bearer_token(), "admin")
         self.admin = await system.admin_for_token(claims)
+        audit.acting_as(f"admin:{self.admin.id}")
 
 
 class MerchantHandler(ApiHandler):
-    # HTTP method -> permission key needed beyond being this shop's active staff
+    # HTTP method -> permission key (services.perm.CATALOGUE) needed beyond being this shop's
+    # active staff. Fail closed: a method in neither `permissions` nor `any_staff` answers 403.
     permissions: dict[str, str] = {}
+    any_staff: tuple[str, ...] = ()  # methods every active staff member may call (their own profile)
 
     async def prepare(self) -> None:
         await super().prepare()
         claims = account.decode_token(self.bearer_token(), "merchant")
         self.staff = await user.staff_for_token(claims)
+        audit.acting_as(f"staff:{self.staff.id}")
         self.shop = await shop_service.active_shop(self.staff.shop_id)
         self.shop_id = self.shop.id
+        if self.request.method in self.any_staff:
+            return
         needed = self.permissions.get(self.request.method)
-        if needed and not user.has_permission(self.staff, needed):
+        if needed is None:
+            raise forbidden("permission_denied", "this endpoint declares no permission")
+        if not user.has_permission(self.staff, needed):
             raise forbidden("permission_denied", f"this needs the {needed} permission")
 
 
@@ -208,6 +217,7 @@ class MobileHandler(ApiHandler):
         if claims.shop_id != self.shop_id:
             raise forbidden("wrong_shop", "this token belongs to another shop")
         self.member = await member_service.member_for_token(claims)
+        audit.acting_as(f"member:{self.member.id}")
 
 
 def log_request(handler: tornado.web.RequestHandler) -> None:

@@ -6,6 +6,7 @@ import tornado.web
 from handlers import health, pay, ws
 from handlers.admin import auth as admin_auth
 from handlers.admin import metrics as admin_metrics
+from handlers.admin import platform as admin_platform
 from handlers.admin import push as admin_push
 from handlers.admin import shops as admin_shops
 from handlers.base import NotFoundHandler, log_request
@@ -18,6 +19,7 @@ from handlers.merchant import members as merchant_members
 from handlers.merchant import orders as merchant_orders
 from handlers.merchant import sale as merchant_sale
 from handlers.merchant import settings as merchant_settings
+from handlers.merchant import staff as merchant_staff
 from handlers.mobile import addresses as mobile_addresses
 from handlers.mobile import auth as mobile_auth
 from handlers.mobile import catalog as mobile_catalog
@@ -39,6 +41,11 @@ ROUTES = [
     (r"/api/admin/auth/login", admin_auth.LoginHandler),
     (r"/api/admin/shops", admin_shops.ShopsHandler),
     (rf"/api/admin/shops/{ID}", admin_shops.ShopHandler),
+    (rf"/api/admin/shops/{ID}/audit", admin_platform.ShopAuditHandler),
+    (r"/api/admin/admins", admin_platform.AdminsHandler),
+    (rf"/api/admin/admins/{ID}", admin_platform.AdminUserHandler),
+    (r"/api/admin/settings", admin_platform.PlatformSettingsHandler),
+    (r"/api/admin/stats", admin_platform.StatsHandler),
     (r"/api/admin/metrics", admin_metrics.MetricsHandler),
     (r"/api/admin/events/test", admin_push.TestPushHandler),
     # merchant back-office
@@ -69,6 +76,13 @@ ROUTES = [
     (rf"/api/merchant/groups/teams/{ID}", merchant_groups.TeamHandler),
     (rf"/api/merchant/groups/teams/{ID}/end", merchant_groups.EndTeamHandler),
     (r"/api/merchant/groups/redeem", merchant_groups.RedeemHandler),
+    (r"/api/merchant/permissions", merchant_staff.PermissionsHandler),
+    (r"/api/merchant/staff", merchant_staff.StaffListHandler),
+    (rf"/api/merchant/staff/{ID}", merchant_staff.StaffHandler),
+    (r"/api/merchant/roles", merchant_staff.RolesHandler),
+    (rf"/api/merchant/roles/{ID}", merchant_staff.RoleHandler),
+    (r"/api/merchant/audit", merchant_staff.AuditHandler),
+    (r"/api/merchant/dashboard", merchant_staff.DashboardHandler),
     (r"/api/merchant/withdrawals", merchant_finance.WithdrawalsHandler),
     (rf"/api/merchant/withdrawals/{ID}/approve", merchant_finance.WithdrawalApproveHandler),
     (rf"/api/merchant/withdrawals/{ID}/reject", merchant_finance.WithdrawalRejectHandler),

@@ -212,3 +212,18 @@ class WsHandler(tornado.websocket.WebSocketHandler):
             self.subscriptions.discard(channel)
             current().hub.unsubscribe(self, channel)
         self.send_op(op="unsubscribed", channel=channel if isinstance(channel, str) else None)
+
+
+def on_control(type_: str, data: dict) -> None:
+    """A control message from any process: close the connections whose access was just revoked —
+    a disabled staff member's, or everyone signed in to a suspended shop."""
+    if type_ != "access.revoked":
+        return
+    for connection in list(WsHandler.live):
+        kind, who = connection.principal or (None, None)
+        if who is None:
+            continue
+        if (kind == "merchant" and who.id == data.get("staff_id")) or who.shop_id == data.get("shop_id"):
+            connection.send_error("access_revoked", "your access was revoked")
+            connection.on_close()
+            connection.close(1008, "access revoked")

@@ -47,7 +47,8 @@ class GroupTeam(ShopScoped):
     created_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("status", "expires_at"), False),)
+        indexes = ((("status", "expires_at"), False), (("shop_id", "succeeded_at"), False),
+                   (("shop_id", "failed_at"), False))
 
 
 class GroupMember(ShopScoped):

@@ -36,6 +36,7 @@ class Member(ShopScoped):
             (("shop_id", "oa_openid"), True),
             (("shop_id", "unionid"), False),
             (("parent_id",), False),
+            (("shop_id", "created_at"), False),  # new members per day
         )
 
 

@@ -58,6 +58,7 @@ class Order(ShopScoped):
             (("status", "auto_confirm_at"), False),
             (("activity_id", "member_id"), False),
             (("shop_id", "pickup_code"), True),
+            (("shop_id", "paid_at"), False),  # dashboard and daily reports
         )
 
 

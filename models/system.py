@@ -17,3 +17,10 @@ class SchemaVersion(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     name = peewee.CharField(max_length=128)
     applied_at = peewee.DateTimeField(default=utcnow)
+
+
+class PlatformSettings(BaseModel):
+    """The platform's own settings document (one row), validated by services.system."""
+
+    data = peewee.TextField(default="{}")
+    updated_at = peewee.DateTimeField(default=utcnow)

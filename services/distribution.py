@@ -39,7 +39,7 @@ from models.finance import COMMISSION
 from models.goods import Goods
 from models.member import Member
 from models.order import COMPLETED, REFUND_NONE, REFUND_REJECTED, Order, OrderItem
-from services import finance, sysset
+from services import audit, finance, sysset
 
 JOB_BATCH = 200
 
@@ -83,9 +83,12 @@ async def review(shop_id: int, distributor_id: int, approve: bool, reason: str =
         raise not_found("distributor")
     changes = {"status": DIST_APPROVED, "approved_at": utcnow()} if approve else \
         {"status": DIST_REJECTED, "reject_reason": reason}
-    if not await Distributor.update(**changes).where((Distributor.id == distributor_id)
-                                                     & (Distributor.status == DIST_PENDING)).aio_execute():
-        raise conflict("invalid_state", f"this application is {row.status}")
+    async with events.atomic():
+        if not await Distributor.update(**changes).where((Distributor.id == distributor_id)
+                                                         & (Distributor.status == DIST_PENDING)).aio_execute():
+            raise conflict("invalid_state", f"this application is {row.status}")
+        await audit.record(shop_id, f"distributor.{'approve' if approve else 'reject'}", "distributor", distributor_id,
+                           {"status": DIST_PENDING}, {"status": changes["status"]}, note=reason)
     return render_distributor(await Distributor.aio_get(Distributor.id == distributor_id))
 
 

@@ -63,6 +63,17 @@ async def change_credit(shop_id: int, member_id: int, currency: str, delta: int,
     return after
 
 
+async def adjust_credit(shop_id: int, member_id: int, currency: str, delta: int, staff_id: int, remark: str) -> int:
+    """A manual change by staff: ledgered and in the operation log, in one transaction."""
+    from services import audit
+
+    async with events.atomic():
+        after = await change_credit(shop_id, member_id, currency, delta, "adjust", operator_id=staff_id, remark=remark)
+        await audit.record(shop_id, f"member.{currency}.adjust", "member", member_id, {currency: after - delta},
+                           {currency: after}, note=remark)
+    return after
+
+
 def render_ledger(row: CreditLedger) -> dict:
     return {"id": row.id, "currency": row.currency, "type": row.type, "amount": row.amount,
             "balance_after": row.balance_after, "reference": row.reference, "operator_id": row.operator_id,
@@ -211,6 +222,7 @@ async def reject_withdrawal(shop_id: int, withdrawal_id: int, staff_id: int, rea
                                        reviewed_at=utcnow()).where(
                 (Withdrawal.id == row.id) & (Withdrawal.status == WITHDRAW_PENDING)).aio_execute():
             raise conflict("invalid_state", f"this withdrawal is {row.status}")
+        await _audit_review(row, WITHDRAW_REJECTED, reason)
         await change_credit(shop_id, row.member_id, row.source, row.amount_fen, "withdraw_return",
                             reference=f"W{row.id}", operator_id=staff_id)
     return render_withdrawal(await _withdrawal(shop_id, withdrawal_id))
@@ -227,12 +239,20 @@ async def approve_withdrawal(shop_id: int, withdrawal_id: int, staff_id: int) ->
         if not await Withdrawal.update(**changes).where((Withdrawal.id == row.id)
                                                         & (Withdrawal.status == WITHDRAW_PENDING)).aio_execute():
             raise conflict("invalid_state", f"this withdrawal is {row.status}")
+        await _audit_review(row, changes["status"], "")
         if to_balance:
             await change_credit(shop_id, row.member_id, BALANCE, row.amount_fen, "commission_to_balance",
                                 reference=f"W{row.id}", operator_id=staff_id)
     if not to_balance:
         await send_transfers(withdrawal_id)
     return render_withdrawal(await _withdrawal(shop_id, withdrawal_id))
+
+
+async def _audit_review(row: Withdrawal, status: str, note: str) -> None:
+    from services import audit
+
+    await audit.record(row.shop_id, f"withdrawal.{'reject' if status == WITHDRAW_REJECTED else 'approve'}", "withdrawal",
+                       row.id, {"status": row.status, "amount_fen": row.amount_fen}, {"status": status}, note=note)
 
 
 async def send_transfers(withdrawal_id: int | None = None) -> int:

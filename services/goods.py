@@ -212,7 +212,9 @@ async def create_goods(shop_id: int, fields: dict, staff_id: int | None) -> dict
 
 
 async def update_goods(shop_id: int, goods_id: int, changes: dict, staff_id: int | None) -> dict:
+    """Price changes (goods or SKU) go to the operation log with before and after."""
     goods = await get_goods(shop_id, goods_id)
+    before = {"price_fen": goods.price_fen, "skus": {s.title: s.price_fen for s in await _skus(goods)}}
     if "category_id" in changes:
         await _check_category(shop_id, changes["category_id"])
     if "skus" in changes or "specs" in changes:
@@ -224,7 +226,13 @@ async def update_goods(shop_id: int, goods_id: int, changes: dict, staff_id: int
     if columns:
         columns["updated_at"] = utcnow()
         await Goods.update(**columns).where((Goods.shop_id == shop_id) & (Goods.id == goods_id)).aio_execute()
-    return await goods_detail(shop_id, goods_id, merchant=True)
+    detail = await goods_detail(shop_id, goods_id, merchant=True)
+    after = {"price_fen": detail["price_fen"], "skus": {s["title"]: s["price_fen"] for s in detail["skus"]}}
+    if after != before:
+        from services import audit
+
+        await audit.record(shop_id, "goods.price", "goods", goods_id, before, after)
+    return detail
 
 
 async def _replace_skus(goods: Goods, skus: list[dict], staff_id: int | None) -> None:

@@ -440,7 +440,7 @@ async def force_end_team(shop_id: int, team_id: int, outcome: str, staff_id: int
             raise conflict("invalid_state", f"cannot end a team that is {before.status}"
                            + (" (the leader has not paid)" if before.status == TEAM_PENDING else ""),
                            {"status": before.status})
-        await audit.record(shop_id, f"staff:{staff_id}", f"groups.team.force_{outcome}", "group_team", team_id,
+        await audit.record(shop_id, f"groups.team.force_{outcome}", "group_team", team_id,
                            {"status": before.status, "paid_count": before.paid_count},
                            {"status": team.status, "paid_count": team.paid_count}, note)
     await _close_orders([team_id])

@@ -42,7 +42,7 @@ from models.order import (
 from models.payment import PAID as PAYMENT_PAID
 from models.payment import REFUND_PENDING, Payment
 from models.payment import REFUNDED as PAYMENT_REFUNDED
-from services import distribution, finance, payment, pricing, sale, sysset
+from services import audit, distribution, finance, payment, pricing, sale, sysset
 from services import goods as goods_service
 from services import member as member_service
 
@@ -469,6 +469,9 @@ async def approve_refund(shop_id: int, order_id: int, staff_id: int) -> dict:
                                         f"staff:{staff_id}", extra=Order.refund_status == REFUND_REQUESTED,
                                         restock=settings.order.restock_on_refund, operator_id=staff_id) is None:
                 raise invalid_state(await get_order(shop_id, order_id), "approve a refund for")
+            order = await get_order(shop_id, order_id)
+            await audit.record(shop_id, "order.refund.approve", "order", order_id, {"status": "refund requested"},
+                               {"refund_status": order.refund_status, "refunded_fen": order.total_fen})
     await retry_on_deadlock(attempt)
     await refund_pending_payments(order_id=order_id)
     return await order_detail(shop_id, order_id, merchant=True)
@@ -482,6 +485,8 @@ async def reject_refund(shop_id: int, order_id: int, staff_id: int, reason: str)
         if before is None:
             raise invalid_state(await Order.aio_get_or_none((Order.shop_id == shop_id) & (Order.id == order_id)),
                                  "reject a refund for")
+        await audit.record(shop_id, "order.refund.reject", "order", order_id, {"refund_status": REFUND_REQUESTED},
+                           {"refund_status": REFUND_REJECTED}, note=reason)
         await _emit(await get_order(shop_id, order_id), before.status)
     return await order_detail(shop_id, order_id, merchant=True)
 
@@ -498,6 +503,8 @@ async def change_price(shop_id: int, order_id: int, staff_id: int, total_fen: in
                                    note=json.dumps({"before_fen": order.total_fen, "after_fen": total_fen}))
         if before is None:
             raise invalid_state(await get_order(shop_id, order_id), "change the price of")
+        await audit.record(shop_id, "order.change_price", "order", order_id, {"total_fen": order.total_fen},
+                           {"total_fen": total_fen})
         await _emit(await get_order(shop_id, order_id), UNPAID)
     return await order_detail(shop_id, order_id, merchant=True)
 

@@ -32,6 +32,7 @@ from models.sale import (
     CouponTemplate,
     MemberCoupon,
 )
+from services import audit
 from services import member as member_service
 
 MAX_ISSUE = 10_000  # members one issue call may reach
@@ -244,6 +245,8 @@ async def issue(shop_id: int, template_id: int, member_ids: list[int] | None, le
         validity = _validity(template, now)
         await MemberCoupon.insert_many([{"shop_id": shop_id, "template_id": template_id, "member_id": m,
                                          "source": "issue", "claimed_at": now, **validity} for m in targets]).aio_execute()
+        await audit.record(shop_id, "coupon.issue", "coupon", template_id, after={"issued": len(targets)},
+                           note=f"level {level_id}" if level_id else f"{len(targets)} members")
     return {"issued": len(targets), "skipped": skipped}
 
 

@@ -6,7 +6,7 @@ import peewee
 from lib.errors import ApiError, conflict, not_found
 from models.base import iso, paginate, utcnow
 from models.db import database
-from models.shop import SHOP_ACTIVE, Shop
+from models.shop import SHOP_ACTIVE, SHOP_SUSPENDED, Shop
 from models.user import Staff
 from services import account
 
@@ -44,9 +44,19 @@ async def get_shop(shop_id: int) -> Shop:
 
 
 async def update_shop(shop_id: int, changes: dict) -> dict:
-    await get_shop(shop_id)
+    """Rename, suspend or resume (audited). Suspending answers 403 `shop_suspended` to every API
+    of the shop from the next request, and closes its signed-in WebSocket connections."""
+    import events
+    from events.hub import CONTROL_CHANNEL
+    from services import audit
+
+    before = render_shop(await get_shop(shop_id))
     if changes:
-        await Shop.update(**changes, updated_at=utcnow()).where(Shop.id == shop_id).aio_execute()
+        async with events.atomic():
+            await Shop.update(**changes, updated_at=utcnow()).where(Shop.id == shop_id).aio_execute()
+            await audit.record(shop_id, "shop.update", "shop", shop_id, before, changes)
+            if changes.get("status") == SHOP_SUSPENDED and before["status"] != SHOP_SUSPENDED:
+                await events.record(CONTROL_CHANNEL, "access.revoked", {"shop_id": shop_id})
     return render_shop(await get_shop(shop_id))
 
 

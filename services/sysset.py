@@ -141,6 +141,13 @@ async def update_settings(shop_id: int, changes: dict[str, Any]) -> dict:
             await ShopSettings.insert(shop_id=shop_id, data=data).aio_execute()
         except peewee.IntegrityError:  # another request created the row first
             await _write(shop_id, data)
+    old, new = current.model_dump(), updated.model_dump()
+    changed = [section for section in new if new[section] != old[section]]
+    if changed:
+        from services import audit
+
+        await audit.record(shop_id, "settings.update", "settings", shop_id, {k: old[k] for k in changed},
+                           {k: new[k] for k in changed})
     return updated.model_dump()
 
 

@@ -1,8 +1,14 @@
-"""Platform administration: the platform's own admin users."""
+"""Platform administration: the platform's admin users and its settings document."""
 from __future__ import annotations
 
-from lib.errors import unauthorized
-from models.system import AdminUser
+import json
+
+import peewee
+import pydantic
+
+from lib.errors import conflict, invalid, not_found, unauthorized
+from models.base import iso, paginate, utcnow
+from models.system import AdminUser, PlatformSettings
 from services import account
 
 
@@ -30,3 +36,73 @@ async def admin_for_token(claims: account.Claims) -> AdminUser:
     if admin is None or not admin.is_active or admin.token_version != claims.token_version:
         raise unauthorized("token_revoked", "token is no longer valid")
     return admin
+
+
+# ---------------------------------------------------------------- platform users
+def render_admin(admin: AdminUser) -> dict:
+    return {"id": admin.id, "username": admin.username, "is_active": admin.is_active,
+            "created_at": iso(admin.created_at)}
+
+
+async def list_admins(page: int, page_size: int) -> dict:
+    return await paginate(AdminUser.select().order_by(AdminUser.id), page, page_size, render_admin)
+
+
+async def create_admin(username: str, password: str) -> dict:
+    password_hash = await account.hash_password(password)
+    try:
+        admin = await AdminUser.aio_create(username=username, password_hash=password_hash)
+    except peewee.IntegrityError:
+        raise conflict("username_taken", "that username is already in use") from None
+    return render_admin(admin)
+
+
+async def update_admin(acting: AdminUser, admin_id: int, changes: dict) -> dict:
+    """Password or active flag; either revokes the admin's tokens. Nobody disables themselves
+    (so the platform always keeps someone who can sign in)."""
+    admin = await AdminUser.aio_get_or_none(AdminUser.id == admin_id)
+    if admin is None:
+        raise not_found("admin")
+    if admin.id == acting.id and changes.get("is_active") is False:
+        raise conflict("cannot_disable_self", "you cannot disable your own account")
+    columns: dict = {}
+    if changes.get("password"):
+        columns["password_hash"] = await account.hash_password(changes["password"])
+    if "is_active" in changes:
+        columns["is_active"] = changes["is_active"]
+    if columns:
+        columns["token_version"] = AdminUser.token_version + 1
+        await AdminUser.update(**columns).where(AdminUser.id == admin_id).aio_execute()
+    return render_admin(await AdminUser.aio_get(AdminUser.id == admin_id))
+
+
+# ---------------------------------------------------------------- platform settings
+class PlatformDoc(pydantic.BaseModel):
+    """Platform-wide settings, one validated document (PATCH merges)."""
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+
+    platform_name: str = pydantic.Field("mall", max_length=100)
+    allow_shop_registration: bool = False  # shops are created by platform admins only
+    max_shops: int = pydantic.Field(0, ge=0)  # 0 = unlimited
+    support_contact: str = pydantic.Field("", max_length=100)
+
+
+async def get_platform_settings() -> dict:
+    row = await PlatformSettings.aio_get_or_none(PlatformSettings.id == 1)
+    return PlatformDoc.model_validate({**PlatformDoc().model_dump(), **(json.loads(row.data) if row else {})}).model_dump()
+
+
+async def update_platform_settings(changes: dict) -> dict:
+    try:
+        updated = PlatformDoc.model_validate({**await get_platform_settings(), **changes})
+    except pydantic.ValidationError as exc:
+        fields = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                  for e in exc.errors(include_url=False, include_input=False)]
+        raise invalid("settings are invalid", {"fields": fields}) from None
+    data = updated.model_dump_json()
+    if not await PlatformSettings.update(data=data, updated_at=utcnow()).where(PlatformSettings.id == 1).aio_execute():
+        try:
+            await PlatformSettings.insert(id=1, data=data).aio_execute()  # the one row
+        except peewee.IntegrityError:  # another request created it first
+            await PlatformSettings.update(data=data, updated_at=utcnow()).where(PlatformSettings.id == 1).aio_execute()
+    return updated.model_dump()

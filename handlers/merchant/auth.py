@@ -11,6 +11,7 @@ class LoginHandler(ApiHandler):
 
 class MeHandler(MerchantHandler):
     """The signed-in staff member and their shop."""
+    any_staff = ("GET",)
 
     async def get(self):
         self.send({"staff": user.render_staff(self.staff), "shop": shop_service.render_shop(self.shop)})

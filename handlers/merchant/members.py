@@ -79,9 +79,8 @@ class CreditAdjustHandler(MerchantHandler):
         body = self.body(self.body_model)
 
         async def adjust():
-            after = await finance.change_credit(self.shop_id, int(member_id), self.currency,
-                                                getattr(body, self.amount_field), "adjust",
-                                                operator_id=self.staff.id, remark=body.remark)
+            after = await finance.adjust_credit(self.shop_id, int(member_id), self.currency,
+                                                getattr(body, self.amount_field), self.staff.id, body.remark)
             return {"member_id": int(member_id), self.result_field: after}
 
         await self.send_once(f"merchant:{self.staff.id}", 200, adjust)

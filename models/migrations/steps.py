@@ -14,8 +14,8 @@ from models.payment import Payment, ShopPayConfig
 from models.sale import CouponTemplate, MemberCoupon
 from models.shop import Shop
 from models.sysset import ShopSettings
-from models.system import AdminUser
-from models.user import Staff
+from models.system import AdminUser, PlatformSettings
+from models.user import Role, Staff
 from models.wechat import ShopWechat
 
 
@@ -85,6 +85,14 @@ def finance_and_distribution(db):
     create_tables(db, Recharge, Withdrawal, Distributor, Commission)
 
 
+def staff_roles_and_dashboard(db):
+    for column in ("name", "role_id"):
+        add_column(db, Staff, column)
+    for model in (Order, Member, GroupTeam):
+        add_indexes(db, model)
+    create_tables(db, Role, PlatformSettings)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -97,4 +105,5 @@ MIGRATIONS = [
     (9, "group-buy campaign details, pick-up codes, audit log", group_buy_campaign_details),
     (10, "promotions: coupons, order discount breakdown", promotions),
     (11, "finance and distribution: recharges, withdrawals, distributors, commissions", finance_and_distribution),
+    (12, "staff roles, platform settings, dashboard indexes", staff_roles_and_dashboard),
 ]

@@ -1,0 +1,59 @@
+"""Platform users, platform settings, cross-shop stats, and a shop's operation log."""
+from typing import Any
+
+from handlers.base import AdminHandler, Password, RequestBody, Username
+from handlers.merchant.staff import audit_filters
+from services import audit, dashboard, system
+from services import shop as shop_service
+
+
+class AdminBody(RequestBody):
+    username: Username
+    password: Password
+
+
+class AdminPatch(RequestBody):
+    password: Password = None
+    is_active: bool = None
+
+
+class AdminsHandler(AdminHandler):
+    async def get(self):
+        page, page_size = self.page_args()
+        self.send(await system.list_admins(page, page_size))
+
+    async def post(self):
+        body = self.body(AdminBody)
+        self.send(await system.create_admin(body.username, body.password), 201)
+
+
+class AdminUserHandler(AdminHandler):
+    async def patch(self, admin_id):
+        self.send(await system.update_admin(self.admin, int(admin_id), self.body(AdminPatch).model_dump(exclude_unset=True)))
+
+
+class SettingsPatch(RequestBody):
+    platform_name: Any = None
+    allow_shop_registration: Any = None
+    max_shops: Any = None
+    support_contact: Any = None
+
+
+class PlatformSettingsHandler(AdminHandler):
+    async def get(self):
+        self.send(await system.get_platform_settings())
+
+    async def patch(self):
+        self.send(await system.update_platform_settings(self.body(SettingsPatch).model_dump(exclude_unset=True)))
+
+
+class StatsHandler(AdminHandler):
+    async def get(self):
+        self.send(await dashboard.platform_stats())
+
+
+class ShopAuditHandler(AdminHandler):
+    async def get(self, shop_id):
+        await shop_service.get_shop(int(shop_id))
+        page, page_size = self.page_args()
+        self.send(await audit.list_entries(int(shop_id), page, page_size, **audit_filters(self)))

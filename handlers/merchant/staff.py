@@ -1,0 +1,118 @@
+"""Staff, roles, the operation log, the dashboard and the permission catalogue."""
+import datetime
+
+import pydantic
+
+from handlers.base import Id, MerchantHandler, Password, RequestBody, Username
+from services import audit, dashboard, perm, user
+
+Keys = pydantic.conlist(pydantic.constr(min_length=1, max_length=64), max_length=100)
+Name = pydantic.constr(max_length=32)
+
+
+class StaffBody(RequestBody):
+    username: Username
+    password: Password
+    name: Name = ""
+    role_id: Id | None = None
+    permissions: Keys = []
+
+
+class StaffPatch(RequestBody):
+    name: Name = None
+    role_id: Id | None = None
+    permissions: Keys = None
+    password: Password = None
+    is_active: bool = None
+
+
+class RoleBody(RequestBody):
+    name: pydantic.constr(min_length=1, max_length=32)
+    permissions: Keys = []
+
+
+class RolePatch(RequestBody):
+    name: pydantic.constr(min_length=1, max_length=32) = None
+    permissions: Keys = None
+
+
+class PermissionsHandler(MerchantHandler):
+    """The catalogue of permission keys with their labels (for the role editor)."""
+    any_staff = ("GET",)
+
+    async def get(self):
+        self.send({"items": [{"key": key, "label": label} for key, label in perm.CATALOGUE.items()]})
+
+
+class StaffListHandler(MerchantHandler):
+    permissions = {"GET": "staff.view", "POST": "staff.edit"}
+
+    async def get(self):
+        page, page_size = self.page_args()
+        self.send(await user.list_staff(self.shop_id, page, page_size))
+
+    async def post(self):
+        self.send(await user.create_staff(self.staff, self.body(StaffBody).model_dump()), 201)
+
+
+class StaffHandler(MerchantHandler):
+    permissions = {"GET": "staff.view", "PATCH": "staff.edit"}
+
+    async def get(self, staff_id):
+        self.send(user.render_staff(await user.get_staff(self.shop_id, int(staff_id))))
+
+    async def patch(self, staff_id):
+        changes = self.body(StaffPatch).model_dump(exclude_unset=True)
+        self.send(await user.update_staff(self.staff, int(staff_id), changes))
+
+
+class RolesHandler(MerchantHandler):
+    permissions = {"GET": "staff.view", "POST": "staff.edit"}
+
+    async def get(self):
+        page, page_size = self.page_args()
+        self.send(await perm.list_roles(self.shop_id, page, page_size))
+
+    async def post(self):
+        body = self.body(RoleBody)
+        self.send(await user.create_role(self.shop_id, body.name, body.permissions, self.staff), 201)
+
+
+class RoleHandler(MerchantHandler):
+    permissions = {"GET": "staff.view", "PATCH": "staff.edit", "DELETE": "staff.edit"}
+
+    async def get(self, role_id):
+        self.send(perm.render_role(await perm.get_role(self.shop_id, int(role_id))))
+
+    async def patch(self, role_id):
+        changes = self.body(RolePatch).model_dump(exclude_unset=True)
+        self.send(await user.update_role(self.shop_id, int(role_id), changes, self.staff))
+
+    async def delete(self, role_id):
+        await user.delete_role(self.shop_id, int(role_id))
+        self.no_content()
+
+
+def audit_filters(handler) -> dict:
+    end = handler.date_arg("to")
+    return {"object_type": handler.get_query_argument("object_type", None) or None,
+            "object_id": handler.int_arg("object_id", minimum=1),
+            "actor_name": handler.get_query_argument("actor", None) or None,
+            "action": handler.get_query_argument("action", None) or None,
+            "start": handler.date_arg("from"), "end": end + datetime.timedelta(days=1) if end else None}
+
+
+class AuditHandler(MerchantHandler):
+    """The operation log, newest first: filter by object, actor ("staff:7"), action prefix, dates."""
+    permissions = {"GET": "staff.view"}
+
+    async def get(self):
+        page, page_size = self.page_args()
+        self.send(await audit.list_entries(self.shop_id, page, page_size, **audit_filters(self)))
+
+
+class DashboardHandler(MerchantHandler):
+    permissions = {"GET": "dashboard.view"}
+
+    async def get(self):
+        self.send(await dashboard.merchant_dashboard(self.shop_id))

@@ -1,0 +1,289 @@
+"""Merchant back-office and platform admin on both backends: the permission matrix generated from
+the route table, revocation (disabled staff, suspended shops) reaching open WebSockets, the
+operation log, roles, the dashboard, and platform users and settings."""
+from __future__ import annotations
+
+import datetime
+import json
+import re
+
+import tornado.web
+
+from handlers.base import MerchantHandler
+from handlers.routes import ROUTES
+from models.base import ShopScoped, utcnow
+from models.groups import GroupTeam
+from models.user import Staff
+from services import perm
+from services.account import hash_password, issue_token
+from tests.conftest import unique
+from tests.test_groups import campaign, join_and_pay, members_with_money, open_and_pay
+from tests.test_orders import buyer, fast_members, new_goods
+from tests.ws_client import WsClient
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def merchant_endpoints() -> list[tuple[str, str, type]]:
+    """(url pattern, HTTP method, handler) for every method a merchant handler implements."""
+    found = []
+    for pattern, handler, *_ in ROUTES:
+        if isinstance(handler, type) and issubclass(handler, MerchantHandler):
+            for method in METHODS:
+                if getattr(handler, method) is not getattr(tornado.web.RequestHandler, method):
+                    found.append((pattern, method.upper(), handler))
+    return found
+
+
+def concrete(pattern: str, object_id: int = 1) -> str:
+    url = re.sub(r"\(\\d\{1,18\}\)", str(object_id), pattern)
+    url = re.sub(r"\(([a-z_]+)(\|[a-z_]+)*\)", r"\1", url)
+    return url.replace("\\.", ".")
+
+
+def test_every_merchant_endpoint_declares_a_known_permission():
+    endpoints = merchant_endpoints()
+    assert len(endpoints) > 50
+    for pattern, method, handler in endpoints:
+        if method in handler.any_staff:
+            continue
+        key = handler.permissions.get(method)
+        assert key is not None, f"{method} {pattern} declares no permission"
+        assert key in perm.CATALOGUE, f"{method} {pattern} needs unknown permission {key}"
+
+
+async def shop_snapshot(shop_id: int) -> dict:
+    """Every shop-scoped row of the shop, as stored."""
+    snapshot = {}
+    for model in ShopScoped.__subclasses__():
+        rows = await model.select().where(model.shop_id == shop_id).order_by(model.id).dicts().aio_execute()
+        snapshot[model.__name__] = [tuple(sorted((k, str(v)) for k, v in row.items())) for row in rows]
+    return snapshot
+
+
+async def test_permission_matrix_from_the_route_table(api, make_shop):
+    shop = await make_shop()
+    await new_goods(api, shop)
+    password_hash = await hash_password("staff-pass-1")
+
+    async def staff_token(keys) -> str:
+        row = await Staff.aio_create(shop_id=shop.id, username=unique("matrix"), password_hash=password_hash,
+                                     permissions=json.dumps(sorted(keys)))
+        return issue_token("merchant", row.id, row.token_version, shop_id=shop.id)
+
+    keys = sorted(perm.CATALOGUE)
+    all_but = {key: await staff_token(set(keys) - {key}) for key in keys}
+    only = {key: await staff_token({key}) for key in keys}
+    before = await shop_snapshot(shop.id)
+    checked = 0
+    for pattern, method, handler in merchant_endpoints():
+        if method in handler.any_staff:
+            continue
+        key = handler.permissions[method]
+        body = {} if method in ("POST", "PUT", "PATCH") else None
+        refused = await api.call(method, concrete(pattern), body, token=all_but[key])
+        assert refused.status == 403 and refused.body["error"]["code"] == "permission_denied", (method, pattern)
+        checked += 1
+    assert await shop_snapshot(shop.id) == before  # no refused request changed anything
+    for pattern, method, handler in merchant_endpoints():
+        if method in handler.any_staff:
+            continue
+        key = handler.permissions[method]
+        body = {} if method in ("POST", "PUT", "PATCH") else None
+        allowed = await api.call(method, concrete(pattern, 999_999_999), body, token=only[key])
+        assert allowed.status not in (401, 403) and allowed.status < 500, (method, pattern, allowed.status, allowed.body)
+    assert checked > 50
+
+
+async def test_disabled_staff_is_locked_out_at_once_even_on_an_open_socket(server, api, make_shop):
+    shop = await make_shop()
+    created = await api.post("/api/merchant/staff", {"username": unique("clerk"), "password": "clerk-pass-1",
+                                                     "name": "小王", "permissions": ["orders.view"]}, token=shop.owner_token)
+    assert created.status == 201 and created.body["effective_permissions"] == ["orders.view"]
+    login = await api.post("/api/merchant/auth/login", {"username": created.body["username"], "password": "clerk-pass-1"})
+    token = login.body["token"]
+    socket = await WsClient.connect(server.port, token)
+    await socket.recv_op("authenticated")
+    assert (await socket.subscribe(f"shop:{shop.id}:orders"))["op"] == "subscribed"
+    assert (await api.get("/api/merchant/orders", token=token)).status == 200
+    assert (await api.get("/api/merchant/goods", token=token)).status == 403
+
+    disabled = await api.patch(f"/api/merchant/staff/{created.body['id']}", {"is_active": False}, token=shop.owner_token)
+    assert disabled.status == 200 and disabled.body["is_active"] is False
+    assert (await api.get("/api/merchant/orders", token=token)).status == 401
+    revoked = await socket.recv_op("error", timeout=5)
+    assert revoked["code"] == "access_revoked"
+    assert await socket.recv(timeout=5) is None  # closed by the server
+    relogin = await api.post("/api/merchant/auth/login", {"username": created.body["username"], "password": "clerk-pass-1"})
+    assert relogin.status == 401
+
+    clerk = await api.post("/api/merchant/staff", {"username": unique("clerk"), "password": "clerk-pass-1"},
+                           token=shop.owner_token)
+    no_orders = issue_token("merchant", clerk.body["id"], 1, shop_id=shop.id)
+    watcher = await WsClient.connect(server.port, no_orders)
+    await watcher.recv_op("authenticated")
+    assert (await watcher.subscribe(f"shop:{shop.id}:orders"))["code"] == "forbidden"
+    watcher.close()
+
+
+async def test_roles_and_what_staff_may_grant(api, make_shop):
+    shop = await make_shop()
+    role = await api.post("/api/merchant/roles", {"name": "仓管", "permissions": ["goods.view", "goods.stock"]},
+                          token=shop.owner_token)
+    assert role.status == 201
+    assert (await api.post("/api/merchant/roles", {"name": "x", "permissions": ["goods.fly"]},
+                           token=shop.owner_token)).status == 422
+    keeper = await api.post("/api/merchant/staff", {"username": unique("keeper"), "password": "keeper-pass-1",
+                                                    "role_id": role.body["id"]}, token=shop.owner_token)
+    keeper_token = issue_token("merchant", keeper.body["id"], 1, shop_id=shop.id)
+    goods = await new_goods(api, shop)
+    assert (await api.get("/api/merchant/goods", token=keeper_token)).status == 200
+    assert (await api.post(f"/api/merchant/goods/{goods['id']}/stock", {"delta": 5}, token=keeper_token)).status == 200
+    assert (await api.patch(f"/api/merchant/goods/{goods['id']}", {"price_fen": 1}, token=keeper_token)).status == 403
+    await api.patch(f"/api/merchant/roles/{role.body['id']}", {"permissions": ["goods.view"]}, token=shop.owner_token)
+    assert (await api.post(f"/api/merchant/goods/{goods['id']}/stock", {"delta": 5}, token=keeper_token)).status == 403
+    assert (await api.delete(f"/api/merchant/roles/{role.body['id']}", token=shop.owner_token)).status == 409
+
+    manager = await api.post("/api/merchant/staff", {"username": unique("manager"), "password": "manager-pass-1",
+                                                     "permissions": ["staff.view", "staff.edit", "goods.view"]},
+                             token=shop.owner_token)
+    manager_token = issue_token("merchant", manager.body["id"], 1, shop_id=shop.id)
+    escalate = await api.post("/api/merchant/staff", {"username": unique("x"), "password": "x-pass-12",
+                                                      "permissions": ["finance.balance"]}, token=manager_token)
+    assert escalate.status == 403
+    owner_id = (await api.get("/api/merchant/me", token=shop.owner_token)).body["staff"]["id"]
+    assert (await api.patch(f"/api/merchant/staff/{owner_id}", {"is_active": False}, token=manager_token)).status == 403
+    assert (await api.patch(f"/api/merchant/staff/{owner_id}", {"is_active": False}, token=shop.owner_token)).status == 409
+    assert (await api.patch(f"/api/merchant/staff/{manager.body['id']}", {"permissions": ["finance.balance"]},
+                            token=manager_token)).status == 403
+    fine = await api.post("/api/merchant/staff", {"username": unique("helper"), "password": "helper-pass-1",
+                                                  "permissions": ["goods.view"]}, token=manager_token)
+    assert fine.status == 201
+    other = await make_shop()
+    assert (await api.get(f"/api/merchant/staff/{fine.body['id']}", token=other.owner_token)).status == 404
+    assert (await api.get(f"/api/merchant/roles/{role.body['id']}", token=other.owner_token)).status == 404
+    catalogue = (await api.get("/api/merchant/permissions", token=keeper_token)).body["items"]
+    assert {"key": "goods.view", "label": perm.CATALOGUE["goods.view"]} in catalogue
+
+
+async def test_sensitive_changes_are_in_the_operation_log(api, make_shop, fake_wechatpay):
+    shop = await make_shop()
+    goods = await new_goods(api, shop, price_fen=1000)
+    member, = await fast_members(shop.id, 1)
+    address_id = await buyer(api, shop, member, balance_fen=5000)
+    await api.patch(f"/api/merchant/goods/{goods['id']}", {"price_fen": 1200}, token=shop.owner_token)
+    await api.patch("/api/merchant/settings", {"order": {"shipping_fee_fen": 500}}, token=shop.owner_token)
+    order = (await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": goods["id"], "quantity": 1}],
+                                                              "address_id": address_id}, token=member.token)).body
+    await api.post(f"/api/merchant/orders/{order['id']}/price", {"total_fen": 1500}, token=shop.owner_token)
+    await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "balance"}, token=member.token)
+    await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/refund", {"reason": "坏了"}, token=member.token)
+    await api.post(f"/api/merchant/orders/{order['id']}/refund/approve", {}, token=shop.owner_token)
+    await api.call("PUT", "/api/merchant/payment/wechat", fake_wechatpay.merchant_config("wx_audit"),
+                   token=shop.owner_token)
+
+    log = (await api.get("/api/merchant/audit?page_size=50", token=shop.owner_token)).body["items"]
+    owner_id = (await api.get("/api/merchant/me", token=shop.owner_token)).body["staff"]["id"]
+    by_action = {entry["action"]: entry for entry in log}
+    assert set(by_action) >= {"member.balance.adjust", "goods.price", "settings.update", "order.change_price",
+                              "order.refund.approve", "settings.payment"}
+    assert all(entry["actor"] == f"staff:{owner_id}" for entry in log)
+    assert by_action["goods.price"]["before"]["price_fen"] == 1000 and by_action["goods.price"]["after"]["price_fen"] == 1200
+    assert by_action["order.change_price"]["before"] == {"total_fen": 1700}
+    assert by_action["order.change_price"]["after"] == {"total_fen": 1500}
+    assert by_action["settings.update"]["after"]["order"]["shipping_fee_fen"] == 500
+    payment_entry = json.dumps(by_action["settings.payment"])
+    assert "BEGIN PRIVATE KEY" not in payment_entry and by_action["settings.payment"]["after"]["private_key"] == "(changed)"
+    orders_only = (await api.get(f"/api/merchant/audit?object_type=order&object_id={order['id']}",
+                                 token=shop.owner_token)).body["items"]
+    assert [e["action"] for e in orders_only] == ["order.refund.approve", "order.change_price"]
+    other = await make_shop()
+    assert (await api.get("/api/merchant/audit", token=other.owner_token)).body["total"] == 0
+
+
+async def test_suspending_a_shop_closes_everything(server, api, admin_token, make_shop, make_member):
+    shop = await make_shop()
+    member = await make_member(shop.id)
+    owner_socket = await WsClient.connect(server.port, shop.owner_token)
+    await owner_socket.recv_op("authenticated")
+    await owner_socket.subscribe(f"shop:{shop.id}:orders")
+    member_socket = await WsClient.connect(server.port, member.token)
+    await member_socket.recv_op("authenticated")
+    await member_socket.subscribe(f"member:{member.id}")
+    bystander = await make_shop()
+    other_socket = await WsClient.connect(server.port, bystander.owner_token)
+    await other_socket.recv_op("authenticated")
+    await other_socket.subscribe(f"shop:{bystander.id}:orders")
+
+    suspended = await api.patch(f"/api/admin/shops/{shop.id}", {"status": "suspended"}, token=admin_token)
+    assert suspended.status == 200
+    for socket in (owner_socket, member_socket):
+        assert (await socket.recv_op("error"))["code"] == "access_revoked"
+        assert await socket.recv(timeout=5) is None
+    assert await other_socket.nothing_within(0.3)  # another shop's connections stay
+    for response in (await api.get("/api/merchant/orders", token=shop.owner_token),
+                     await api.get(f"/api/mobile/{shop.id}/me", token=member.token),
+                     await api.get(f"/api/mobile/{shop.id}/goods")):
+        assert response.status == 403 and response.body["error"]["code"] == "shop_suspended"
+    again = await WsClient.connect(server.port, shop.owner_token)
+    await again.recv_op("authenticated")
+    assert (await again.subscribe(f"shop:{shop.id}:orders"))["code"] == "shop_suspended"
+    audit = (await api.get(f"/api/admin/shops/{shop.id}/audit", token=admin_token)).body["items"]
+    assert audit[0]["action"] == "shop.update" and audit[0]["after"] == {"status": "suspended"}
+    assert audit[0]["actor"].startswith("admin:")
+    await api.patch(f"/api/admin/shops/{shop.id}", {"status": "active"}, token=admin_token)
+    assert (await api.get("/api/merchant/orders", token=shop.owner_token)).status == 200
+    for socket in (again, other_socket):
+        socket.close()
+
+
+async def test_dashboard_counts_today_and_group_success_rate(api, make_shop):
+    shop = await make_shop()
+    _, activity = await campaign(api, shop, tiers=[{"team_size": 2, "price_fen": 3000}])
+    people = await members_with_money(api, shop, 4)
+    good = await open_and_pay(api, shop, activity, *people[0], team_size=2)
+    await join_and_pay(api, shop, good["team"]["id"], *people[1])
+    bad = await open_and_pay(api, shop, activity, *people[2], team_size=2)
+    await GroupTeam.update(status="failed", failed_at=utcnow()).where(GroupTeam.id == bad["team"]["id"]).aio_execute()
+    tea = await new_goods(api, shop, title="Tea", price_fen=1000, stock=50)
+    address_id = people[3][1]
+    for quantity in (3, 2):
+        order = (await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": tea["id"], "quantity": quantity}],
+                                                                  "address_id": address_id}, token=people[3][0].token)).body
+        await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "balance"}, token=people[3][0].token)
+    board = (await api.get("/api/merchant/dashboard", token=shop.owner_token)).body
+    today = board["today"]
+    assert (today["orders"], today["gmv_fen"], today["paid_members"], today["new_members"]) == (5, 3000 * 3 + 5000, 4, 4)
+    assert (today["teams_succeeded"], today["teams_failed"], today["group_success_rate"]) == (1, 1, 0.5)
+    assert [(g["title"], g["quantity"]) for g in today["top_goods"]][:2] == [("Tea", 5), ("拼团茶", 3)]
+    assert board["30d"]["orders"] == 5 and set(board) == {"today", "7d", "30d"}
+    old = utcnow() - datetime.timedelta(days=40)
+    from models.order import Order
+
+    await Order.update(paid_at=old).where(Order.shop_id == shop.id).aio_execute()
+    assert (await api.get("/api/merchant/dashboard", token=shop.owner_token)).body["30d"]["orders"] == 0
+
+
+async def test_platform_admins_settings_and_stats(api, admin_token, make_shop):
+    name = unique("ops")
+    created = await api.post("/api/admin/admins", {"username": name, "password": "ops-pass-12"}, token=admin_token)
+    assert created.status == 201
+    assert (await api.post("/api/admin/admins", {"username": name, "password": "ops-pass-12"},
+                           token=admin_token)).status == 409
+    ops_token = (await api.post("/api/admin/auth/login", {"username": name, "password": "ops-pass-12"})).body["token"]
+    assert (await api.get("/api/admin/stats", token=ops_token)).status == 200
+    me = [a for a in (await api.get("/api/admin/admins?page_size=100", token=ops_token)).body["items"] if a["username"] == name][0]
+    assert (await api.patch(f"/api/admin/admins/{me['id']}", {"is_active": False}, token=ops_token)).status == 409
+    assert (await api.patch(f"/api/admin/admins/{me['id']}", {"is_active": False}, token=admin_token)).status == 200
+    assert (await api.get("/api/admin/stats", token=ops_token)).status == 401
+
+    settings = await api.patch("/api/admin/settings", {"platform_name": "云商城", "max_shops": 100}, token=admin_token)
+    assert settings.status == 200 and settings.body["platform_name"] == "云商城"
+    assert (await api.patch("/api/admin/settings", {"max_shops": -1}, token=admin_token)).status == 422
+    assert (await api.patch("/api/admin/settings", {"max_shops": "many"}, token=admin_token)).status == 422
+    assert (await api.get("/api/admin/settings", token=admin_token)).body["max_shops"] == 100
+    shop = await make_shop()
+    stats = (await api.get("/api/admin/stats", token=admin_token)).body
+    assert stats["shops"]["active"] >= 1 and "gmv_fen" in stats["last_30d"]
+    assert (await api.get("/api/admin/settings", token=shop.owner_token)).status == 401  # a merchant token is not an admin's
+
