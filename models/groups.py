@@ -48,7 +48,7 @@ class GroupTeam(ShopScoped):
 
     class Meta:
         indexes = ((("status", "expires_at"), False), (("shop_id", "succeeded_at"), False),
-                   (("shop_id", "failed_at"), False))
+                   (("shop_id", "failed_at"), False), (("succeeded_at",), False), (("failed_at",), False))
 
 
 class GroupMember(ShopScoped):

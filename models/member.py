@@ -23,6 +23,7 @@ class Member(ShopScoped):
     referred_by_id = peewee.IntegerField(null=True)  # a referral waiting for the first order (bind on first order)
     commission_fen = peewee.BigIntegerField(default=0)  # settled, withdrawable
     commission_frozen_fen = peewee.BigIntegerField(default=0)  # earned on orders not yet settled
+    last_paid_at = peewee.DateTimeField(null=True)  # the dashboard's "paid members in a window"
     is_blacklisted = peewee.BooleanField(default=False)  # may browse and log in, may not order
     tags = peewee.TextField(default="[]")  # JSON list of merchant-defined tags
     is_active = peewee.BooleanField(default=True)
@@ -37,6 +38,8 @@ class Member(ShopScoped):
             (("shop_id", "unionid"), False),
             (("parent_id",), False),
             (("shop_id", "created_at"), False),  # new members per day
+            (("created_at",), False),  # the daily rollup
+            (("shop_id", "last_paid_at"), False),
         )
 
 

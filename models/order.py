@@ -58,7 +58,9 @@ class Order(ShopScoped):
             (("status", "auto_confirm_at"), False),
             (("activity_id", "member_id"), False),
             (("shop_id", "pickup_code"), True),
-            (("shop_id", "paid_at"), False),  # dashboard and daily reports
+            # dashboard: counts, sums and distinct buyers of a window read from the index alone
+            (("shop_id", "paid_at", "member_id", "total_fen"), False),
+            (("paid_at",), False),  # the daily rollup reads one day across shops
         )
 
 

@@ -301,6 +301,7 @@ async def mark_paid_side_effects(before: Order) -> None:
     for item in await _items(before):
         await Goods.update(sales=Goods.sales + item.quantity).where(Goods.id == item.goods_id).aio_execute()
     order = await get_order(before.shop_id, before.id)
+    await Member.update(last_paid_at=order.paid_at).where(Member.id == order.member_id).aio_execute()
     await distribution.on_order_paid(order)
     await _emit(order, UNPAID, "order.paid")
 

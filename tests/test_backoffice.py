@@ -3,6 +3,7 @@ the route table, revocation (disabled staff, suspended shops) reaching open WebS
 operation log, roles, the dashboard, and platform users and settings."""
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import re
@@ -287,3 +288,37 @@ async def test_platform_admins_settings_and_stats(api, admin_token, make_shop):
     assert stats["shops"]["active"] >= 1 and "gmv_fen" in stats["last_30d"]
     assert (await api.get("/api/admin/settings", token=shop.owner_token)).status == 401  # a merchant token is not an admin's
 
+
+async def test_rollups_give_the_same_dashboard_as_live_counting(api, make_shop):
+    from models.order import Order
+    from models.stats import DailyGoodsStat, DailyStat, RollupDay
+    from services import dashboard
+
+    shop = await make_shop()
+    tea = await new_goods(api, shop, title="Tea", price_fen=1000, stock=50)
+    cup = await new_goods(api, shop, title="Cup", price_fen=300, stock=50)
+    people = await fast_members(shop.id, 2)
+    for person, quantities in zip(people, ((2, 1), (1, 4))):
+        address_id = await buyer(api, shop, person, balance_fen=10000)
+        items = [{"goods_id": tea["id"], "quantity": quantities[0]}, {"goods_id": cup["id"], "quantity": quantities[1]}]
+        order = (await api.post(f"/api/mobile/{shop.id}/orders", {"items": items, "address_id": address_id},
+                                token=person.token)).body
+        await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "balance"}, token=person.token)
+    three_days_ago = utcnow().replace(hour=12, minute=0, second=0) - datetime.timedelta(days=3)
+    await Order.update(paid_at=three_days_ago).where(Order.shop_id == shop.id).aio_execute()
+    # forget the rollups from that day on (other tests' jobs may have closed it), so it is counted live first
+    day = three_days_ago.date()
+    await RollupDay.delete().where(RollupDay.day >= day).aio_execute()
+    await DailyStat.delete().where(DailyStat.day >= day).aio_execute()
+    await DailyGoodsStat.delete().where(DailyGoodsStat.day >= day).aio_execute()
+    live = (await api.get("/api/merchant/dashboard", token=shop.owner_token)).body
+    assert (live["7d"]["orders"], live["7d"]["gmv_fen"], live["7d"]["paid_members"]) == (2, 3000 + 300 * 5, 2)
+    assert [(g["title"], g["quantity"]) for g in live["7d"]["top_goods"]] == [("Cup", 5), ("Tea", 3)]
+    assert live["today"]["orders"] == 0
+
+    await asyncio.gather(dashboard.rollup_days(), dashboard.rollup_days())
+    assert await RollupDay.select().where(RollupDay.day == day).aio_exists()
+    stat = await DailyStat.aio_get((DailyStat.shop_id == shop.id) & (DailyStat.day == day))
+    assert (stat.orders, stat.gmv_fen) == (2, 4500)
+    rolled = (await api.get("/api/merchant/dashboard", token=shop.owner_token)).body
+    assert rolled == live

@@ -1,4 +1,6 @@
 """The migration list. Append new steps; never edit one that has shipped."""
+from peewee import fn
+
 from models.adv import Banner
 from models.audit import AuditLog
 from models.db import is_mysql
@@ -13,6 +15,7 @@ from models.order import CartItem, Order, OrderItem, OrderLog
 from models.payment import Payment, ShopPayConfig
 from models.sale import CouponTemplate, MemberCoupon
 from models.shop import Shop
+from models.stats import DailyGoodsStat, DailyStat, RollupDay
 from models.sysset import ShopSettings
 from models.system import AdminUser, PlatformSettings
 from models.user import Role, Staff
@@ -93,6 +96,15 @@ def staff_roles_and_dashboard(db):
     create_tables(db, Role, PlatformSettings)
 
 
+def dashboard_rollups(db):
+    add_column(db, Member, "last_paid_at")
+    db.execute(Member.update(last_paid_at=Order.select(fn.MAX(Order.paid_at)).where(Order.member_id == Member.id))
+               .where(Member.last_paid_at.is_null()))
+    for model in (Order, Member, GroupTeam):
+        add_indexes(db, model)
+    create_tables(db, DailyStat, DailyGoodsStat, RollupDay)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -106,4 +118,5 @@ MIGRATIONS = [
     (10, "promotions: coupons, order discount breakdown", promotions),
     (11, "finance and distribution: recharges, withdrawals, distributors, commissions", finance_and_distribution),
     (12, "staff roles, platform settings, dashboard indexes", staff_roles_and_dashboard),
+    (13, "dashboard: covering indexes and daily rollups", dashboard_rollups),
 ]
