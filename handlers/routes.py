@@ -1,9 +1,11 @@
 """The route table: every URL of the REST API and the WebSocket, in one place."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import tornado.web
 
-from handlers import health, pay, ws
+from handlers import docs, health, pay, ws
 from handlers.admin import auth as admin_auth
 from handlers.admin import metrics as admin_metrics
 from handlers.admin import platform as admin_platform
@@ -32,8 +34,15 @@ from handlers.mobile import sale as mobile_sale
 ID = r"(\d{1,18})"  # path ids: digits only, and small enough for every database's integer
 SHOP = r"/api/mobile/" + ID
 
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
 ROUTES = [
     (r"/api/health", health.HealthHandler),
+    (r"/api/openapi.json", docs.OpenApiHandler),
+    (r"/api/docs", docs.DocsHandler),
+    (r"/api/docs/assets/(.*)", docs.AssetsHandler, {"path": str(docs.ASSETS)}),
+    (r"/demo/?()", tornado.web.StaticFileHandler, {"path": str(STATIC / "demo"), "default_filename": "index.html"}),
+    (r"/demo/(.+)", tornado.web.StaticFileHandler, {"path": str(STATIC / "demo")}),
     (r"/ws", ws.WsHandler),
     (rf"/api/pay/wechat/v3/notify/{ID}", pay.WechatV3NotifyHandler),
     (rf"/api/pay/wechat/v2/notify/{ID}", pay.WechatV2NotifyHandler),

@@ -1,17 +1,21 @@
 """`server.py seed-demo`: a demo shop with accounts, idempotent. Grows with each module."""
 from __future__ import annotations
 
+from models.finance import BALANCE
 from models.goods import Goods
+from models.groups import GroupActivity
 from models.member import Member
 from models.shop import Shop
 from models.user import Staff
-from services import adv, sysset
+from services import adv, finance, groups, sysset
 from services import goods as goods_service
 from services import member as member_service
 from services import shop as shop_service
 
 DEMO_OWNER = ("demo_owner", "demo123456")
-DEMO_MEMBERS = [("13800000001", "demo123456", "小明"), ("13800000002", "demo123456", "小红")]
+DEMO_MEMBERS = [("13800000001", "demo123456", "小明"), ("13800000002", "demo123456", "小红"),
+                ("13800000003", "demo123456", "小刚"), ("13800000004", "demo123456", "小美")]
+DEMO_BALANCE_FEN = 100_000  # each demo member can pay for a few teams with balance
 
 
 async def seed_demo(config) -> dict:
@@ -24,9 +28,21 @@ async def seed_demo(config) -> dict:
     shop = await Shop.aio_get(Shop.id == shop_id)
     for mobile, password, nickname in DEMO_MEMBERS:
         if not await Member.aio_get_or_none((Member.shop_id == shop_id) & (Member.mobile == mobile)):
-            await member_service.register(shop_id, mobile, password, nickname)
+            registered = await member_service.register(shop_id, mobile, password, nickname)
+            await finance.change_credit(shop_id, registered["member"]["id"], BALANCE, DEMO_BALANCE_FEN, "adjust",
+                                        remark="demo balance")
     if not await Goods.select().where(Goods.shop_id == shop_id).aio_exists():
         await _seed_catalog(shop_id)
+    activity = await GroupActivity.aio_get_or_none(GroupActivity.shop_id == shop_id)
+    if activity is None:
+        goods = await Goods.select().where((Goods.shop_id == shop_id) & (Goods.has_skus == False)).order_by(  # noqa: E712
+            Goods.id).aio_first()
+        activity_id = (await groups.create_activity(shop_id, {
+            "title": "三人拼团 · 西湖龙井", "goods_id": goods.id, "tiers": [{"team_size": 3, "price_fen": 2900}],
+            "duration_seconds": 24 * 3600, "single_price_fen": goods.price_fen,
+            "share_title": "一起拼, 只要 ¥29", "service_contact": "400-000-0000"}))["id"]
+    else:
+        activity_id = activity.id
     base = f"http://127.0.0.1:{config.port}"
     lines = [
         f"demo shop: {shop.name} (id {shop_id})",
@@ -34,8 +50,12 @@ async def seed_demo(config) -> dict:
         *(f"member login:   POST {base}/api/mobile/{shop_id}/auth/login  mobile={m} password={p}"
           for m, p, _ in DEMO_MEMBERS),
         f"browse goods:   GET  {base}/api/mobile/{shop_id}/goods  (categories, banners, settings beside it)",
+        f"group-buy page: {base}/demo/team.html?shop={shop_id}&activity={activity_id}"
+        "  (open it in two tabs, log in as two members, open a team in one and join from the other)",
+        f"order alerts:   {base}/demo/board.html  (sign in as {DEMO_OWNER[0]})",
+        f"API docs:       {base}/api/docs",
     ]
-    return {"shop_id": shop_id, "lines": lines}
+    return {"shop_id": shop_id, "activity_id": activity_id, "lines": lines}
 
 
 IMG = "https://img.example.com/demo"

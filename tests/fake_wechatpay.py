@@ -16,11 +16,11 @@ import time
 
 import tornado.web
 import xmltodict
-from wechatpy.pay.utils import calculate_signature, dict_to_xml
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from wechatpy.pay.utils import calculate_signature, dict_to_xml
 
 AUTH = re.compile(r'(\w+)="([^"]*)"')
 

@@ -337,7 +337,14 @@ async def test_seed_demo_gives_a_browsable_shop(fresh_database_url):
         assert len(tree) == 3 and all(len(c["children"]) == 2 for c in tree)
         assert len((await api.get(f"/api/mobile/{shop_id}/banners")).body["items"]) == 3
         login = await api.post(f"/api/mobile/{shop_id}/auth/login", {"mobile": "13800000001", "password": "demo123456"})
-        assert login.status == 200
+        assert login.status == 200 and login.body["member"]["balance_fen"] == 100_000
+        page_url = first.stdout.split("group-buy page: ")[1].split()[0]
+        activity_id = int(page_url.split("activity=")[1])
+        page = await api.get(page_url.replace("http://127.0.0.1:8888", "").replace(f"http://127.0.0.1:{config.port}", ""))
+        assert page.status == 200 and "LiveChannel" in page.text
+        activity = (await api.get(f"/api/mobile/{shop_id}/groups/activities/{activity_id}")).body
+        assert activity["tiers"] == [{"team_size": 3, "price_fen": 2900}]
+        assert "order alerts:" in first.stdout and "/demo/board.html" in first.stdout
     finally:
         process.terminate()
         process.wait(15)

@@ -17,7 +17,6 @@ from services.runtime import current
 from tests.conftest import BACKEND, RUN_ID, make_config, unique
 from tests.helpers import free_port, run_cli, server_env, start_server_process
 
-
 # ---------- CLI and schema ----------
 
 def test_migrate_twice_is_a_noop(fresh_database_url):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 
-
 from models.base import utcnow
 from models.member import Member
 from models.order import Order

@@ -1,0 +1,178 @@
+"""OpenAPI 3.1 of the REST API, generated from the route table and the handlers themselves.
+
+Nothing here is written per endpoint. For each route and each HTTP method its handler implements:
+- path parameters come from the URL pattern's groups, named after the method's arguments;
+- the request body is the pydantic model the method passes to `self.body(...)`;
+- query parameters are the names it reads with `int_arg` / `date_arg` / `get_query_argument` /
+  `page_args` (also in helper functions it calls with `self`);
+- security follows the audience base class (admin, merchant, member bearer JWTs); shopper methods
+  listed in `public_methods` need no token; the merchant permission is given as `x-permission`;
+- every answer can be the error shape of API.md.
+Response bodies are described as JSON objects (the services render plain dicts).
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+import textwrap
+
+import pydantic
+import tornado.web
+
+from handlers.base import AdminHandler, ApiHandler, MerchantHandler, MobileHandler
+
+METHODS = ("get", "post", "put", "patch", "delete")
+_BODY = re.compile(r"self\.body\((self\.)?(\w+)\)")
+_INT = re.compile(r"int_arg\(\s*\"(\w+)\"")
+_DATE = re.compile(r"date_arg\(\s*\"(\w+)\"")
+_STR = re.compile(r"get_query_argument\(\s*\"(\w+)\"")
+_HELPER = re.compile(r"(?<![.\w])(\w+)\(self\)|self\.(\w+)\(")
+_GROUP = re.compile(r"\((\\d\{1,18\}|[a-z_|]+)\)")
+
+ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["code", "message", "details"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}}}}
+ERROR_ANSWERS = {"400": "malformed JSON", "401": "missing, expired or revoked token", "403": "not allowed",
+                 "404": "no such object in this shop", "409": "state conflict", "413": "body too large",
+                 "422": "validation failed", "429": "too many attempts", "503": "a dependency is unavailable"}
+
+
+def _sources(handler: type, function) -> str:
+    """The method's source plus that of helpers it calls with `self` (filters, shared parsers)."""
+    text = textwrap.dedent(inspect.getsource(function))
+    module = inspect.getmodule(handler)
+    for called, method in set(_HELPER.findall(text)):
+        helper = getattr(handler, method, None) if method else getattr(module, called, None)
+        if callable(helper) and not isinstance(helper, type) and getattr(helper, "__module__", "") == module.__name__:
+            text += textwrap.dedent(inspect.getsource(helper))
+    return text
+
+
+def _body_model(handler: type, function, source: str) -> type[pydantic.BaseModel] | None:
+    match = _BODY.search(source)
+    if match is None:
+        return None
+    via_self, name = match.groups()
+    model = getattr(handler, name, None) if via_self else inspect.getmodule(handler).__dict__.get(name)
+    if model is None:  # defined next to the method in the handler's module under another module's import
+        model = function.__globals__.get(name)
+    return model if isinstance(model, type) and issubclass(model, pydantic.BaseModel) else None
+
+
+def _drop_null_defaults(node):
+    """PATCH models use `= None` for "leave unchanged"; null is not a value they accept, so the
+    schema says nothing about a default there."""
+    if isinstance(node, dict):
+        if "default" in node and node["default"] is None:
+            del node["default"]
+        for value in node.values():
+            _drop_null_defaults(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_null_defaults(value)
+    return node
+
+
+def _path(pattern: str, arg_names: list[str]) -> tuple[str, list[dict]]:
+    params, names = [], iter(arg_names)
+
+    def replace(match: re.Match) -> str:
+        name = next(names, f"p{len(params)}")
+        schema = {"type": "integer", "minimum": 1} if match.group(1).startswith("\\d") else \
+            {"type": "string", "enum": match.group(1).split("|")}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+        return "{" + name + "}"
+
+    path = _GROUP.sub(replace, pattern).replace("\\.", ".")
+    return path, params
+
+
+def _security(handler: type, method: str, path: str) -> list | None:
+    if issubclass(handler, AdminHandler):
+        return [{"adminBearer": []}]
+    if issubclass(handler, MerchantHandler):
+        return [{"merchantBearer": []}]
+    if issubclass(handler, MobileHandler):
+        return [] if method.upper() in handler.public_methods else [{"memberBearer": []}]
+    return []
+
+
+def _operation(handler: type, method: str, path: str, path_params: list[dict], schemas: dict) -> dict:
+    function = getattr(handler, method)
+    source = _sources(handler, function)
+    parameters = list(path_params)
+    if "page_args()" in source:
+        parameters += [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                       {"name": "page_size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}]
+    seen = {p["name"] for p in parameters}
+    for regex, schema in ((_INT, {"type": "integer"}), (_DATE, {"type": "string", "format": "date"}),
+                          (_STR, {"type": "string"})):
+        for name in regex.findall(source):
+            if name not in seen and name != "token":
+                seen.add(name)
+                parameters.append({"name": name, "in": "query", "schema": schema})
+    doc = inspect.getdoc(function) or inspect.getdoc(handler) or ""
+    if doc == inspect.getdoc(tornado.web.RequestHandler) or doc == inspect.getdoc(ApiHandler):
+        doc = ""
+    tag = path.split("/")[2] if path.startswith("/api/") else "other"
+    module = handler.__module__.removeprefix("handlers.").replace(".", "_")
+    operation: dict = {"operationId": f"{method}_{module}_{handler.__name__}",
+                       "tags": [tag], "summary": doc.split("\n")[0][:120] if doc else f"{method.upper()} {path}",
+                       "parameters": parameters, "security": _security(handler, method, path)}
+    if doc:
+        operation["description"] = doc
+    if issubclass(handler, MerchantHandler):
+        operation["x-permission"] = handler.permissions.get(method.upper()) or \
+            ("any staff" if method.upper() in handler.any_staff else None)
+    model = _body_model(handler, function, source)
+    if model is not None:
+        schema = _drop_null_defaults(model.model_json_schema(ref_template="#/components/schemas/{model}",
+                                                             mode="validation"))
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas[name] = definition
+        schemas[model.__name__] = schema
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+    success = "201" if re.search(r"send\(.*,\s*201\)", source) else "204" if "no_content()" in source else "200"
+    answers = {success: {"description": "success"} if success == "204" else {
+        "description": "success", "content": {"application/json": {"schema": {"type": "object"}}}}}
+    if "text/csv" in source:
+        answers[success]["content"] = {"text/csv": {"schema": {"type": "string"}}}
+    for status, description in ERROR_ANSWERS.items():
+        answers[status] = {"description": description, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Error"}}}}
+    operation["responses"] = answers
+    return operation
+
+
+@functools.cache
+def spec() -> dict:
+    from handlers.routes import ROUTES
+
+    paths: dict = {}
+    schemas: dict = {"Error": ERROR}
+    for route in ROUTES:
+        pattern, handler = route[0], route[1]
+        if not (isinstance(handler, type) and issubclass(handler, tornado.web.RequestHandler)) \
+                or not pattern.startswith("/api/") or issubclass(handler, tornado.web.StaticFileHandler):
+            continue  # the WebSocket, the demo pages and static files are not REST endpoints
+        for method in METHODS:
+            function = getattr(handler, method)
+            if function is getattr(tornado.web.RequestHandler, method):
+                continue
+            arg_names = list(inspect.signature(function).parameters)[1:]
+            path, path_params = _path(pattern, arg_names)
+            paths.setdefault(path, {})[method] = _operation(handler, method, path, path_params, schemas)
+    bearer = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "mall", "version": "1.0",
+                 "description": "Shop backend for WeChat distribution malls. Money in integer fen; times ISO 8601 UTC. "
+                                "Live updates: WebSocket /ws (see API.md)."},
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {
+            "adminBearer": {**bearer, "description": "platform admin token (audience admin)"},
+            "merchantBearer": {**bearer, "description": "merchant staff token (audience merchant)"},
+            "memberBearer": {**bearer, "description": "shopper token (audience member)"}}},
+    }
