@@ -47,10 +47,19 @@ class MallServer:
         if config.redis_url:
             import redis.asyncio as aioredis
 
+            from redis.asyncio.retry import Retry
+            from redis.backoff import ExponentialBackoff
+            from redis.exceptions import ConnectionError as RedisConnectionError
+            from redis.exceptions import TimeoutError as RedisTimeoutError
+
             # A blocking pool: a burst of requests waits for a free connection instead of failing.
+            # After a Redis restart every pooled connection is stale: a command retries on a fresh
+            # one (3 times, backing off from 50 ms) instead of failing the request that found it.
             pool = aioredis.BlockingConnectionPool.from_url(
                 config.redis_url, max_connections=config.redis_pool_size, timeout=5, decode_responses=True,
-                socket_connect_timeout=2, socket_timeout=5, health_check_interval=15)
+                socket_connect_timeout=2, socket_timeout=5, health_check_interval=15,
+                retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
+                retry_on_error=[RedisConnectionError, RedisTimeoutError])
             redis = aioredis.Redis(connection_pool=pool)
         self.runtime = runtime_module.Runtime(
             config=config, jwt_secret=resolve_jwt_secret(config), redis=redis,

@@ -264,4 +264,7 @@ class RedisBus:
         except ValueError:
             log.error("ignoring a malformed bus message: %.200r", raw)
             return
-        self.on_event(event)
+        try:
+            self.on_event(event)
+        except Exception:  # one bad delivery must not end the listener (and every later delivery)
+            log.exception("delivering a bus event failed")

@@ -215,8 +215,12 @@ class WsHandler(tornado.websocket.WebSocketHandler):
 
 
 def on_control(type_: str, data: dict) -> None:
-    """A control message from any process: close the connections whose access was just revoked —
-    a disabled staff member's, or everyone signed in to a suspended shop."""
+    """A control message from any process: forget a changed shop's cached status; close the
+    connections whose access was just revoked — a disabled staff member's, or everyone signed in
+    to a suspended shop."""
+    if type_ == "shop.changed":
+        shop_service.forget_shop(data["shop_id"])
+        return
     if type_ != "access.revoked":
         return
     for connection in list(WsHandler.live):

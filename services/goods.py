@@ -12,6 +12,7 @@ import json
 
 import events
 from lib import richtext
+from lib.cache import TTLCache
 from lib.errors import conflict, invalid, not_found
 from models.base import iso, paginate, utcnow
 from models.goods import ON_SALE, Category, Goods, Sku, StockLedger
@@ -168,13 +169,29 @@ async def _skus(goods: Goods) -> list[Sku]:
                                          & Sku.deleted_at.is_null()).order_by(Sku.sort, Sku.id).aio_execute())
 
 
+# Shopper goods pages are the hottest read; each process keeps them one second. A change made
+# through this process drops its copy at once; other processes serve theirs for at most a second
+# (price and stock on display only: orders always read the database). The cached page carries the
+# channel position read before the data, so a subscriber using it still misses nothing.
+_pages = TTLCache(ttl_seconds=1)
+
+
+def _changed(shop_id: int, goods_id: int) -> None:
+    _pages.drop((shop_id, goods_id))
+
+
 async def goods_detail(shop_id: int, goods_id: int, merchant: bool) -> dict:
-    channel = None if merchant else await events.position(f"goods:{goods_id}")  # before the read: see events
-    goods = await get_goods(shop_id, goods_id, visible_only=not merchant)
-    data = render_goods(goods, await _skus(goods), merchant)
-    if channel is not None:
-        data["channel"] = channel
-    return data
+    if merchant:
+        goods = await get_goods(shop_id, goods_id)
+        return render_goods(goods, await _skus(goods), merchant=True)
+
+    async def load() -> tuple[dict, bool]:
+        channel = await events.position(f"goods:{goods_id}")  # before the read: see events
+        goods = await get_goods(shop_id, goods_id, visible_only=True)
+        data = {**render_goods(goods, await _skus(goods), merchant=False), "channel": channel}
+        return data, channel.get("seq") is not None  # not cached while the bus is down (no position)
+
+    return await _pages.get_or_load((shop_id, goods_id), load)
 
 
 def _goods_columns(fields: dict) -> dict:
@@ -226,6 +243,7 @@ async def update_goods(shop_id: int, goods_id: int, changes: dict, staff_id: int
     if columns:
         columns["updated_at"] = utcnow()
         await Goods.update(**columns).where((Goods.shop_id == shop_id) & (Goods.id == goods_id)).aio_execute()
+    _changed(shop_id, goods_id)
     detail = await goods_detail(shop_id, goods_id, merchant=True)
     after = {"price_fen": detail["price_fen"], "skus": {s["title"]: s["price_fen"] for s in detail["skus"]}}
     if after != before:
@@ -267,10 +285,13 @@ async def delete_goods(shop_id: int, goods_id: int) -> None:
     await get_goods(shop_id, goods_id)
     await Goods.update(deleted_at=utcnow(), status="off_sale").where(
         (Goods.shop_id == shop_id) & (Goods.id == goods_id)).aio_execute()
+    _changed(shop_id, goods_id)
 
 
 async def set_shelf(shop_id: int, goods_ids: list[int], status: str) -> int:
     """Bulk on/off shelf; ids of other shops or deleted goods are silently not matched."""
+    for goods_id in goods_ids:
+        _changed(shop_id, goods_id)
     return await Goods.update(status=status, updated_at=utcnow()).where(
         (Goods.shop_id == shop_id) & Goods.id.in_(goods_ids) & Goods.deleted_at.is_null()).aio_execute()
 
@@ -348,6 +369,7 @@ async def change_stock(shop_id: int, goods_id: int, sku_id: int | None, delta: i
         await events.record(f"goods:{goods_id}", "goods.stock",
                             {"goods_id": goods_id, "sku_id": sku_id, "stock": total, "sku_stock": after
                              if sku_id is not None else None})
+    _changed(shop_id, goods_id)
     return after
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import peewee
 
+from lib.cache import TTLCache
 from lib.errors import ApiError, conflict, not_found
 from models.base import iso, paginate, utcnow
 from models.db import database
@@ -55,14 +56,29 @@ async def update_shop(shop_id: int, changes: dict) -> dict:
         async with events.atomic():
             await Shop.update(**changes, updated_at=utcnow()).where(Shop.id == shop_id).aio_execute()
             await audit.record(shop_id, "shop.update", "shop", shop_id, before, changes)
+            await events.record(CONTROL_CHANNEL, "shop.changed", {"shop_id": shop_id})
             if changes.get("status") == SHOP_SUSPENDED and before["status"] != SHOP_SUSPENDED:
                 await events.record(CONTROL_CHANNEL, "access.revoked", {"shop_id": shop_id})
+        forget_shop(shop_id)
     return render_shop(await get_shop(shop_id))
+
+
+# Every shop-scoped request checks its shop; the answer is kept 5 s per process. A change drops it
+# here at once and in every other process when the `shop.changed` control message arrives, so a
+# suspension bites on the next request; the expiry only bounds how long a lost message could matter.
+_shops = TTLCache(ttl_seconds=5)
+
+
+def forget_shop(shop_id: int) -> None:
+    _shops.drop(shop_id)
 
 
 async def active_shop(shop_id: int) -> Shop:
     """The shop for a shop-scoped request: 404 if missing, 403 `shop_suspended` if suspended."""
-    shop = await get_shop(shop_id)
+    shop = _shops.get(shop_id)
+    if shop is None:
+        shop = await get_shop(shop_id)
+        _shops.put(shop_id, shop)
     if shop.status != SHOP_ACTIVE:
         raise ApiError(403, "shop_suspended", "this shop is suspended")
     return shop

@@ -19,6 +19,7 @@ from services import perm
 from services.account import hash_password, issue_token
 from tests.conftest import unique
 from tests.test_groups import campaign, join_and_pay, members_with_money, open_and_pay
+from tests.test_live import needs_redis
 from tests.test_orders import buyer, fast_members, new_goods
 from tests.ws_client import WsClient
 
@@ -322,3 +323,38 @@ async def test_rollups_give_the_same_dashboard_as_live_counting(api, make_shop):
     assert (stat.orders, stat.gmv_fen) == (2, 4500)
     rolled = (await api.get("/api/merchant/dashboard", token=shop.owner_token)).body
     assert rolled == live
+
+
+@needs_redis
+async def test_suspension_on_one_process_reaches_the_cached_shop_on_another(server, api, admin_token, make_shop,
+                                                                             make_member):
+    """Shop status is cached 5 s per process; the change travels at once as a control message over
+    Redis (the 3 s deadlines below are shorter than the cache's expiry)."""
+    from tests.conftest import Api
+    from tests.helpers import free_port, server_env, start_server_process
+
+    shop = await make_shop()
+    member = await make_member(shop.id)
+    port_b = free_port()
+    process_b = await start_server_process(server_env(server.config), port_b)
+    try:
+        other = Api(port_b)
+        owner_socket = await WsClient.connect(port_b, shop.owner_token)
+        await owner_socket.recv_op("authenticated")
+        await owner_socket.subscribe(f"shop:{shop.id}:orders")
+        assert (await other.get(f"/api/mobile/{shop.id}/me", token=member.token)).status == 200  # now cached on B
+        await api.patch(f"/api/admin/shops/{shop.id}", {"status": "suspended"}, token=admin_token)  # on A
+        assert (await owner_socket.recv_op("error"))["code"] == "access_revoked"
+        deadline = asyncio.get_running_loop().time() + 3
+        status = 200
+        while status == 200 and asyncio.get_running_loop().time() < deadline:
+            status = (await other.get(f"/api/mobile/{shop.id}/me", token=member.token)).status
+        assert status == 403
+        await api.patch(f"/api/admin/shops/{shop.id}", {"status": "active"}, token=admin_token)
+        deadline = asyncio.get_running_loop().time() + 3
+        while status == 403 and asyncio.get_running_loop().time() < deadline:
+            status = (await other.get(f"/api/mobile/{shop.id}/me", token=member.token)).status
+        assert status == 200
+    finally:
+        process_b.terminate()
+        process_b.wait(10)
