@@ -70,8 +70,9 @@ def insert_buyers(conn, shop_id: int, count: int, secret: str, balance_fen: int 
     with conn.cursor() as cur:
         for i in range(count):
             cur.execute("INSERT INTO member (shop_id, nickname, avatar, balance_fen, points, gender, total_spent_fen, "
-                        "is_blacklisted, tags, is_active, token_version, created_at) "
-                        "VALUES (%s, %s, '', %s, 0, 0, 0, 0, '[]', 1, 1, NOW())", (shop_id, f"b{i}", balance_fen))
+                        "commission_fen, commission_frozen_fen, is_blacklisted, tags, is_active, token_version, "
+                        "created_at) VALUES (%s, %s, '', %s, 0, 0, 0, 0, 0, 0, '[]', 1, 1, NOW())",
+                        (shop_id, f"b{i}", balance_fen))
             member_id = cur.lastrowid
             cur.execute("INSERT INTO address (shop_id, member_id, name, mobile, province, city, district, detail, "
                         "is_default, created_at) VALUES (%s, %s, 'b', '13800000000', 'p', 'c', 'd', 'x', 1, NOW())",
@@ -142,5 +143,29 @@ class MallProcess:
 
     def close(self) -> None:
         self.process.terminate()
-        self.process.wait(60)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            print("server did not stop within 60 s of SIGTERM; killed", flush=True)
+            self.process.kill()
+            self.process.wait(10)
         self.admin.cursor().execute(f"DROP DATABASE IF EXISTS `{self.db}`")
+
+
+def chart(name: str, draw) -> str:
+    """Draw a PNG with matplotlib into docs/bench/{name}.png (`draw(axes)` fills it) and return the
+    Markdown that shows it in BENCHMARKS.md. People read a chart faster than a table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = ROOT / "docs" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    figure, axes = plt.subplots(figsize=(7, 3.6), dpi=110)
+    draw(axes)
+    axes.grid(True, alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(folder / f"{name}.png")
+    plt.close(figure)
+    return f"![{name}](docs/bench/{name}.png)"

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiomysql  # noqa: E402
 
-from bench._common import MallProcess, machine, write_section  # noqa: E402
+from bench._common import MallProcess, chart, machine, write_section  # noqa: E402
 
 MYSQL_URL = os.environ.get("MALL_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
 REDIS_URL = os.environ.get("MALL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -173,6 +173,10 @@ def main() -> None:
     api_p50, raw_p50 = statistics.median(api), statistics.median(raw)
     print(f"dashboard p50 {api_p50:.0f} ms p95 {pct(api, 0.95):.0f} ms | raw SQL p50 {raw_p50:.0f} ms "
           f"p95 {pct(raw, 0.95):.0f} ms")
+    picture = chart("dashboard", lambda ax: (
+        ax.bar(["naive SQL p50", "API p50", "naive SQL p95", "API p95"],
+               [raw_p50, api_p50, pct(raw, 0.95), pct(api, 0.95)], color=["#999", "#e4393c"] * 2),
+        ax.set_yscale("log"), ax.set_ylabel("ms (log)"), ax.set_title(f"dashboard on {args.orders:,} orders")))
     write_section("Dashboard on 1M orders", f"""
 Machine: {machine()}. MariaDB + Redis on the same machine; one `server.py` process.
 Command: `python bench/dashboard.py {' '.join(sys.argv[1:])}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).
@@ -192,6 +196,8 @@ total_fen)), sent straight through aiomysql in the same run. {args.requests} seq
 
 Ratio (API / naive raw SQL, p50): {api_p50 / raw_p50:.3f}x. What is left is today's live part
 (one day of orders, about 1/60 of the table here: its top-goods join) and HTTP/ORM overhead.
+
+{picture}
 """)
 
 

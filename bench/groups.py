@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import (  # noqa: E402
     ROOT,
     MallProcess,
+    chart,
     free_port,
     insert_buyers,
     machine,
@@ -187,6 +188,10 @@ def main() -> None:
     for name, row in (("baseline", base), ("mall", ours)):
         print(f"{name}: p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
               f"delivered {row['received']}/{row['expected']}, request p50 {row['request_p50_ms']:.1f} ms")
+    picture = chart("groups", lambda ax: (
+        ax.bar(["bare broadcast p50", "mall p50", "bare broadcast p99", "mall p99"],
+               [base["p50_ms"], ours["p50_ms"], base["p99_ms"], ours["p99_ms"]], color=["#999", "#e4393c"] * 2),
+        ax.set_ylabel("ms"), ax.set_title(f"last seat paid -> team.success at {args.subscribers} subscribers")))
     write_section("Group-buy: last seat to team.success", f"""
 Machine: {machine()}. MariaDB + Redis on the same machine; one `server.py` process.
 Command: `python bench/groups.py {' '.join(sys.argv[1:])}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).
@@ -206,6 +211,8 @@ of sockets on a POST, clocked the same way.
 Ratio of p50 latencies (mall / baseline): {ours['p50_ms'] / base['p50_ms']:.1f}x. The mall figure includes
 the payment itself (balance debit, seat, order state, ledger, outbox), and each subscriber gets
 two frames per completed team (`team.progress`, then `team.success`) where the baseline writes one.
+
+{picture}
 """)
 
 

@@ -32,6 +32,7 @@ import tornado.httpclient  # noqa: E402
 
 from bench._common import (  # noqa: E402
     MallProcess,
+    chart,
     insert_buyers,
     machine,
     raise_fd_limit,
@@ -167,6 +168,10 @@ def main() -> None:
         mall_rate, raw_rate = ours["orders"] / ours["seconds"], base["orders"] / base["seconds"]
         table.append(f"| {name} | {count} x {stock} | {args.buyers} | {mall_rate:.0f} | {raw_rate:.0f} | "
                      f"{mall_rate / raw_rate:.2f}x | 0 |")
+    picture = chart("orders", lambda ax: (
+        ax.bar([f"{name}\nraw aiomysql" for name, *_ in rows], [b["orders"] / b["seconds"] for *_, b in rows], color="#999"),
+        ax.bar([f"{name}\nmall API" for name, *_ in rows], [o["orders"] / o["seconds"] for *_, o, _ in rows], color="#e4393c"),
+        ax.set_ylabel("orders/s")))
     write_section("Orders", f"""
 Machine: {machine()}. MariaDB + Redis on the same machine; one `server.py` process (pool {POOL_SIZE}).
 Command: `python bench/orders.py {' '.join(sys.argv[1:])}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).
@@ -178,6 +183,8 @@ transaction over aiomysql, same pool size, same client concurrency. Zero oversel
 (units sold = orders = stock, no stock below zero).
 
 {chr(10).join(table)}
+
+{picture}
 """)
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import ROOT, free_port, machine, raise_fd_limit, run, wait_listening, write_section  # noqa: E402
+from bench._common import ROOT, chart, free_port, machine, raise_fd_limit, run, wait_listening, write_section  # noqa: E402
 
 CHANNEL = "team:1"
 CONNECT_CONCURRENCY = 200
@@ -173,8 +173,9 @@ def main() -> None:
     run_id = uuid.uuid4().hex[:8]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALL_")}
     if args.backend == "mysql":
-        import pymysql
         from urllib.parse import urlparse
+
+        import pymysql
 
         parsed = urlparse(MYSQL_URL)
         db_name = f"bench_mall_{run_id}"
@@ -235,6 +236,20 @@ def main() -> None:
         table.append(f"| {n} | {base['events_per_s']:.0f} | {ours['events_per_s']:.0f} | {ratio:.2f}x | "
                      f"{base['p50_ms']:.1f} / {base['p99_ms']:.1f} | {ours['p50_ms']:.1f} / {ours['p99_ms']:.1f} | "
                      f"{ours['received']}/{ours['expected']} |")
+    counts = [n for n, _, _ in rows]
+
+    def draw(ax):
+        ax.plot(counts, [b["p50_ms"] for _, b, _ in rows], "o--", color="#999", label="bare Tornado p50")
+        ax.plot(counts, [b["p99_ms"] for _, b, _ in rows], "s--", color="#555", label="bare Tornado p99")
+        ax.plot(counts, [o["p50_ms"] for _, _, o in rows], "o-", color="#e4393c", label="mall p50")
+        ax.plot(counts, [o["p99_ms"] for _, _, o in rows], "s-", color="#900", label="mall p99")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("subscribers")
+        ax.set_ylabel("commit -> client ms")
+        ax.legend(fontsize=8)
+
+    picture = chart("ws_fanout", draw)
     write_section("WebSocket fan-out", f"""
 Machine: {machine()}. Backend: {args.backend}{' + Redis' if args.backend == 'mysql' else ' + in-process bus'}.
 Command: `{command}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).
@@ -247,6 +262,8 @@ frames delivered to clients / (last arrival - first send), so it is capped by th
 of N x {1000 / args.interval_ms:g}/s.
 
 {chr(10).join(table)}
+
+{picture}
 """)
 
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import struct
 import time
 
 import jwt
 import tornado.websocket
 from redis.exceptions import RedisError
+from tornado.iostream import StreamClosedError
 
 from events.channels import CHANNEL
 from lib.errors import ApiError
@@ -65,14 +67,23 @@ class WsHandler(tornado.websocket.WebSocketHandler):
 
     # ---- outgoing ----
     def send_frame(self, frame: bytes) -> None:
+        """Queue one text frame. The WebSocket framing is written straight to the stream: server
+        frames are unmasked, so the bytes for one event are encoded once and shared by every
+        subscriber (`_wire`), and no Task is created per frame as `write_message` would."""
         connection = self.ws_connection
         if connection is None or connection.is_closing():
             return
         if self.unflushed + len(frame) > MAX_UNFLUSHED_BYTES:
             self._drop_slow()
             return
+        if getattr(connection, "_compressor", None) is not None:  # never negotiated here; kept correct anyway
+            written = connection.write_message(frame)
+        else:
+            try:
+                written = connection.stream.write(_wire(frame))
+            except StreamClosedError:
+                return
         self.unflushed += len(frame)
-        written = connection.write_message(frame)
         written.add_done_callback(functools.partial(self._flushed, len(frame)))
 
     def _flushed(self, size: int, future) -> None:
@@ -212,6 +223,26 @@ class WsHandler(tornado.websocket.WebSocketHandler):
             self.subscriptions.discard(channel)
             current().hub.unsubscribe(self, channel)
         self.send_op(op="unsubscribed", channel=channel if isinstance(channel, str) else None)
+
+
+_last_wire: tuple[bytes | None, bytes] = (None, b"")
+
+
+def _wire(frame: bytes) -> bytes:
+    """`frame` as one unmasked, final WebSocket text frame (RFC 6455 5.2). The hub writes the same
+    frame object to every subscriber in a row, so the last encoding is remembered by identity."""
+    global _last_wire
+    if _last_wire[0] is frame:
+        return _last_wire[1]
+    size = len(frame)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size <= 0xFFFF:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    _last_wire = (frame, header + frame)
+    return _last_wire[1]
 
 
 def on_control(type_: str, data: dict) -> None:

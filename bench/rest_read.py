@@ -1,0 +1,115 @@
+"""REST read: `GET /api/mobile/{shop}/goods/{id}` on one server process, against a bare Tornado
+hello-world handler measured in the same run with the same load generator.
+
+    python bench/rest_read.py [--seconds 10] [--connections 64] [--backend mysql|sqlite]
+
+Load: wrk (`apt-get install wrk`), 2 threads, `--connections` keep-alive connections, after a
+2-second warm-up. The goods has 6 SKUs, images and a description, as a real product page.
+Writes the "REST read" section of BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import ROOT, MallProcess, chart, free_port, machine, wait_listening, write_section  # noqa: E402
+
+MYSQL_URL = os.environ.get("MALL_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+REDIS_URL = os.environ.get("MALL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def hello_server(port: int) -> None:
+    import asyncio
+
+    import tornado.web
+
+    class Hello(tornado.web.RequestHandler):
+        def get(self):
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self.finish(b'{"hello": "world"}')
+
+    async def main():
+        tornado.web.Application([(r"/hello", Hello)]).listen(port, "127.0.0.1")
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def wrk(url: str, seconds: int, connections: int) -> dict:
+    subprocess.run(["wrk", "-t2", f"-c{connections}", "-d2s", url], check=True, capture_output=True)  # warm-up
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+                         check=True, capture_output=True, text=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rate, "p99_ms": float(p99.group(1)) * scale, "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--hello-server", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.hello_server:
+        hello_server(args.hello_server)
+        return
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    hello_port = free_port()
+    hello = subprocess.Popen([sys.executable, __file__, "--hello-server", str(hello_port)], cwd=ROOT)
+    mall = MallProcess("rest", MYSQL_URL, REDIS_URL)
+    try:
+        wait_listening(hello_port, hello)
+        goods = mall.call("POST", "/api/merchant/goods", {
+            "title": "纯棉T恤 Cotton tee", "price_fen": 9900, "status": "on_sale", "stock": 0,
+            "images": [f"https://img.example.com/tee-{i}.jpg" for i in range(4)], "description": "<p>100% 棉</p>" * 20,
+            "specs": [{"name": "颜色", "values": ["白", "黑"]}, {"name": "尺码", "values": ["M", "L", "XL"]}],
+            "skus": [{"spec_values": [c, s], "price_fen": 9900, "stock": 50} for c in ("白", "黑") for s in ("M", "L", "XL")]},
+            mall.owner)
+        url = f"http://127.0.0.1:{mall.port}/api/mobile/{mall.shop['id']}/goods/{goods['id']}"
+        print(f"baseline: bare Tornado, {args.connections} connections, {args.seconds} s", flush=True)
+        base = wrk(f"http://127.0.0.1:{hello_port}/hello", args.seconds, args.connections)
+        print(f"  {base['rps']:.0f} req/s, p99 {base['p99_ms']:.1f} ms", flush=True)
+        print("mall: goods detail", flush=True)
+        ours = wrk(url, args.seconds, args.connections)
+        print(f"  {ours['rps']:.0f} req/s, p99 {ours['p99_ms']:.1f} ms, non-2xx {ours['non_2xx']}", flush=True)
+    finally:
+        mall.close()
+        hello.terminate()
+        hello.wait(30)
+    assert ours["non_2xx"] == 0, "the goods page answered errors under load"
+    ratio = ours["rps"] / base["rps"]
+    picture = chart("rest_read", lambda ax: (
+        ax.bar(["bare Tornado", "mall goods detail"], [base["rps"], ours["rps"]], color=["#999", "#e4393c"]),
+        ax.set_ylabel("requests/s"), ax.set_title(f"REST read: {ratio:.2f}x the baseline")))
+    write_section("REST read", f"""
+Machine: {machine()}. MariaDB + Redis on the same machine; one `server.py` process; wrk on the same 2 cores.
+Command: `python bench/rest_read.py {' '.join(sys.argv[1:])}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).
+
+`GET /api/mobile/{{shop}}/goods/{{id}}` (6 SKUs, images, description, the goods channel's seq/epoch)
+against a bare Tornado handler answering a constant JSON body, both with wrk -t2 -c{args.connections}
+for {args.seconds} s after a 2 s warm-up.
+
+| | requests/s | p99 ms |
+| --- | ---: | ---: |
+| bare Tornado hello | {base['rps']:.0f} | {base['p99_ms']:.1f} |
+| mall goods detail | {ours['rps']:.0f} | {ours['p99_ms']:.1f} |
+
+Ratio: {ratio:.2f}x the baseline (target 0.5x).
+
+{picture}
+""")
+
+
+if __name__ == "__main__":
+    main()
