@@ -152,24 +152,14 @@ async def settle_recharge(shop_id: int, notice) -> None:
 
 async def settle_unnotified_recharges() -> int:
     """Ask WeChat about recharges a minute to a day old whose notification never came."""
-    from services import payment
-    from services.order import PaymentMismatch
+    from services.order import settle_by_query
 
     now = utcnow()
     due = await (Recharge.select().where((Recharge.status == RECHARGE_PENDING)
                                          & (Recharge.created_at <= now - datetime.timedelta(seconds=60))
                                          & (Recharge.created_at > now - datetime.timedelta(days=1)))
                  .order_by(Recharge.id).limit(JOB_BATCH).aio_execute())
-    settled = 0
-    for row in due:
-        try:
-            notice = await (await payment.provider_for(row.shop_id)).query(row.out_trade_no)
-            if notice is not None:
-                await settle_recharge(row.shop_id, notice)
-                settled += 1
-        except (payment.ProviderError, PaymentMismatch, ApiError) as exc:
-            log.warning("recharge query for %s failed: %s", row.out_trade_no, exc)
-    return settled
+    return await settle_by_query([(row.shop_id, row.out_trade_no) for row in due], settle_recharge)
 
 
 # ---------------------------------------------------------------- withdrawals

@@ -606,15 +606,22 @@ async def settle_unnotified_payments() -> int:
     due = await (Order.select(Order.shop_id, Order.order_no)
                  .where((Order.status == UNPAID) & (Order.prepaid_at <= utcnow() - datetime.timedelta(seconds=QUERY_AFTER_S)))
                  .order_by(Order.id).limit(JOB_BATCH).aio_execute())
+    return await settle_by_query([(order.shop_id, order.order_no) for order in due], settle_wechat_payment)
+
+
+async def settle_by_query(pending: list[tuple[int, str]], settle) -> int:
+    """For each (shop id, trade number) whose notification never came, ask WeChat and settle what
+    it reports paid through `settle`, the same path a notification takes. Failures wait for the
+    next run."""
     settled = 0
-    for order in due:
+    for shop_id, trade_no in pending:
         try:
-            notice = await (await payment.provider_for(order.shop_id)).query(order.order_no)
+            notice = await (await payment.provider_for(shop_id)).query(trade_no)
             if notice is not None:
-                await settle_wechat_payment(order.shop_id, notice)
+                await settle(shop_id, notice)
                 settled += 1
         except (payment.ProviderError, PaymentMismatch, ApiError) as exc:
-            log.warning("payment query for %s failed: %s", order.order_no, exc)
+            log.warning("payment query for %s failed: %s", trade_no, exc)
     return settled
 
 

@@ -11,7 +11,7 @@ import random
 
 from models.base import utcnow
 from models.distribution import Commission
-from models.finance import CreditLedger
+from models.finance import CreditLedger, Recharge
 from models.member import Member
 from models.order import Order
 from services import distribution, finance
@@ -45,6 +45,14 @@ async def test_recharge_with_bonus_is_credited_once(api, make_shop, fake_wechat,
     assert await ledger_of(api, shop, member_id) == [("recharge_bonus", 1000), ("recharge", 20000)]
     small = await api.post(f"/api/mobile/{shop.id}/recharges", {"amount_fen": 1}, token=token)
     assert small.status == 422  # below the shop's minimum
+
+    # a recharge whose notification never arrives is settled by asking WeChat
+    lost = (await api.post(f"/api/mobile/{shop.id}/recharges", {"amount_fen": 5000}, token=token)).body
+    fake_wechatpay.mark_paid(lost["out_trade_no"])
+    await Recharge.update(created_at=utcnow() - datetime.timedelta(minutes=2)).where(
+        Recharge.id == lost["id"]).aio_execute()
+    await asyncio.gather(finance.settle_unnotified_recharges(), finance.settle_unnotified_recharges())
+    assert (await api.get(f"/api/mobile/{shop.id}/me", token=token)).body["balance_fen"] == 26000
 
 
 async def test_concurrent_withdrawals_never_exceed_the_balance(api, make_shop):
