@@ -142,6 +142,13 @@ async def test_three_level_commission_split_to_the_fen_and_reversed_by_refund(ap
         "parent_id": c.id}
     assert (await api.post(f"/api/mobile/{shop.id}/distribution/bind", {"referrer_id": c.id}, token=a.token)).body == {
         "parent_id": None}
+    other = await make_shop()
+    listed = (await api.get("/api/merchant/distributors", token=shop.owner_token)).body["items"]
+    assert {row["member_id"] for row in listed} == {a.id, b.id, c.id}
+    assert (await api.get("/api/merchant/distributors", token=other.owner_token)).body["total"] == 0
+    foreign = await api.post(f"/api/merchant/distributors/{listed[0]['id']}/reject", {"reason": "x"}, token=other.owner_token)
+    assert foreign.status == 404
+    assert (await api.post(f"/api/mobile/{other.id}/distribution/bind", {"referrer_id": a.id}, token=d.token)).status == 403
 
 
 async def test_settlement_runs_once_even_with_two_runners(api, make_shop):

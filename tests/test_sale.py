@@ -274,6 +274,11 @@ async def test_merchant_issues_coupons_and_carts_show_what_applies(api, make_sho
         refused = await api.post("/api/merchant/coupons", bad, token=other.owner_token)
         assert refused.status == 422, (bad, refused.body)
     assert (await api.get(f"/api/merchant/coupons/{private['id']}", token=other.owner_token)).status == 404
+    stranger, = await fast_members(other.id, 1)
+    assert (await api.post(f"/api/mobile/{other.id}/coupons/{cups_only['id']}/claim", {},
+                           token=stranger.token)).status == 404  # another shop's coupon
+    assert (await api.post(f"/api/merchant/coupons/{cups_only['id']}/issue", {"member_ids": [stranger.id]},
+                           token=other.owner_token)).status == 404
     shrink = await api.patch(f"/api/merchant/coupons/{private['id']}", {"total_quantity": 2}, token=shop.owner_token)
     assert shrink.status == 422  # three are already out
     assert (await api.delete(f"/api/merchant/coupons/{cups_only['id']}", token=shop.owner_token)).status == 204
