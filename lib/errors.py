@@ -27,6 +27,11 @@ def invalid(message: str, details: dict | None = None) -> ApiError:
     return ApiError(422, "validation_failed", message, details)
 
 
+def field_error(field: str, message: str) -> ApiError:
+    """422 naming the one request field that is wrong, in the shape body validation uses."""
+    return invalid("request body is invalid", {"fields": [{"field": field, "message": message}]})
+
+
 def forbidden(code: str = "forbidden", message: str = "not allowed") -> ApiError:
     return ApiError(403, code, message)
 

@@ -1,11 +1,9 @@
 """Banners: merchant CRUD; shoppers see the enabled ones inside their time window."""
 from __future__ import annotations
 
-import datetime
-
-from lib.errors import invalid, not_found
+from lib.errors import field_error, not_found
 from models.adv import Banner
-from models.base import iso, paginate, utcnow
+from models.base import iso, naive_utc, paginate, utcnow
 
 
 def render_banner(banner: Banner) -> dict:
@@ -14,23 +12,18 @@ def render_banner(banner: Banner) -> dict:
             "starts_at": iso(banner.starts_at), "ends_at": iso(banner.ends_at)}
 
 
-def _naive_utc(moment: datetime.datetime | None) -> datetime.datetime | None:
-    if moment is None or moment.tzinfo is None:
-        return moment
-    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-
 
 def _columns(fields: dict) -> dict:
     columns = dict(fields)
     for key in ("starts_at", "ends_at"):
         if key in columns:
-            columns[key] = _naive_utc(columns[key])
+            columns[key] = naive_utc(columns[key])
     return columns
 
 
 def _check_window(starts_at, ends_at) -> None:
     if starts_at and ends_at and ends_at <= starts_at:
-        raise invalid("request body is invalid", {"fields": [{"field": "ends_at", "message": "must be after starts_at"}]})
+        raise field_error("ends_at", "must be after starts_at")
 
 
 async def get_banner(shop_id: int, banner_id: int) -> Banner:

@@ -23,7 +23,7 @@ import json
 import peewee
 
 import events
-from lib.errors import conflict, invalid, not_found
+from lib.errors import conflict, field_error, not_found
 from models.base import iso, paginate, utcnow
 from models.distribution import (
     COMMISSION_FROZEN,
@@ -134,7 +134,7 @@ async def bind(shop_id: int, member: Member, referrer_id: int) -> dict:
     if referrer is None or not settings.distribution.enabled or not await _approved(referrer_id):
         raise not_found("distributor")
     if referrer_id == member.id:
-        raise invalid("request body is invalid", {"fields": [{"field": "referrer_id", "message": "that is you"}]})
+        raise field_error("referrer_id", "that is you")
     if settings.distribution.bind_on == "first_order":
         has_ordered = await Order.select().where(Order.member_id == member.id).aio_exists()
         if not has_ordered:

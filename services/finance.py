@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from peewee import fn
 
 import events
-from lib.errors import ApiError, conflict, invalid, not_found
+from lib.errors import ApiError, conflict, field_error, not_found
 from models.base import iso, paginate, utcnow
 from models.finance import (
     BALANCE,
@@ -109,8 +109,7 @@ async def start_recharge(shop_id: int, member: Member, amount_fen: int, client_i
     if not settings.balance.recharge_enabled:
         raise conflict("recharge_disabled", "this shop does not take recharges")
     if amount_fen < settings.balance.min_recharge_fen:
-        raise invalid("request body is invalid", {"fields": [{"field": "amount_fen",
-                      "message": f"at least {settings.balance.min_recharge_fen} fen"}]})
+        raise field_error("amount_fen", f"at least {settings.balance.min_recharge_fen} fen")
     if not member.openid:
         raise conflict("wechat_not_bound", "log in with WeChat to pay with WeChat Pay")
     provider = await payment.provider_for(shop_id)
@@ -126,12 +125,9 @@ async def start_recharge(shop_id: int, member: Member, amount_fen: int, client_i
 async def settle_recharge(shop_id: int, notice) -> None:
     """A verified payment report for a recharge: credit amount and bonus once per recharge.
     A replay changes nothing; a report that does not match raises PaymentMismatch."""
-    from services import payment
-    from services.order import PaymentMismatch
+    from services.order import PaymentMismatch, check_merchant
 
-    config = await payment.get_config(shop_id)
-    if config is None or notice.mch_id != config.mch_id or notice.app_id != config.app_id:
-        raise PaymentMismatch("merchant or app id does not match")
+    await check_merchant(shop_id, notice)
     row = await Recharge.aio_get_or_none((Recharge.shop_id == shop_id) & (Recharge.out_trade_no == notice.out_trade_no))
     if row is None:
         raise PaymentMismatch("unknown recharge")
@@ -178,10 +174,9 @@ async def request_withdrawal(shop_id: int, member: Member, source: str, target: 
     if not rules.withdraw_enabled:
         raise conflict("withdraw_disabled", "this shop does not take withdrawals")
     if source == BALANCE and target == BALANCE:
-        raise invalid("request body is invalid", {"fields": [{"field": "target", "message": "balance to balance?"}]})
+        raise field_error("target", "balance to balance?")
     if amount_fen < rules.min_withdraw_fen:
-        raise invalid("request body is invalid", {"fields": [{"field": "amount_fen",
-                      "message": f"at least {rules.min_withdraw_fen} fen"}]})
+        raise field_error("amount_fen", f"at least {rules.min_withdraw_fen} fen")
     if target == "wechat" and not member.openid:
         raise conflict("wechat_not_bound", "log in with WeChat to withdraw to WeChat")
     async with events.atomic():

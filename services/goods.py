@@ -13,7 +13,7 @@ import json
 import events
 from lib import richtext
 from lib.cache import TTLCache
-from lib.errors import conflict, invalid, not_found
+from lib.errors import conflict, field_error, invalid, not_found
 from models.base import iso, paginate, utcnow
 from models.goods import ON_SALE, Category, Goods, Sku, StockLedger
 
@@ -25,9 +25,6 @@ SORTS = {
     "default": (Goods.sort.desc(), Goods.id.desc()),
 }
 
-
-def field_error(field: str, message: str):
-    return invalid("request body is invalid", {"fields": [{"field": field, "message": message}]})
 
 
 # ---------------------------------------------------------------- categories

@@ -23,8 +23,8 @@ import json
 
 import events
 from lib import richtext
-from lib.errors import conflict, invalid, not_found
-from models.base import iso, paginate, utcnow
+from lib.errors import conflict, field_error, not_found
+from models.base import iso, naive_utc, paginate, utcnow
 from models.groups import (
     TEAM_FAILED,
     TEAM_OPEN,
@@ -62,9 +62,6 @@ def render_activity(activity: GroupActivity) -> dict:
             "shares": activity.shares + counters.pending(GroupActivity.shares, activity.id)}
 
 
-def _field_error(field: str, message: str):
-    return invalid("request body is invalid", {"fields": [{"field": field, "message": message}]})
-
 
 def _activity_columns(fields: dict, current: GroupActivity | None = None) -> dict:
     """Validate a create or a partial update against the campaign it would produce."""
@@ -72,19 +69,19 @@ def _activity_columns(fields: dict, current: GroupActivity | None = None) -> dic
     if "tiers" in columns:
         sizes = [tier["team_size"] for tier in columns["tiers"]]
         if len(set(sizes)) != len(sizes):
-            raise _field_error("tiers", "team sizes must be distinct")
+            raise field_error("tiers", "team sizes must be distinct")
         columns["tiers"] = json.dumps(sorted(columns["tiers"], key=lambda t: t["team_size"]))
     for key in ("starts_at", "ends_at"):
-        if columns.get(key) is not None and columns[key].tzinfo is not None:
-            columns[key] = columns[key].astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        if key in columns:
+            columns[key] = naive_utc(columns[key])
     starts = columns.get("starts_at", current.starts_at if current else None)
     ends = columns.get("ends_at", current.ends_at if current else None)
     if starts and ends and ends <= starts:
-        raise _field_error("ends_at", "must be after starts_at")
+        raise field_error("ends_at", "must be after starts_at")
     tiers = json.loads(columns.get("tiers") or (current.tiers if current else "[]"))
     simulate = columns.get("simulate_min_paid", current.simulate_min_paid if current else 0)
     if simulate and simulate >= max(t["team_size"] for t in tiers):
-        raise _field_error("simulate_min_paid", "must be below the largest team size (0 turns it off)")
+        raise field_error("simulate_min_paid", "must be below the largest team size (0 turns it off)")
     if columns.get("content"):
         columns["content"] = richtext.clean(columns["content"])
     return columns
@@ -218,7 +215,7 @@ def _tier_price(activity: GroupActivity, team_size: int) -> int:
     for tier in json.loads(activity.tiers):
         if tier["team_size"] == team_size:
             return tier["price_fen"]
-    raise _field_error("team_size", "not a tier of this activity")
+    raise field_error("team_size", "not a tier of this activity")
 
 
 async def _check_rules(shop_id: int, member: Member, activity: GroupActivity) -> None:

@@ -11,7 +11,7 @@ import json
 import peewee
 
 import events
-from lib.errors import conflict, invalid, not_found, unauthorized
+from lib.errors import conflict, field_error, not_found, unauthorized
 from models.base import iso, paginate
 from models.member import Member, MemberLevel
 from services import account
@@ -129,7 +129,7 @@ async def update_member(shop_id: int, member_id: int, changes: dict) -> dict:
     await get_member(shop_id, member_id)
     if changes.get("level_id") is not None and not await MemberLevel.select().where(
             (MemberLevel.shop_id == shop_id) & (MemberLevel.id == changes["level_id"])).aio_exists():
-        raise invalid("request body is invalid", {"fields": [{"field": "level_id", "message": "unknown level"}]})
+        raise field_error("level_id", "unknown level")
     if "tags" in changes:
         changes["tags"] = json.dumps(sorted(set(changes["tags"])), ensure_ascii=False)
     if changes:

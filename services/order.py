@@ -561,13 +561,18 @@ async def wechat_prepay(shop_id: int, member: Member, order_id: int, client_ip: 
     return {"order_id": order.id, "pay_params": params}
 
 
+async def check_merchant(shop_id: int, notice: payment.PaidNotice) -> None:
+    """A verified report must also be for this shop's merchant and app (not another shop's keys)."""
+    config = await payment.get_config(shop_id)
+    if config is None or notice.mch_id != config.mch_id or notice.app_id != config.app_id:
+        raise PaymentMismatch("merchant or app id does not match")
+
+
 async def settle_wechat_payment(shop_id: int, notice: payment.PaidNotice) -> None:
     """Apply a verified payment report, exactly once per WeChat transaction. A replay changes
     nothing (however far the order has moved on); money for an order that was closed meanwhile is
     recorded and refunded automatically."""
-    config = await payment.get_config(shop_id)
-    if config is None or notice.mch_id != config.mch_id or notice.app_id != config.app_id:
-        raise PaymentMismatch("merchant or app id does not match")
+    await check_merchant(shop_id, notice)
     order = await Order.aio_get_or_none((Order.shop_id == shop_id) & (Order.order_no == notice.out_trade_no))
     if order is None:
         raise PaymentMismatch("unknown order")

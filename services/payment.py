@@ -21,7 +21,7 @@ import requests
 from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.utils import load_private_key, load_public_key
 
-from lib.errors import ApiError, invalid
+from lib.errors import ApiError, field_error
 from models.base import utcnow
 from models.payment import ShopPayConfig
 from services.runtime import current
@@ -220,24 +220,21 @@ def render_config(config: ShopPayConfig | None) -> dict:
             "v2_refund_cert_set": bool(config.v2_cert_pem)}
 
 
-def _field_error(name: str, message: str):
-    return invalid("request body is invalid", {"fields": [{"field": name, "message": message}]})
-
 
 async def save_config(shop_id: int, fields: dict) -> dict:
     if fields["api_version"] == "v3":
         for name in ("cert_serial_no", "private_key", "apiv3_key", "public_key", "public_key_id"):
             if not fields.get(name):
-                raise _field_error(name, "required for APIv3")
+                raise field_error(name, "required for APIv3")
         for name, loader in (("private_key", load_private_key), ("public_key", load_public_key)):
             try:
                 loader(fields[name])
             except Exception:
-                raise _field_error(name, "not a usable RSA PEM key") from None
+                raise field_error(name, "not a usable RSA PEM key") from None
         if len(fields["apiv3_key"].encode()) != 32:
-            raise _field_error("apiv3_key", "must be 32 bytes")
+            raise field_error("apiv3_key", "must be 32 bytes")
     elif len(fields.get("v2_api_key") or "") != 32:
-        raise _field_error("v2_api_key", "APIv2 needs the 32-character API key")
+        raise field_error("v2_api_key", "APIv2 needs the 32-character API key")
     fields = {name: value if value is not None else "" for name, value in fields.items()}
     config = await get_config(shop_id)
     if config is None:

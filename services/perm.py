@@ -11,7 +11,7 @@ import json
 
 import peewee
 
-from lib.errors import conflict, invalid, not_found
+from lib.errors import conflict, field_error, not_found
 from models.base import iso, paginate
 from models.user import Role, Staff
 
@@ -52,7 +52,7 @@ CATALOGUE: dict[str, str] = {
 def check_keys(keys: list[str], field: str = "permissions") -> list[str]:
     unknown = sorted(set(keys) - set(CATALOGUE))
     if unknown:
-        raise invalid("request body is invalid", {"fields": [{"field": field, "message": f"unknown permissions: {unknown}"}]})
+        raise field_error(field, f"unknown permissions: {unknown}")
     return sorted(set(keys))
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from lib.errors import conflict, invalid, not_found
+from lib.errors import conflict, field_error, not_found
 from models.goods import ON_SALE, Goods, Sku
 from models.member import Member, MemberLevel
 from models.sale import COUPON_UNUSED, KIND_AMOUNT, CouponTemplate
@@ -90,7 +90,7 @@ async def load_lines(shop_id: int, items: list[dict]) -> list[Line]:
     lines = []
     for (goods_id, sku_id), quantity in sorted(merged.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
         if quantity > MAX_QUANTITY:
-            raise invalid("request body is invalid", {"fields": [{"field": "items", "message": f"at most {MAX_QUANTITY} of one item"}]})
+            raise field_error("items", f"at most {MAX_QUANTITY} of one item")
         goods = await Goods.aio_get_or_none((Goods.shop_id == shop_id) & (Goods.id == goods_id) & Goods.deleted_at.is_null())
         if goods is None:
             raise not_found("goods")
@@ -99,13 +99,13 @@ async def load_lines(shop_id: int, items: list[dict]) -> list[Line]:
         sku = None
         if goods.has_skus:
             if sku_id is None:
-                raise invalid("request body is invalid", {"fields": [{"field": "items", "message": f"choose a SKU of goods {goods_id}"}]})
+                raise field_error("items", f"choose a SKU of goods {goods_id}")
             sku = await Sku.aio_get_or_none((Sku.shop_id == shop_id) & (Sku.goods_id == goods_id) & (Sku.id == sku_id)
                                             & Sku.deleted_at.is_null())
             if sku is None:
                 raise not_found("sku")
         elif sku_id is not None:
-            raise invalid("request body is invalid", {"fields": [{"field": "items", "message": f"goods {goods_id} has no SKUs"}]})
+            raise field_error("items", f"goods {goods_id} has no SKUs")
         lines.append(Line(goods, sku, quantity))
     return lines
 

@@ -17,8 +17,8 @@ import json
 from peewee import fn
 
 import events
-from lib.errors import ApiError, conflict, invalid, not_found
-from models.base import iso, paginate, utcnow
+from lib.errors import ApiError, conflict, field_error, not_found
+from models.base import iso, naive_utc, paginate, utcnow
 from models.goods import Category, Goods
 from models.member import Member
 from models.order import COMPLETED, PAID, SHIPPED, Order
@@ -39,20 +39,12 @@ MAX_ISSUE = 10_000  # members one issue call may reach
 MAX_HELD = 200  # coupons considered for one cart
 
 
-def _field_error(field: str, message: str):
-    return invalid("request body is invalid", {"fields": [{"field": field, "message": message}]})
-
 
 def coupon_error(message: str, coupon_id: int | None = None) -> ApiError:
     """422 naming the coupon a cart cannot use, and why."""
     return ApiError(422, "coupon_unavailable", message,
                     {"fields": [{"field": "coupon_ids", "message": message}], "coupon_id": coupon_id})
 
-
-def _naive_utc(moment: datetime.datetime | None) -> datetime.datetime | None:
-    if moment is not None and moment.tzinfo is not None:
-        return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return moment
 
 
 # ---------------------------------------------------------------- templates
@@ -72,32 +64,32 @@ async def _template_columns(shop_id: int, fields: dict, current: CouponTemplate 
     columns = dict(fields)
     for key in ("valid_from", "valid_until"):
         if key in columns:
-            columns[key] = _naive_utc(columns[key])
+            columns[key] = naive_utc(columns[key])
 
     def value(key):
         return columns.get(key, getattr(current, key) if current else None)
 
     if value("kind") == KIND_AMOUNT and not value("amount_fen"):
-        raise _field_error("amount_fen", "an amount coupon needs amount_fen")
+        raise field_error("amount_fen", "an amount coupon needs amount_fen")
     if value("kind") != KIND_AMOUNT and not value("percent_off"):
-        raise _field_error("percent_off", "a percent coupon needs percent_off (1-99)")
+        raise field_error("percent_off", "a percent coupon needs percent_off (1-99)")
     if not value("valid_days") and not value("valid_until"):
-        raise _field_error("valid_until", "give a fixed end (valid_until) or valid_days after claim")
+        raise field_error("valid_until", "give a fixed end (valid_until) or valid_days after claim")
     if value("valid_from") and value("valid_until") and value("valid_until") <= value("valid_from"):
-        raise _field_error("valid_until", "must be after valid_from")
+        raise field_error("valid_until", "must be after valid_from")
     if "scope_ids" in columns or "scope" in columns:
         scope, ids = value("scope"), columns.get("scope_ids", json.loads(current.scope_ids) if current else [])
         if scope != SCOPE_ALL and not ids:
-            raise _field_error("scope_ids", f"list the {scope} this coupon applies to")
+            raise field_error("scope_ids", f"list the {scope} this coupon applies to")
         model = Goods if scope == SCOPE_GOODS else Category
         if scope != SCOPE_ALL:
             found = await model.select().where((model.shop_id == shop_id) & model.id.in_(ids)).aio_count()
             if found != len(set(ids)):
-                raise _field_error("scope_ids", f"unknown {scope} ids")
+                raise field_error("scope_ids", f"unknown {scope} ids")
         columns["scope_ids"] = json.dumps(sorted(set(ids)) if scope != SCOPE_ALL else [])
     if current is not None and "total_quantity" in columns and columns["total_quantity"] \
             and columns["total_quantity"] < current.claimed_count:
-        raise _field_error("total_quantity", f"{current.claimed_count} are already claimed")
+        raise field_error("total_quantity", f"{current.claimed_count} are already claimed")
     return columns
 
 
@@ -220,9 +212,9 @@ async def issue(shop_id: int, template_id: int, member_ids: list[int] | None, le
         query = query.where(Member.level_id == level_id)
     targets = [row.id for row in await query.limit(MAX_ISSUE + 1).aio_execute()]
     if len(targets) > MAX_ISSUE:
-        raise _field_error("member_ids", f"at most {MAX_ISSUE} members per issue")
+        raise field_error("member_ids", f"at most {MAX_ISSUE} members per issue")
     if member_ids and len(targets) != len(set(member_ids)):
-        raise _field_error("member_ids", "unknown or inactive members")
+        raise field_error("member_ids", "unknown or inactive members")
     skipped = 0
     if template.per_member_limit and targets:
         held = {}
