@@ -255,3 +255,4 @@ Money = pydantic.conint(ge=0, le=10**12)  # fen; ¥10 billion is beyond any real
 Username = pydantic.constr(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
 Password = pydantic.constr(min_length=6, max_length=128)
 Mobile = pydantic.constr(pattern=r"^1\d{10}$")
+Sort = pydantic.conint(ge=-1_000_000, le=1_000_000)  # display order; the database column is a 32-bit int

@@ -2,7 +2,7 @@ import datetime
 
 import pydantic
 
-from handlers.base import MerchantHandler, RequestBody, Url
+from handlers.base import MerchantHandler, RequestBody, Sort, Url
 from services import adv
 
 
@@ -10,7 +10,7 @@ class BannerBody(RequestBody):
     title: pydantic.constr(max_length=100) = ""
     image: Url
     link: pydantic.constr(max_length=512) = ""
-    sort: int = 0
+    sort: Sort = 0
     enabled: bool = True
     starts_at: datetime.datetime | None = None
     ends_at: datetime.datetime | None = None
@@ -20,7 +20,7 @@ class BannerPatch(RequestBody):
     title: pydantic.constr(max_length=100) = None
     image: Url = None
     link: pydantic.constr(max_length=512) = None
-    sort: int = None
+    sort: Sort = None
     enabled: bool = None
     starts_at: datetime.datetime | None = None
     ends_at: datetime.datetime | None = None

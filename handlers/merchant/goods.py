@@ -2,7 +2,7 @@ from typing import Literal
 
 import pydantic
 
-from handlers.base import Id, MerchantHandler, Money, RequestBody, Url
+from handlers.base import Id, MerchantHandler, Money, RequestBody, Sort, Url
 from services import goods as goods_service
 
 Title = pydantic.constr(min_length=1, max_length=200)
@@ -13,14 +13,14 @@ Stock = pydantic.conint(ge=0, le=10**9)
 class CategoryBody(RequestBody):
     name: pydantic.constr(min_length=1, max_length=64)
     parent_id: Id | None = None
-    sort: int = 0
+    sort: Sort = 0
     enabled: bool = True
 
 
 class CategoryPatch(RequestBody):
     name: pydantic.constr(min_length=1, max_length=64) = None
     parent_id: Id | None = None
-    sort: int = None
+    sort: Sort = None
     enabled: bool = None
 
 
@@ -45,7 +45,7 @@ class GoodsFields(RequestBody):
     market_price_fen: Money = None
     weight_g: pydantic.conint(ge=0, le=10**8) = None
     status: Literal["on_sale", "off_sale"] = None
-    sort: int = None
+    sort: Sort = None
     is_virtual: bool = None
     purchase_limit: pydantic.conint(ge=0, le=100_000) = None
     # distribution: per-level rates in basis points overriding the shop's ([1500, 500]: 15%, 5%)
