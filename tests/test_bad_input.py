@@ -1,0 +1,135 @@
+"""Bad input catalogue: every hostile value in every field of representative writes (goods, orders,
+addresses, money adjustments), deep and odd JSON, unicode edge cases, injection strings, and a
+WebSocket client that floods subscribe ops. The rule checked everywhere (API.md): a clear 4xx with
+the JSON error body, nothing stored by a refused request, never a 5xx, and the server keeps
+serving everybody else. Strings that are valid are stored and returned byte for byte."""
+from __future__ import annotations
+
+import asyncio
+import json
+from urllib.parse import quote
+
+import pytest
+
+from tests.test_authz_matrix import snapshot
+from tests.test_orders import ADDRESS, buyer, fast_members, new_goods
+from tests.ws_client import WsClient
+
+# values that are wrong for some field or other: types, bounds, sizes, encodings
+HOSTILE = [None, True, "", "x" * 70_000, -1, 0, 2**63, -(2**63), 10**30, 1.5, "12", [], {}, [1] * 1000,
+           {"$gt": ""}, "١٢٣", "1e3"]
+# strings a shop must store and show exactly as typed (a JSON API: escaping is the page's job)
+VERBATIM = ["🍵 茶 4-byte emoji", "e\u0301 combining", "\u202eRTL override", "zero\u200bwidth", "'; DROP TABLE goods; --",
+            "\" OR 1=1 --", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "%_\\ wildcards", "${7*7}{{7*7}}",
+            "Ω≈ç√∫˜µ≤≥÷", "ｆｕｌｌｗｉｄｔｈ", "inner\ttab and\nnewline"]  # (outer whitespace is trimmed)
+
+
+def error_body(response) -> bool:
+    error = response.body.get("error") if isinstance(response.body, dict) else None
+    return isinstance(error, dict) and isinstance(error.get("code"), str) and isinstance(error.get("message"), str)
+
+
+async def hostile_fields(api, method, path, valid: dict, token: str, shop_ids: list[int], expect: int) -> int:
+    """Each field of `valid` replaced by each hostile value: either accepted (`expect`) or a 4xx
+    with the error body and no stored change. Returns how many were refused."""
+    refused = 0
+    for field in valid:
+        for value in HOSTILE:
+            body = {**valid, field: value}
+            before = await snapshot(shop_ids)
+            response = await api.call(method, path, body, token=token)
+            assert response.status < 500, (path, field, repr(value)[:40], response.status, response.body)
+            if response.status != expect:
+                assert 400 <= response.status < 500 and error_body(response), (path, field, repr(value)[:40])
+                assert await snapshot(shop_ids) == before, (path, field, repr(value)[:40])
+                refused += 1
+    return refused
+
+
+async def test_hostile_values_in_every_field_are_refused_cleanly(api, make_shop):
+    shop = await make_shop()
+    goods = await new_goods(api, shop, stock=1000)
+    member, = await fast_members(shop.id, 1)
+    address_id = await buyer(api, shop, member, balance_fen=10_000)
+    token, mobile = shop.owner_token, f"/api/mobile/{shop.id}"
+    refused = await hostile_fields(api, "POST", "/api/merchant/goods",
+                                   {"title": "Tea", "price_fen": 100, "stock": 5, "status": "on_sale"}, token, [shop.id], 201)
+    refused += await hostile_fields(api, "POST", f"/api/merchant/members/{member.id}/balance",
+                                    {"delta_fen": 100, "remark": "gift"}, token, [shop.id], 200)
+    refused += await hostile_fields(api, "POST", f"/api/merchant/goods/{goods['id']}/stock", {"delta": 1}, token, [shop.id], 200)
+    refused += await hostile_fields(api, "POST", f"{mobile}/addresses", ADDRESS, member.token, [shop.id], 201)
+    refused += await hostile_fields(api, "POST", f"{mobile}/cart", {"goods_id": goods["id"], "quantity": 1},
+                                    member.token, [shop.id], 201)
+    line = {"goods_id": goods["id"], "quantity": 1}
+    for field in line:  # inside the items list of an order
+        for value in HOSTILE:
+            response = await api.post(f"{mobile}/orders", {"items": [{**line, field: value}], "address_id": address_id},
+                                      token=member.token)
+            assert response.status in (201, 404, 409, 422) and (response.status == 201 or error_body(response)), \
+                (field, repr(value)[:40], response.body)
+            refused += response.status != 201
+    assert refused > 100
+    me = (await api.get(f"{mobile}/me", token=member.token)).body
+    assert me["balance_fen"] >= 10_000  # whatever was accepted added money, nothing took it
+
+
+@pytest.mark.parametrize("raw", [
+    b"[" * 100_000 + b"]" * 100_000,  # deep nesting
+    b'{"title": ' * 5_000 + b"1" + b"}" * 5_000,
+    b'{"title": "Tea", "price_fen": NaN, "stock": 1}',
+    b'{"title": "Tea", "price_fen": Infinity, "stock": 1}',
+    b'{"title": "\\ud800 lone surrogate", "price_fen": 1, "stock": 1}',
+    b'{"title": "Tea", "title": "duplicate key", "price_fen": 1, "stock": 1, "status": "on_sale", "x": 1}',
+    b"\xef\xbb\xbf{}",  # byte order mark
+    b"\xff\xfe\x00t\x00i",  # not UTF-8
+    b"title=Tea&price_fen=1",  # a form, not JSON
+    b"null", b"1", b'"string"', b"",
+])
+async def test_odd_json_is_a_4xx_and_stores_nothing(api, make_shop, raw):
+    shop = await make_shop()
+    before = await snapshot([shop.id])
+    response = await api.post("/api/merchant/goods", raw=raw, token=shop.owner_token)
+    assert 400 <= response.status < 500 and error_body(response), (response.status, response.text[:200])
+    assert await snapshot([shop.id]) == before
+
+
+async def test_unicode_and_injection_strings_are_stored_and_returned_verbatim(api, make_shop):
+    shop = await make_shop()
+    ids = {}
+    for text in VERBATIM:
+        created = await api.post("/api/merchant/goods", {"title": text, "price_fen": 100, "stock": 1,
+                                                         "status": "on_sale"}, token=shop.owner_token)
+        assert created.status == 201, (text, created.body)
+        ids[created.body["id"]] = text
+    for goods_id, text in ids.items():
+        shown = await api.get(f"/api/mobile/{shop.id}/goods/{goods_id}")
+        assert shown.body["title"] == text
+    # search treats every character literally: '%' and '_' are not wildcards, quotes are not SQL
+    for text in ("%", "_", "'", "%_\\", "DROP TABLE"):
+        found = await api.get(f"/api/mobile/{shop.id}/goods?q={quote(text, safe='')}&page_size=100")
+        titles = [item["title"] for item in found.body["items"]]
+        assert found.status == 200 and sorted(titles) == sorted(t for t in VERBATIM if text in t), (text, titles)
+    total = (await api.get("/api/merchant/goods?page_size=100", token=shop.owner_token)).body["total"]
+    assert total == len(VERBATIM)  # the table is still there
+
+
+async def test_a_socket_flooding_subscribe_ops_is_cut_off_and_others_keep_being_served(server):
+    calm = await WsClient.connect(server.port)
+    flood = await WsClient.connect(server.port)
+    for n in range(10_000):
+        try:
+            await flood.connection.write_message(json.dumps({"op": "subscribe", "channel": f"team:{n + 1}"}))
+        except Exception:  # the server closed the connection under us: that is the expected end
+            break
+    replies = []
+    while (reply := await flood.recv()) is not None:
+        replies.append(reply)
+    codes = {r.get("code") for r in replies if r.get("op") == "error"}
+    subscribed = sum(1 for r in replies if r.get("op") == "subscribed")
+    assert flood.connection.close_code == 1008 and "rate_limited" in codes, (flood.connection.close_code, codes)
+    assert subscribed <= 100  # the per-connection cap holds
+    started = asyncio.get_running_loop().time()
+    await calm.send({"op": "ping"})
+    assert await calm.recv() == {"op": "pong"}
+    assert asyncio.get_running_loop().time() - started < 5
+    calm.close()
