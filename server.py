@@ -72,7 +72,8 @@ class MallServer:
         from handlers.routes import make_app
 
         self.http = tornado.httpserver.HTTPServer(
-            make_app(config), max_body_size=config.max_body_bytes * HARD_BODY_CAP_FACTOR, xheaders=False,
+            make_app(config), max_body_size=config.max_body_bytes * HARD_BODY_CAP_FACTOR,
+            xheaders=bool(config.behind_proxy),
         )
         if sockets is None:
             sockets = tornado.netutil.bind_sockets(config.port, config.host or None)

@@ -31,11 +31,14 @@ class Relay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.paused = False  # tests freeze the relay to simulate a crash before publishing
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -45,13 +48,19 @@ class Relay:
         self._wake.set()
 
     async def _run(self) -> None:
-        while True:
-            # asyncio.timeout, not wait_for: under load, wait_for on Python 3.11 was seen to
-            # swallow the cancellation of this task at shutdown and hang it
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(POLL_INTERVAL_S):
-                    await self._wake.wait()
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            # the poll is a timer that sets the wake event, not a timeout around the wait: on
+            # Python 3.11 both wait_for and asyncio.timeout were seen to swallow this task's
+            # cancellation at shutdown when it coincided with the timeout, hanging stop()
+            timer = loop.call_later(POLL_INTERVAL_S, self._wake.set)
+            try:
+                await self._wake.wait()
+            finally:
+                timer.cancel()
             self._wake.clear()
+            if self._stopping:
+                return
             if self.paused:
                 continue
             try:

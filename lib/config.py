@@ -43,6 +43,9 @@ class Config:
     ws_ping_interval_seconds: float = 25
     # Prefix for every Redis key, so deployments (or test runs) can share one Redis.
     redis_prefix: str = "mall:"
+    # 1 behind a reverse proxy (deploy/nginx): the client address comes from X-Real-IP /
+    # X-Forwarded-For, which the proxy must overwrite. 0: never trust those headers.
+    behind_proxy: int = 0
 
     @property
     def is_sqlite(self) -> bool:

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlparse
 
 import aiosqlite
 import peewee
+import pymysql
 from peewee_async import MySQLDatabase, SqliteDatabase
 from peewee_async.connection import connection_context
 from peewee_async.pool import PoolBackend
@@ -29,7 +30,10 @@ from lib.config import ROOT
 database = peewee.DatabaseProxy()
 
 # Errors meaning "the database is unreachable or went away", answered with 503, never 500.
-UNAVAILABLE_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
+# pymysql's own classes too: a ROLLBACK on a connection that just died raises them unwrapped
+# (peewee-async's Transaction runs it outside peewee's exception wrapper).
+UNAVAILABLE_ERRORS = (peewee.OperationalError, peewee.InterfaceError, pymysql.err.OperationalError,
+                      pymysql.err.InterfaceError)
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",

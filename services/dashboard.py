@@ -32,7 +32,8 @@ def _day_start(day: datetime.date) -> datetime.datetime:
 
 # ---------------------------------------------------------------- rollups
 async def rollup_next_day() -> datetime.date | None:
-    """Roll up the earliest closed day not rolled up yet, for every shop at once; None when up to
+    """Roll up the earliest closed day not rolled up yet, for every shop at once; returns that day
+    (also when another process won the race for it: it is rolled up either way), None when up to
     date. Safe in N processes: the day's RollupDay row is inserted in the same transaction."""
     latest = await RollupDay.select(fn.MAX(RollupDay.day)).aio_scalar()
     if latest is None:
@@ -78,7 +79,7 @@ async def rollup_next_day() -> datetime.date | None:
                                    "sales_fen": int(f)} for s, g, t, q, f in goods], 500):
                 await DailyGoodsStat.insert_many(batch).aio_execute()
     except peewee.IntegrityError:
-        return None  # another process rolled this day up
+        pass  # another process rolled this day up; the caller goes on with the next one
     return day
 
 

@@ -49,7 +49,9 @@ def database_url(tmp_path_factory):
     conn = _mysql_admin(MYSQL_URL)
     with conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    conn.close()
     yield parsed._replace(path=f"/{name}").geturl()
+    conn = _mysql_admin(MYSQL_URL)  # a new connection: the fault tests restart MariaDB
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
     conn.close()

@@ -8,6 +8,7 @@ one), and `mark_paid()` for a payment whose notification never arrives.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -52,6 +53,8 @@ class FakeWechatPay:
         self.refunds: dict[str, dict] = {}  # out_refund_no -> request
         self.transfers: dict[str, dict] = {}  # our transfer number -> {openid, amount, api}
         self.fail_transfers = False  # answer transfers with a system error (WeChat having a bad day)
+        self.fault: str | None = None  # every v3 call: "error" answers 500, "hang" answers after hang_seconds
+        self.hang_seconds = 3.0
         self.v2_api_key = secrets.token_hex(16)
 
     def merchant_config(self, app_id: str) -> dict:
@@ -120,7 +123,13 @@ class FakeWechatPay:
         fake = self
 
         class Base(tornado.web.RequestHandler):
-            def prepare(self):
+            async def prepare(self):
+                if fake.fault == "hang":
+                    await asyncio.sleep(fake.hang_seconds)
+                elif fake.fault == "error":
+                    self.set_status(500)
+                    self.finish({"code": "SYSTEM_ERROR", "message": "system busy, try again"})
+                    return
                 fields = dict(AUTH.findall(self.request.headers.get("Authorization", "")))
                 body = self.request.body.decode()
                 message = f"{self.request.method}\n{self.request.uri}\n{fields.get('timestamp')}\n{fields.get('nonce_str')}\n{body}\n"

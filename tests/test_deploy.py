@@ -1,0 +1,143 @@
+"""The deployment of deploy/: two `server.py` processes behind Debian's nginx with the shipped site
+file (only its ports changed), no sticky sessions. Shoppers' orders and the shop's live order feed
+go through nginx; one process is killed; its WebSocket clients reconnect through nginx to the other
+and resume with `since` + `epoch`, missing nothing and seeing nothing twice.
+
+Needs nginx and two processes sharing MariaDB and Redis (the MariaDB + Redis pass of CI, which
+installs nginx and sets MALL_NGINX_REQUIRED=1 so that a missing nginx fails instead of skipping).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import MYSQL_URL, REDIS_URL, Api, make_config
+from tests.helpers import ROOT, free_port, server_env, start_server_process
+from tests.test_orders import buyer, fast_members, new_goods
+from tests.ws_client import WsClient
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+pytestmark = [
+    pytest.mark.skipif(not (MYSQL_URL and REDIS_URL), reason="two processes share MariaDB and Redis: needs both URLs"),
+    pytest.mark.skipif(NGINX is None and not os.environ.get("MALL_NGINX_REQUIRED"), reason="nginx is not installed"),
+]
+
+
+def nginx_config(directory, listen_port: int, upstream_ports: list[int]) -> str:
+    """deploy/nginx/mall.conf with our ports, inside a minimal nginx.conf that keeps every file
+    nginx writes in `directory`."""
+    site = (ROOT / "deploy" / "nginx" / "mall.conf").read_text()
+    servers = iter(upstream_ports)
+    site, count = re.subn(r"server 127\.0\.0\.1:\d+", lambda _: f"server 127.0.0.1:{next(servers)}", site)
+    assert count == len(upstream_ports)
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{listen_port};")
+    temp = " ".join(f"{kind}_temp_path {directory}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    path = directory / "nginx.conf"
+    path.write_text(f"worker_processes 1;\npid {directory}/nginx.pid;\nerror_log {directory}/error.log warn;\n"
+                    f"events {{ worker_connections 1024; }}\nhttp {{\naccess_log off;\n{temp}\n{site}\n}}\n")
+    os.chmod(directory, 0o777)
+    return str(path)
+
+
+async def wait_for_port(port: int) -> None:
+    for _ in range(100):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+async def events_until(client: WsClient, order_ids: set[int], timeout: float = 15) -> list[dict]:
+    """Events on the shop's order channel until order.paid came for every id (or None: closed)."""
+    received, paid = [], set()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not order_ids <= paid:
+        message = await client.recv(timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
+        if message is None:
+            return received + [None]
+        if message.get("op") == "event":
+            received.append(message)
+            if message["type"] == "order.paid":
+                paid.add(message["data"]["order_id"])
+    return received
+
+
+async def test_two_processes_behind_nginx_survive_a_kill_and_clients_resume(server, api, make_shop, database_url,
+                                                                           tmp_path):
+    assert NGINX, "MALL_NGINX_REQUIRED is set but nginx is not installed"
+    env = server_env(make_config(database_url), MALL_BEHIND_PROXY=1)
+    port_a, port_b, port_nginx = free_port(), free_port(), free_port()
+    processes = [await start_server_process(env, port_a), await start_server_process(env, port_b)]
+    nginx = subprocess.Popen([NGINX, "-g", "daemon off;", "-c", nginx_config(tmp_path, port_nginx, [port_a, port_b]),
+                              "-e", str(tmp_path / "error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    clients: list[WsClient] = []
+    try:
+        await wait_for_port(port_nginx)
+        front = Api(port_nginx)
+        assert (await front.get("/api/health")).status == 200
+        shop = await make_shop()
+        goods = await new_goods(api, shop, stock=100)
+        shopper, = await fast_members(shop.id, 1)
+        address_id = await buyer(api, shop, shopper, balance_fen=100_000)
+
+        async def order_and_pay() -> int:
+            created = await front.post(f"/api/mobile/{shop.id}/orders", {
+                "items": [{"goods_id": goods["id"], "quantity": 1}], "address_id": address_id}, token=shopper.token)
+            assert created.status == 201, created.body
+            paid = await front.post(f"/api/mobile/{shop.id}/orders/{created.body['id']}/pay", {"method": "balance"},
+                                    token=shopper.token)
+            assert paid.status == 200, paid.body
+            return created.body["id"]
+
+        # six merchant screens on the live order feed, spread by nginx over both processes
+        channel, epochs = f"shop:{shop.id}:orders", []
+        for _ in range(6):
+            client = await WsClient.connect(port_nginx, shop.owner_token)
+            await client.recv_op("authenticated")
+            subscribed = await client.subscribe(channel)
+            assert subscribed["op"] == "subscribed"
+            clients.append(client)
+            epochs.append(subscribed["epoch"])
+        first = await order_and_pay()
+        history = [await events_until(client, {first}) for client in clients]
+        assert all(h and h[-1] is not None for h in history)
+
+        processes[0].kill()  # process A dies with its sockets
+        processes[0].wait()
+        later = {await order_and_pay() for _ in range(3)}  # nginx sends the writes to B
+        dropped = 0
+        for index, client in enumerate(clients):
+            seen = await events_until(client, later)
+            if seen and seen[-1] is None:  # this screen was on A: reconnect through nginx, resume
+                dropped += 1
+                last = history[index][-1]
+                client.close()
+                client = clients[index] = await WsClient.connect(port_nginx, shop.owner_token)
+                await client.recv_op("authenticated")
+                resumed = await client.subscribe(channel, since=last["seq"], epoch=epochs[index])
+                assert resumed["op"] == "subscribed" and resumed["epoch"] == epochs[index], resumed
+                seen = seen[:-1] + await events_until(client, later)
+            history[index] += seen
+        assert 0 < dropped < len(clients)  # round robin put screens on both processes
+        for events in history:
+            seqs = [event["seq"] for event in events]
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs  # no gap, nothing twice
+            assert {e["data"]["order_id"] for e in events if e["type"] == "order.paid"} == {first} | later
+    finally:
+        for client in clients:
+            client.close()
+        nginx.terminate()
+        nginx.wait(timeout=10)
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+            process.wait(timeout=30)
+            process.stdout.close()

@@ -1,0 +1,184 @@
+"""A bounded soak: shoppers and a merchant drive mixed traffic (browse, cart, order, pay, cancel,
+refund, confirm, group-buy open/join, ship, approve refunds, restock, top up) while merchant screens
+follow the live order feed. At the end the invariants hold: stock + sold = stocked, every ledger
+sums to its balance, no order without lines, and every paid order's `order.paid` reached every
+screen exactly once, in gapless seq order.
+
+30 s in CI; MALL_SOAK_SECONDS=300 for the long run (RELIABILITY.md). MALL_SOAK_FAULTS=1 also
+restarts Redis and (MariaDB pass) MariaDB during the run: 503s are then allowed while a dependency
+is down, and a screen that is told to `resync` refetches the feed by REST, as a client must.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import random
+import time
+
+from models.order import Order
+from tests.conftest import MYSQL_URL, REDIS_URL
+from tests.invariants import violations
+from tests.test_faults import mariadb_up, run
+from tests.test_groups import campaign
+from tests.test_live import _redis_cli, _start_redis
+from tests.test_orders import buyer, fast_members, new_goods
+from tests.ws_client import WsClient
+
+SECONDS = float(os.environ.get("MALL_SOAK_SECONDS", "30"))
+FAULTS = os.environ.get("MALL_SOAK_FAULTS") == "1"
+SHOPPERS, SCREENS = 16, 3
+
+
+class Screen:
+    """A merchant's live order feed: what arrived, per epoch, and whether it had to resync."""
+
+    def __init__(self, client: WsClient, epoch: str):
+        self.client, self.epoch = client, epoch
+        self.seqs: dict[str, list[int]] = collections.defaultdict(list)
+        self.paid: collections.Counter = collections.Counter()
+        self.resyncs = 0
+
+    async def follow(self) -> None:
+        while (message := await self.client.recv(timeout=3600)) is not None:
+            if message["op"] == "event":
+                self.seqs[self.epoch].append(message["seq"])
+                if message["type"] == "order.paid":
+                    self.paid[message["data"]["order_id"]] += 1
+            elif message["op"] == "resync":
+                self.resyncs += 1
+                self.epoch = message["epoch"]
+
+
+async def test_soak_mixed_traffic_keeps_every_invariant(server, api, make_shop):
+    rng = random.Random(os.environ.get("MALL_SOAK_SEED", str(time.time_ns())))
+    shop = await make_shop()
+    owner = shop.owner_token
+    goods = [await new_goods(api, shop, title=f"G{i}", price_fen=rng.randrange(100, 3000), stock=300) for i in range(4)]
+    team_goods, activity = await campaign(api, shop, stock=300)
+    stocked = {g["id"]: 300 for g in goods} | {team_goods["id"]: 300}
+    shoppers = await fast_members(shop.id, SHOPPERS)
+    addresses = {m.id: await buyer(api, shop, m, balance_fen=200_000) for m in shoppers}
+    screens = []
+    for _ in range(SCREENS):
+        client = await WsClient.connect(server.port, owner)
+        await client.recv_op("authenticated")
+        subscribed = await client.subscribe(f"shop:{shop.id}:orders")
+        screens.append(Screen(client, subscribed["epoch"]))
+    followers = [asyncio.create_task(screen.follow()) for screen in screens]
+    statuses: collections.Counter = collections.Counter()
+    orders: dict[int, list[int]] = collections.defaultdict(list)  # member id -> their order ids
+    open_teams: list[int] = []
+    deadline = time.monotonic() + SECONDS
+    faults: list[str] = []
+
+    async def call(kind: str, method: str, path: str, body=None, token=None):
+        response = await api.call(method, path, body, token=token)
+        statuses[(kind, response.status)] += 1
+        return response
+
+    async def shopper(member) -> None:
+        mobile, token = f"/api/mobile/{shop.id}", member.token
+        while time.monotonic() < deadline:
+            action = rng.choices(["browse", "cart", "order", "cancel", "refund", "confirm", "team"],
+                                 [4, 1, 5, 1, 1, 1, 2])[0]
+            if action == "browse":
+                await call(action, "GET", f"{mobile}/goods/{rng.choice(goods)['id']}")
+            elif action == "cart":
+                await call(action, "POST", f"{mobile}/cart", {"goods_id": rng.choice(goods)["id"], "quantity": 1}, token)
+            elif action == "order":
+                items = [{"goods_id": g["id"], "quantity": rng.randrange(1, 3)} for g in rng.sample(goods, rng.randrange(1, 3))]
+                created = await call(action, "POST", f"{mobile}/orders", {"items": items, "address_id": addresses[member.id]},
+                                     token)
+                if created.status == 201:
+                    orders[member.id].append(created.body["id"])
+                    if rng.random() < 0.85:
+                        await call("pay", "POST", f"{mobile}/orders/{created.body['id']}/pay", {"method": "balance"}, token)
+            elif orders[member.id]:
+                order_id = rng.choice(orders[member.id])
+                if action == "cancel":
+                    await call(action, "POST", f"{mobile}/orders/{order_id}/cancel", {}, token)
+                elif action == "refund":
+                    await call(action, "POST", f"{mobile}/orders/{order_id}/refund", {"reason": "soak"}, token)
+                elif action == "confirm":
+                    await call(action, "POST", f"{mobile}/orders/{order_id}/confirm", {}, token)
+            if action == "team":
+                if open_teams and rng.random() < 0.7:
+                    joined = await call(action, "POST", f"{mobile}/groups/teams/{rng.choice(open_teams)}/join",
+                                        {"address_id": addresses[member.id]}, token)
+                else:
+                    joined = await call(action, "POST", f"{mobile}/groups/teams", {
+                        "activity_id": activity["id"], "team_size": 3, "address_id": addresses[member.id]}, token)
+                    if joined.status == 201:
+                        open_teams.append(joined.body["team"]["id"])
+                if joined.status == 201:
+                    orders[member.id].append(joined.body["order"]["id"])
+                    await call("pay", "POST", f"{mobile}/orders/{joined.body['order']['id']}/pay", {"method": "balance"}, token)
+
+    async def merchant() -> None:
+        while time.monotonic() < deadline:
+            action = rng.choice(["ship", "refunds", "restock", "top_up", "list"])
+            if action in ("ship", "list"):
+                paid = await call(action, "GET", "/api/merchant/orders?status=1&page_size=20", token=owner)
+                for order in paid.body.get("items", [])[:5] if action == "ship" else []:
+                    await call(action, "POST", f"/api/merchant/orders/{order['id']}/ship",
+                               {"express_company": "SF", "express_no": "SF1"}, owner)
+            elif action == "refunds":
+                for member_orders in list(orders.values())[:4]:
+                    for order_id in member_orders[-3:]:
+                        await call(action, "POST", f"/api/merchant/orders/{order_id}/refund/approve", {}, owner)
+            elif action == "restock":
+                target = rng.choice(goods)["id"]
+                added = await call(action, "POST", f"/api/merchant/goods/{target}/stock", {"delta": 20}, owner)
+                if added.status == 200:
+                    stocked[target] += 20
+            elif action == "top_up":
+                await call(action, "POST", f"/api/merchant/members/{rng.choice(shoppers).id}/balance",
+                           {"delta_fen": 1000}, owner)
+            await asyncio.sleep(0.02)
+
+    async def inject_faults() -> None:
+        while FAULTS and time.monotonic() < deadline - 20:
+            await asyncio.sleep(min(30.0, max(0.0, deadline - 20 - time.monotonic())))
+            if REDIS_URL and time.monotonic() < deadline - 20:
+                _redis_cli("shutdown", "nosave")
+                await asyncio.sleep(2)
+                _start_redis()
+                faults.append("redis restart")
+            await asyncio.sleep(5)
+            if MYSQL_URL and time.monotonic() < deadline - 20:
+                await run("mysqladmin", "-uroot", "shutdown")
+                await asyncio.sleep(2)
+                await run("start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd")
+                while not await mariadb_up():
+                    await asyncio.sleep(0.05)
+                faults.append("mariadb restart")
+
+    await asyncio.gather(*(shopper(m) for m in shoppers), merchant(), inject_faults())
+
+    bad = {key: count for key, count in statuses.items() if key[1] >= 500 and not (FAULTS and key[1] == 503)}
+    assert not bad, bad
+    assert await violations(shop.id, stocked) == []
+    paid = {o.id for o in await Order.select(Order.id).where((Order.shop_id == shop.id)
+                                                             & Order.paid_at.is_null(False)).aio_execute()}
+    settle_by = asyncio.get_running_loop().time() + 20
+    while any(not screen.resyncs and not paid <= set(screen.paid) for screen in screens) \
+            and asyncio.get_running_loop().time() < settle_by:
+        await asyncio.sleep(0.1)
+    for screen in screens:
+        for epoch, seqs in screen.seqs.items():
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), (epoch, "gap or repeat")
+        assert all(count == 1 for count in screen.paid.values()), "an order.paid arrived twice"
+        if not screen.resyncs:  # told to resync: the REST list is the truth from there on
+            assert set(screen.paid) == paid
+        screen.client.close()
+    for follower in followers:
+        follower.cancel()
+    requests = sum(statuses.values())
+    per_kind = collections.Counter()
+    for (kind, status), count in statuses.items():
+        per_kind[kind] += count
+    print(f"\nsoak {SECONDS:.0f}s: {requests} requests ({requests / SECONDS:.0f}/s), {len(paid)} paid orders, "
+          f"faults {faults or 'none'}, statuses {dict(collections.Counter(s for _, s in statuses.elements()))}, "
+          f"per kind {dict(per_kind)}, screens resynced {[s.resyncs for s in screens]}, violations 0")
+    assert len(paid) > 10 and requests > 100
