@@ -46,7 +46,6 @@ class MallServer:
         redis = None
         if config.redis_url:
             import redis.asyncio as aioredis
-
             from redis.asyncio.retry import Retry
             from redis.backoff import ExponentialBackoff
             from redis.exceptions import ConnectionError as RedisConnectionError
