@@ -134,7 +134,8 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
         schemas[model.__name__] = schema
         operation["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
-    success = "201" if re.search(r"send\(.*,\s*201\)", source) else "204" if "no_content()" in source else "200"
+    status = re.search(r"send\(.*,\s*(20[0-9])\)", source)
+    success = status.group(1) if status else "204" if "no_content()" in source else "200"
     answers = {success: {"description": "success"} if success == "204" else {
         "description": "success", "content": {"application/json": {"schema": {"type": "object"}}}}}
     if "text/csv" in source:
