@@ -169,3 +169,65 @@ def chart(name: str, draw) -> str:
     figure.savefig(folder / f"{name}.png")
     plt.close(figure)
     return f"![{name}](docs/bench/{name}.png)"
+
+
+# ---------------------------------------------------------------- sampling profiles (py-spy)
+# Where a sample's innermost frame lives -> the layer it is counted against. First match wins.
+LAYERS = [  # py-spy frames read "function (package/module.py:line)"
+    ("MySQL driver (aiomysql, pymysql)", ("(aiomysql/", "(pymysql/")),
+    ("SQL building (peewee, peewee-async)", ("(peewee.py", "(peewee_async/", "(playhouse/")),
+    ("Redis client", ("(redis/",)),
+    ("validation (pydantic)", ("(pydantic",)),
+    ("JSON", ("(json/", "(orjson")),
+    ("tokens (PyJWT)", ("(jwt/",)),
+    ("HTTP server (tornado)", ("(tornado/",)),
+    ("asyncio event loop", ("(asyncio/", "(selectors.py")),
+    ("mall code", ("(handlers/", "(services/", "(models/", "(events/", "(lib/", "(tasks/", "(server.py")),
+]
+
+
+class Profiler:
+    """`py-spy record` attached to a running process, as folded stacks; `layers()` says where
+    the CPU time went, `functions()` which of our functions (inclusive) took it."""
+
+    def __init__(self, pid: int, path: Path, rate: int = 250):
+        import shutil
+
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        self.path = path
+        self.process = subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
+                                         "--output", str(path), "--nonblocking"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)  # attached before the load starts
+
+    def stop(self) -> list[tuple[list[str], int]]:
+        import signal
+
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(60)
+        stacks = []
+        for line in self.path.read_text().splitlines():
+            frames, _, count = line.rpartition(" ")
+            if frames:
+                stacks.append((frames.split(";"), int(count)))
+        return stacks
+
+    @staticmethod
+    def layers(stacks) -> list[tuple[str, float]]:
+        totals: dict[str, int] = {}
+        for frames, count in stacks:
+            leaf = frames[-1]
+            layer = next((name for name, marks in LAYERS if any(m in leaf for m in marks)), "other (stdlib, C)")
+            totals[layer] = totals.get(layer, 0) + count
+        everything = sum(totals.values()) or 1
+        return sorted(((name, 100 * n / everything) for name, n in totals.items()), key=lambda x: -x[1])
+
+    @staticmethod
+    def functions(stacks, marks=("(services/", "(handlers/", "(events/", "(models/"), top: int = 12):
+        totals: dict[str, int] = {}
+        for frames, count in stacks:
+            names = {re.sub(r":\d+\)$", ")", f) for f in frames if any(m in f for m in marks)}
+            for name in names:
+                totals[name] = totals.get(name, 0) + count
+        everything = sum(count for _, count in stacks) or 1
+        return sorted(((name, 100 * n / everything) for name, n in totals.items()), key=lambda x: -x[1])[:top]

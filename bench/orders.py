@@ -31,7 +31,9 @@ import aiomysql  # noqa: E402
 import tornado.httpclient  # noqa: E402
 
 from bench._common import (  # noqa: E402
+    ROOT,
     MallProcess,
+    Profiler,
     chart,
     insert_buyers,
     machine,
@@ -114,6 +116,8 @@ def main() -> None:
     parser.add_argument("--hot-stock", type=int, default=1000)
     parser.add_argument("--spread-goods", type=int, default=50)
     parser.add_argument("--spread-stock", type=int, default=20)
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the server with py-spy during the mall runs and report where its CPU time goes")
     args = parser.parse_args()
     raise_fd_limit()
 
@@ -143,9 +147,12 @@ def main() -> None:
                 return ids
 
         scenarios = [("hot SKU", 1, args.hot_stock), ("spread SKUs", args.spread_goods, args.spread_stock)]
+        stacks = []
         for name, count, stock in scenarios:
             mall_goods = [goods(stock) for _ in range(count)]
+            profiler = Profiler(mall.process.pid, ROOT / "data" / "bench-orders.folded") if args.profile else None
             ours = asyncio.run(mall_scenario(port, shop["id"], tokens, mall_goods))
+            stacks += profiler.stop() if profiler else []
             base = asyncio.run(raw_scenario(db, args.buyers, raw_goods(count, stock)))
             with conn.cursor() as cur:
                 marks = ",".join(["%s"] * len(mall_goods))
@@ -185,7 +192,32 @@ transaction over aiomysql, same pool size, same client concurrency. Zero oversel
 {chr(10).join(table)}
 
 {picture}
-""")
+{profile_text(stacks)}""")
+
+
+def profile_text(stacks) -> str:
+    """The py-spy sample of the server during the mall runs, by layer and by our functions."""
+    if not stacks:
+        return ""
+    layers = "\n".join(f"| {name} | {share:.0f}% |" for name, share in Profiler.layers(stacks))
+    functions = "\n".join(f"| `{name}` | {share:.0f}% |" for name, share in Profiler.functions(stacks))
+    print(f"where the server's CPU went:\n{layers}\n{functions}", flush=True)
+    return f"""
+Profile (`--profile`: py-spy samples of the server process, {sum(c for _, c in stacks)} samples
+over both mall runs). CPU by the layer of the innermost frame:
+
+| layer | share of samples |
+| --- | ---: |
+{layers}
+
+Our functions, inclusive (a sample counts for every one of them on its stack; samples taken in
+transport callbacks, where the driver parses results, carry no frame of ours, so these are lower
+bounds):
+
+| function | share of samples |
+| --- | ---: |
+{functions}
+"""
 
 
 if __name__ == "__main__":

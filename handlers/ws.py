@@ -27,7 +27,7 @@ from tornado.iostream import StreamClosedError
 from events.channels import CHANNEL
 from lib.errors import ApiError
 from models.db import UNAVAILABLE_ERRORS
-from services import account, user
+from services import account, sysset, user
 from services import member as member_service
 from services import shop as shop_service
 from services.runtime import current
@@ -251,6 +251,7 @@ def on_control(type_: str, data: dict) -> None:
     to a suspended shop."""
     if type_ == "shop.changed":
         shop_service.forget_shop(data["shop_id"])
+        sysset.forget_settings(data["shop_id"])
         return
     if type_ != "access.revoked":
         return

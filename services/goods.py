@@ -330,13 +330,17 @@ async def _ledger(goods: Goods, sku_id, delta: int, stock_after: int, reason: st
 
 
 async def change_stock(shop_id: int, goods_id: int, sku_id: int | None, delta: int, reason: str, *,
-                       remark: str = "", staff_id: int | None = None, reference: str = "") -> int:
+                       remark: str = "", staff_id: int | None = None, reference: str = "",
+                       goods: Goods | None = None) -> int:
     """Add `delta` (negative to take) to one goods' or SKU's stock, never below zero. Joins the
-    caller's transaction if there is one. Returns the new stock; 409 `out_of_stock` if short."""
+    caller's transaction if there is one. Returns the new stock; 409 `out_of_stock` if short.
+    `goods`: the row as the caller just read it in this request (saves reading it again; the
+    stock itself is only ever changed by the conditional UPDATE below)."""
     async with events.atomic():
         # Taking needs live goods; returning stock (cancel, refund) also reaches deleted goods
         # and retired SKUs, whose old orders still give stock back.
-        goods = await Goods.aio_get_or_none((Goods.shop_id == shop_id) & (Goods.id == goods_id))
+        if goods is None or goods.id != goods_id or goods.shop_id != shop_id:
+            goods = await Goods.aio_get_or_none((Goods.shop_id == shop_id) & (Goods.id == goods_id))
         if goods is None or (delta < 0 and goods.deleted_at is not None):
             raise not_found("goods")
         if goods.has_skus != (sku_id is not None):

@@ -219,7 +219,7 @@ async def place_order(shop_id: int, member: Member, priced: pricing.Priced, snap
     order_no = _order_no()
     for line in priced.lines:  # sorted by (goods, sku): the lock order every writer uses
         await goods_service.change_stock(shop_id, line.goods.id, line.sku.id if line.sku else None,
-                                         -line.quantity, "order", reference=order_no)
+                                         -line.quantity, "order", reference=order_no, goods=line.goods)
     order = await Order.aio_create(
         shop_id=shop_id, member_id=member.id, order_no=order_no, goods_total_fen=priced.goods_total_fen,
         level_discount_fen=priced.level_discount_fen, coupon_discount_fen=priced.coupon_discount_fen,
@@ -229,8 +229,9 @@ async def place_order(shop_id: int, member: Member, priced: pricing.Priced, snap
         address=json.dumps(snapshot, ensure_ascii=False), remark=remark, team_id=team_id,
         activity_id=activity_id,
         expires_at=utcnow() + datetime.timedelta(minutes=settings.order.unpaid_cancel_minutes))
-    await OrderItem.insert_many([{"shop_id": shop_id, "order_id": order.id, **line.render()}
-                                 for line in priced.lines]).aio_execute()
+    rows = [{"shop_id": shop_id, "order_id": order.id, **line.render()} for line in priced.lines]
+    await OrderItem.insert_many(rows).aio_execute()
+    order.placed_items = [OrderItem(**row) for row in rows]  # to answer without reading them back
     if priced.coupons:
         await sale.use_for_order(order, priced.coupons)
     if priced.points_used:
@@ -247,7 +248,7 @@ async def create_order(shop_id: int, member: Member, items: list[dict], address_
     snapshot = await address_snapshot(shop_id, member, address_id)
     settings = await sysset.get_settings(shop_id)
 
-    async def attempt() -> int:
+    async def attempt() -> Order:
         lines = await pricing.load_lines(shop_id, items)
         priced = await pricing.price(shop_id, member, lines, coupon_ids, settings, use_points)
         async with events.atomic():
@@ -255,11 +256,11 @@ async def create_order(shop_id: int, member: Member, items: list[dict], address_
                 # one such order at a time per member, so purchase limits hold under concurrency
                 await member_service.lock_member(member.id)
                 await _check_purchase_limits(shop_id, member.id, lines)
-            order = await place_order(shop_id, member, priced, snapshot, settings, remark)
-        return order.id
+            return await place_order(shop_id, member, priced, snapshot, settings, remark)
 
-    order_id = await retry_on_deadlock(attempt)
-    return await order_detail(shop_id, order_id, member.id)
+    order = await retry_on_deadlock(attempt)
+    # rendered from what was just written (times are whole seconds, as stored): no read-back
+    return render_order(order, order.placed_items)
 
 
 # ---------------------------------------------------------------- payment

@@ -60,6 +60,9 @@ async def update_shop(shop_id: int, changes: dict) -> dict:
             if changes.get("status") == SHOP_SUSPENDED and before["status"] != SHOP_SUSPENDED:
                 await events.record(CONTROL_CHANNEL, "access.revoked", {"shop_id": shop_id})
         forget_shop(shop_id)
+        from services import sysset
+
+        sysset.forget_settings(shop_id)  # the settings carry the shop's name
     return render_shop(await get_shop(shop_id))
 
 

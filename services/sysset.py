@@ -12,6 +12,9 @@ from typing import Any, Literal
 import peewee
 import pydantic
 
+import events
+from events.hub import CONTROL_CHANNEL
+from lib.cache import TTLCache
 from lib.errors import invalid
 from models.base import utcnow
 from models.shop import Shop
@@ -117,13 +120,28 @@ def _merge(base: dict, changes: dict) -> dict:
     return merged
 
 
+# Settings are read by most shopper requests (every order prices with them) and change rarely:
+# each process keeps them 5 s. A change drops them here at once and in every other process via the
+# `shop.changed` control message (as the shop's status cache); the expiry only bounds how long a
+# lost message could matter. Callers get a shared object and must not change it.
+_settings = TTLCache(ttl_seconds=5)
+
+
+def forget_settings(shop_id: int) -> None:
+    _settings.drop(shop_id)
+
+
 async def get_settings(shop_id: int) -> Settings:
+    cached = _settings.get(shop_id)
+    if cached is not None:
+        return cached
     row = await ShopSettings.aio_get_or_none(ShopSettings.shop_id == shop_id)
     stored = json.loads(row.data) if row else {}
     settings = Settings.model_validate(_merge(Settings().model_dump(), stored))
     if not settings.shop.name:
         shop = await Shop.aio_get_or_none(Shop.id == shop_id)
         settings.shop.name = shop.name if shop else ""
+    _settings.put(shop_id, settings)
     return settings
 
 
@@ -136,18 +154,21 @@ async def update_settings(shop_id: int, changes: dict[str, Any]) -> dict:
                   for e in exc.errors(include_url=False, include_input=False)]
         raise invalid("settings are invalid", {"fields": fields}) from None
     data = updated.model_dump_json()
-    if not await _write(shop_id, data):
-        try:
-            await ShopSettings.insert(shop_id=shop_id, data=data).aio_execute()
-        except peewee.IntegrityError:  # another request created the row first
-            await _write(shop_id, data)
     old, new = current.model_dump(), updated.model_dump()
     changed = [section for section in new if new[section] != old[section]]
-    if changed:
-        from services import audit
+    async with events.atomic():
+        if not await _write(shop_id, data):
+            try:
+                await ShopSettings.insert(shop_id=shop_id, data=data).aio_execute()
+            except peewee.IntegrityError:  # another request created the row first
+                await _write(shop_id, data)
+        if changed:
+            from services import audit
 
-        await audit.record(shop_id, "settings.update", "settings", shop_id, {k: old[k] for k in changed},
-                           {k: new[k] for k in changed})
+            await audit.record(shop_id, "settings.update", "settings", shop_id, {k: old[k] for k in changed},
+                               {k: new[k] for k in changed})
+            await events.record(CONTROL_CHANNEL, "shop.changed", {"shop_id": shop_id})  # other processes forget
+    forget_settings(shop_id)
     return updated.model_dump()
 
 

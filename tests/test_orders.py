@@ -75,6 +75,8 @@ async def test_preview_prices_exactly_like_the_order(api, make_shop, make_member
         assert order.body[key] == preview.body[key]
     assert order.body["status"] == 0 and order.body["address"]["detail"] == ADDRESS["detail"]
     assert order.body["items"][1]["sku_title"] == "L" and len(order.body["order_no"]) == 20
+    # the answer to the POST is rendered without reading the order back: it must be what a GET shows
+    assert (await api.get(f"/api/mobile/{shop.id}/orders/{order.body['id']}", token=member.token)).body == order.body
     assert (await api.post(f"/api/mobile/{shop.id}/orders/preview", {"items": items, "coupon_id": 5},
                            token=member.token)).status == 422
 

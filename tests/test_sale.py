@@ -123,6 +123,7 @@ async def test_pricing_table_preview_and_order_agree(api, make_shop, name):
     assert tuple(preview.body[f] for f in FIELDS) == case["expect"]
     assert tuple(order.body[f] for f in FIELDS) == case["expect"]
     assert order.body["discounts"] == preview.body["discounts"]
+    assert (await api.get(f"/api/mobile/{shop.id}/orders/{order.body['id']}", token=member.token)).body == order.body
     assert sum(d["amount_fen"] for d in order.body["discounts"]) == (
         order.body["goods_total_fen"] + order.body["shipping_fee_fen"] - order.body["total_fen"])
     me = (await api.get(f"/api/mobile/{shop.id}/me", token=member.token)).body
