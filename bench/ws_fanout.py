@@ -20,6 +20,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import re
 import statistics
 import struct
 import subprocess
@@ -30,7 +31,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import ROOT, chart, free_port, machine, raise_fd_limit, run, wait_listening, write_section  # noqa: E402
+from bench._common import (  # noqa: E402
+    ROOT,
+    Profiler,
+    chart,
+    free_port,
+    machine,
+    raise_fd_limit,
+    run,
+    wait_listening,
+    write_section,
+)
 
 CHANNEL = "team:1"
 CONNECT_CONCURRENCY = 200
@@ -168,6 +179,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=40)
     parser.add_argument("--interval-ms", type=float, default=50)
     parser.add_argument("--backend", choices=["mysql", "sqlite"], default="mysql")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the mall server with py-spy during its run at the largest N")
+    parser.add_argument("--section", default="WebSocket fan-out",
+                        help="BENCHMARKS.md section (and chart) to write, for runs at another pace")
     parser.add_argument("--baseline-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     raise_fd_limit()
@@ -220,9 +235,14 @@ def main() -> None:
 
         rows = []
         interval = args.interval_ms / 1000
-        for n in [int(x) for x in args.subscribers.split(",")]:
+        sizes = [int(x) for x in args.subscribers.split(",")]
+        stacks = []
+        for n in sizes:
             base = measure(base_port, n, args.events, interval, publish_base, subscribe=False)
+            profiled = args.profile and n == sizes[-1]
+            profiler = Profiler(mall.pid, ROOT / "data" / "bench-fanout.folded") if profiled else None
             ours = measure(mall_port, n, args.events, interval, publish_mall, subscribe=True)
+            stacks += profiler.stop() if profiler else []
             rows.append((n, base, ours))
             print(f"{n:>6} subscribers  baseline {base['events_per_s']:>9.0f} ev/s p50 {base['p50_ms']:.1f} "
                   f"p99 {base['p99_ms']:.1f} ms | mall {ours['events_per_s']:>9.0f} ev/s p50 {ours['p50_ms']:.1f} "
@@ -256,8 +276,9 @@ def main() -> None:
         ax.set_ylabel("commit -> client ms")
         ax.legend(fontsize=8)
 
-    picture = chart("ws_fanout", draw)
-    write_section("WebSocket fan-out", f"""
+    slug = "ws_fanout" + re.sub(r"[^a-z0-9]+", "_", args.section.lower().removeprefix("websocket fan-out")).rstrip("_")
+    picture = chart(slug, draw)
+    write_section(args.section, f"""
 Machine: {machine()}. Backend: {args.backend}{' + Redis' if args.backend == 'mysql' else ' + in-process bus'}.
 Command: `{command}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).
 
@@ -271,7 +292,31 @@ of N x {1000 / args.interval_ms:g}/s.
 {chr(10).join(table)}
 
 {picture}
-""")
+{profile_text(stacks, sizes[-1])}""")
+
+
+def profile_text(stacks, subscribers: int) -> str:
+    """The py-spy sample of the mall server while it fanned out to the most subscribers."""
+    if not stacks:
+        return ""
+    layers = "\n".join(f"| {name} | {share:.0f}% |" for name, share in Profiler.layers(stacks))
+    functions = "\n".join(f"| `{name}` | {share:.0f}% |" for name, share in
+                          Profiler.functions(stacks, marks=("(events/", "(handlers/", "(services/")))
+    print(f"where the server's CPU went:\n{layers}\n{functions}", flush=True)
+    return f"""
+Profile (`--profile`: py-spy samples of the mall server during the {subscribers}-subscriber run,
+{sum(c for _, c in stacks)} samples). CPU by the layer of the innermost frame:
+
+| layer | share of samples |
+| --- | ---: |
+{layers}
+
+Our functions, inclusive (lower bounds: samples in transport callbacks carry no frame of ours):
+
+| function | share of samples |
+| --- | ---: |
+{functions}
+"""
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,12 +35,17 @@ def run_cli(args: list[str], env: dict) -> subprocess.CompletedProcess:
 
 
 async def start_server_process(env: dict, port: int) -> subprocess.Popen:
-    """`python server.py` on `port`; returns once /api/health answers."""
+    """`python server.py` on `port`; returns once it listens. Its log goes to a file
+    (`process.log_path`), never to a pipe: a pipe nobody drains fills up under load and then
+    blocks the server on its next log line."""
+    log = tempfile.NamedTemporaryFile("w", prefix=f"mall-{port}-", suffix=".log", delete=False)
     process = subprocess.Popen([sys.executable, "server.py"], cwd=ROOT, env={**env, "MALL_PORT": str(port)},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    process.log_path = log.name
     for _ in range(200):
         if process.poll() is not None:
-            raise RuntimeError(f"server exited early: {process.stdout.read()}")
+            raise RuntimeError(f"server exited early: {Path(log.name).read_text()}")
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.close()

@@ -355,6 +355,15 @@ async def test_suspension_on_one_process_reaches_the_cached_shop_on_another(serv
         while status == 403 and asyncio.get_running_loop().time() < deadline:
             status = (await other.get(f"/api/mobile/{shop.id}/me", token=member.token)).status
         assert status == 200
+
+        # shop settings are cached the same way: a change on A is priced on B at once
+        settings_path = f"/api/mobile/{shop.id}/settings"
+        assert (await other.get(settings_path)).body["order"]["shipping_fee_fen"] == 0  # now cached on B
+        await api.patch("/api/merchant/settings", {"order": {"shipping_fee_fen": 1234}}, token=shop.owner_token)
+        deadline, fee = asyncio.get_running_loop().time() + 3, 0
+        while fee != 1234 and asyncio.get_running_loop().time() < deadline:
+            fee = (await other.get(settings_path)).body["order"]["shipping_fee_fen"]
+        assert fee == 1234
     finally:
         process_b.terminate()
         process_b.wait(10)

@@ -77,7 +77,7 @@ async def test_two_processes_behind_nginx_survive_a_kill_and_clients_resume(serv
     port_a, port_b, port_nginx = free_port(), free_port(), free_port()
     processes = [await start_server_process(env, port_a), await start_server_process(env, port_b)]
     nginx = subprocess.Popen([NGINX, "-g", "daemon off;", "-c", nginx_config(tmp_path, port_nginx, [port_a, port_b]),
-                              "-e", str(tmp_path / "error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              "-e", str(tmp_path / "error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     clients: list[WsClient] = []
     try:
         await wait_for_port(port_nginx)
@@ -140,4 +140,3 @@ async def test_two_processes_behind_nginx_survive_a_kill_and_clients_resume(serv
             if process.poll() is None:
                 process.terminate()
             process.wait(timeout=30)
-            process.stdout.close()

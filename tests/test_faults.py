@@ -225,7 +225,6 @@ async def test_kill_9_of_one_process_during_an_order_burst_loses_nothing(server,
             if process.poll() is None:
                 process.kill()
             process.wait()
-            process.stdout.close()
 
 
 async def test_wechat_pay_errors_and_hangs_leave_orders_consistent_and_the_query_settles_them(
