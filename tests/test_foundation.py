@@ -6,6 +6,7 @@ import base64
 import json
 import signal
 import time
+from pathlib import Path
 
 import jwt
 import pytest
@@ -66,10 +67,11 @@ async def test_server_process_serves_and_shuts_down_gracefully(server):
         health = await Api(port).get("/api/health")
         assert health.status == 200 and health.body["database"] == "ok"
         process.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.get_running_loop().run_in_executor(None, process.communicate, None, 30)
+        await asyncio.get_running_loop().run_in_executor(None, process.wait, 30)
     finally:
         if process.poll() is None:
             process.kill()
+    output = Path(process.log_path).read_text()
     assert process.returncode == 0, output
     assert "shutting down" in output
 
