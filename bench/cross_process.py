@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
+    MYSQL_URL,
+    REDIS_URL,
     ROOT,
     MallProcess,
     chart,
@@ -32,9 +33,6 @@ from bench._common import (  # noqa: E402
     wait_listening,
     write_section,
 )
-
-MYSQL_URL = os.environ.get("MALL_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
-REDIS_URL = os.environ.get("MALL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 async def run(pay_port: int, watch_port: int, shop_id: int, owner: str, member: tuple[str, int], goods_id: int,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import time
@@ -24,10 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiomysql  # noqa: E402
 
-from bench._common import MallProcess, chart, machine, write_section  # noqa: E402
-
-MYSQL_URL = os.environ.get("MALL_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
-REDIS_URL = os.environ.get("MALL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+from bench._common import (  # noqa: E402
+    MYSQL_URL,
+    REDIS_URL,
+    MallProcess,
+    chart,
+    machine,
+    write_section,
+)
 
 
 def fill(cur, table: str, values: dict[str, str], source: str) -> None:

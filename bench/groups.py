@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
+    MYSQL_URL,
+    REDIS_URL,
     ROOT,
     MallProcess,
     chart,
@@ -38,8 +39,6 @@ from bench._common import (  # noqa: E402
     write_section,
 )
 
-MYSQL_URL = os.environ.get("MALL_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
-REDIS_URL = os.environ.get("MALL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 CONNECT_CONCURRENCY = 100
 CLIENT_TIMEOUT_S = 120
 SOCKETS_PER_PROCESS = 500

@@ -31,6 +31,8 @@ import aiomysql  # noqa: E402
 import tornado.httpclient  # noqa: E402
 
 from bench._common import (  # noqa: E402
+    MYSQL_URL,
+    REDIS_URL,
     ROOT,
     MallProcess,
     Profiler,
@@ -41,8 +43,6 @@ from bench._common import (  # noqa: E402
     write_section,
 )
 
-MYSQL_URL = os.environ.get("MALL_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
-REDIS_URL = os.environ.get("MALL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 POOL_SIZE = 20
 
 

@@ -10,7 +10,6 @@ Writes the "REST read" section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -20,10 +19,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import ROOT, MallProcess, chart, free_port, machine, wait_listening, write_section  # noqa: E402
-
-MYSQL_URL = os.environ.get("MALL_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
-REDIS_URL = os.environ.get("MALL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+from bench._common import (  # noqa: E402
+    MYSQL_URL,
+    REDIS_URL,
+    ROOT,
+    MallProcess,
+    chart,
+    free_port,
+    machine,
+    wait_listening,
+    write_section,
+)
 
 
 def hello_server(port: int) -> None:

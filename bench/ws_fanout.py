@@ -32,6 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
+    MYSQL_URL,
+    REDIS_URL,
     ROOT,
     Profiler,
     chart,
@@ -46,8 +48,6 @@ from bench._common import (  # noqa: E402
 CHANNEL = "team:1"
 CONNECT_CONCURRENCY = 200
 CLIENT_TIMEOUT_S = 60
-MYSQL_URL = os.environ.get("MALL_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
-REDIS_URL = os.environ.get("MALL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 # ---------------------------------------------------------------- baseline server

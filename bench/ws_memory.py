@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
+    MYSQL_URL,
+    REDIS_URL,
     ROOT,
     MallProcess,
     chart,
@@ -32,8 +33,6 @@ from bench._common import (  # noqa: E402
     write_section,
 )
 
-MYSQL_URL = os.environ.get("MALL_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
-REDIS_URL = os.environ.get("MALL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 PER_PROCESS = 2500
 CONNECT_CONCURRENCY = 100
 
