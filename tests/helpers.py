@@ -43,14 +43,23 @@ async def start_server_process(env: dict, port: int) -> subprocess.Popen:
                                stdout=log, stderr=subprocess.STDOUT)
     log.close()
     process.log_path = log.name
-    for _ in range(200):
+    try:
+        await wait_listening(port, process)
+    except RuntimeError:
+        process.kill()
+        raise RuntimeError(f"server did not start: {Path(log.name).read_text()}") from None
+    return process
+
+
+async def wait_listening(port: int, process: subprocess.Popen, attempts: int = 200) -> None:
+    """Return once something accepts connections on `port`; fail if `process` exits first."""
+    for _ in range(attempts):
         if process.poll() is not None:
-            raise RuntimeError(f"server exited early: {Path(log.name).read_text()}")
+            raise RuntimeError(f"process exited with {process.returncode}")
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.close()
-            return process
+            return
         except OSError:
             await asyncio.sleep(0.05)
-    process.kill()
-    raise RuntimeError("server did not start listening")
+    raise RuntimeError(f"nothing listens on {port}")

@@ -17,7 +17,7 @@ import subprocess
 import pytest
 
 from tests.conftest import MYSQL_URL, REDIS_URL, Api, make_config
-from tests.helpers import ROOT, free_port, server_env, start_server_process
+from tests.helpers import ROOT, free_port, server_env, start_server_process, wait_listening
 from tests.test_orders import buyer, fast_members, new_goods
 from tests.ws_client import WsClient
 
@@ -42,17 +42,6 @@ def nginx_config(directory, listen_port: int, upstream_ports: list[int]) -> str:
                     f"events {{ worker_connections 1024; }}\nhttp {{\naccess_log off;\n{temp}\n{site}\n}}\n")
     os.chmod(directory, 0o777)
     return str(path)
-
-
-async def wait_for_port(port: int) -> None:
-    for _ in range(100):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 async def events_until(client: WsClient, order_ids: set[int], timeout: float = 15) -> list[dict]:
@@ -80,7 +69,7 @@ async def test_two_processes_behind_nginx_survive_a_kill_and_clients_resume(serv
                               "-e", str(tmp_path / "error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     clients: list[WsClient] = []
     try:
-        await wait_for_port(port_nginx)
+        await wait_listening(port_nginx, nginx)
         front = Api(port_nginx)
         assert (await front.get("/api/health")).status == 200
         shop = await make_shop()
