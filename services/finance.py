@@ -13,7 +13,6 @@ import csv
 import datetime
 import io
 import logging
-import secrets
 from collections.abc import AsyncIterator
 
 from peewee import fn
@@ -88,10 +87,6 @@ async def ledger(shop_id: int, member_id: int, currency: str | None, page: int, 
 
 
 # ---------------------------------------------------------------- recharge
-def _trade_no(prefix: str) -> str:
-    return prefix + utcnow().strftime("%Y%m%d%H%M%S") + f"{secrets.randbelow(10**8):08d}"
-
-
 def is_recharge(out_trade_no: str) -> bool:
     return out_trade_no.startswith(RECHARGE_PREFIX)
 
@@ -113,7 +108,7 @@ async def start_recharge(shop_id: int, member: Member, amount_fen: int, client_i
     if not member.openid:
         raise conflict("wechat_not_bound", "log in with WeChat to pay with WeChat Pay")
     provider = await payment.provider_for(shop_id)
-    row = await Recharge.aio_create(shop_id=shop_id, member_id=member.id, out_trade_no=_trade_no(RECHARGE_PREFIX),
+    row = await Recharge.aio_create(shop_id=shop_id, member_id=member.id, out_trade_no=payment.trade_no(RECHARGE_PREFIX),
                                     amount_fen=amount_fen, bonus_fen=sale.recharge_bonus(settings, amount_fen))
     try:
         params = await provider.prepay(row.out_trade_no, amount_fen, "余额充值", member.openid, client_ip)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import random
 import secrets
 
 import peewee
@@ -50,11 +49,6 @@ log = logging.getLogger("mall.order")
 
 JOB_BATCH = 200  # orders a job handles per run; the next run takes the rest
 QUERY_AFTER_S = 60  # a prepaid order with no notification this long is asked about
-
-
-def _order_no() -> str:
-    """Sortable and readable: UTC time to the second plus 6 random digits (unique index backs it)."""
-    return utcnow().strftime("%Y%m%d%H%M%S") + f"{random.randrange(10**6):06d}"
 
 
 def render_order(order: Order, items: list[OrderItem], logs: list[OrderLog] | None = None,
@@ -216,7 +210,7 @@ async def address_snapshot(shop_id: int, member: Member, address_id: int) -> dic
 async def place_order(shop_id: int, member: Member, priced: pricing.Priced, snapshot: dict, settings,
                       remark: str = "", team_id: int | None = None, activity_id: int | None = None) -> Order:
     """Take stock for every line and write the order, inside the caller's transaction."""
-    order_no = _order_no()
+    order_no = payment.trade_no()
     for line in priced.lines:  # sorted by (goods, sku): the lock order every writer uses
         await goods_service.change_stock(shop_id, line.goods.id, line.sku.id if line.sku else None,
                                          -line.quantity, "order", reference=order_no, goods=line.goods)

@@ -74,7 +74,7 @@ async def test_preview_prices_exactly_like_the_order(api, make_shop, make_member
     for key in ("goods_total_fen", "level_discount_fen", "shipping_fee_fen", "total_fen"):
         assert order.body[key] == preview.body[key]
     assert order.body["status"] == 0 and order.body["address"]["detail"] == ADDRESS["detail"]
-    assert order.body["items"][1]["sku_title"] == "L" and len(order.body["order_no"]) == 20
+    assert order.body["items"][1]["sku_title"] == "L" and len(order.body["order_no"]) == 26
     # the answer to the POST is rendered without reading the order back: it must be what a GET shows
     assert (await api.get(f"/api/mobile/{shop.id}/orders/{order.body['id']}", token=member.token)).body == order.body
     assert (await api.post(f"/api/mobile/{shop.id}/orders/preview", {"items": items, "coupon_id": 5},
