@@ -10,6 +10,8 @@ class GroupActivity(ShopScoped):
     title = peewee.CharField(max_length=100)
     goods_id = peewee.IntegerField()
     tiers = peewee.TextField()  # JSON [{"team_size": 2, "price_fen": 3900}, ...]
+    # JSON [{"sku_id": 7, "team_size": 2, "price_fen": 3500}, ...]: SKUs priced apart from the tier
+    sku_prices = peewee.TextField(default="[]")
     single_price_fen = peewee.BigIntegerField(null=True)  # buy alone, when offered
     duration_seconds = peewee.IntegerField()  # how long a team has to fill
     purchase_limit = peewee.IntegerField(default=0)  # per member across the campaign, 0 = none

@@ -4,6 +4,7 @@ import peewee
 from models.base import BaseModel, ShopScoped, utcnow
 
 PAID, REFUND_PENDING, REFUNDED = "paid", "refund_pending", "refunded"
+NOT_AN_ORDER = 0  # Payment.order_id of money for a recharge that could not be credited (refunded)
 
 
 class ShopPayConfig(BaseModel):
@@ -27,7 +28,8 @@ class ShopPayConfig(BaseModel):
 
 class Payment(ShopScoped):
     """One successful WeChat payment. transaction_id is unique: a replayed notification finds
-    its payment already recorded and changes nothing."""
+    its payment already recorded and changes nothing. Money that could not be applied is
+    recorded `refund_pending` and refunded once."""
 
     order_id = peewee.IntegerField(index=True)
     out_trade_no = peewee.CharField(max_length=32)

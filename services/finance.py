@@ -35,6 +35,7 @@ from models.finance import (
     Withdrawal,
 )
 from models.member import Member
+from models.payment import NOT_AN_ORDER
 
 log = logging.getLogger("mall.finance")
 RECHARGE_PREFIX = "RC"
@@ -120,14 +121,20 @@ async def start_recharge(shop_id: int, member: Member, amount_fen: int, client_i
 async def settle_recharge(shop_id: int, notice) -> None:
     """A verified payment report for a recharge: credit amount and bonus once per recharge.
     A replay changes nothing; a report that does not match raises PaymentMismatch."""
-    from services.order import PaymentMismatch, check_merchant
+    from services.order import PaymentMismatch, check_merchant, record_unapplied_payment, refund_pending_payments
 
     await check_merchant(shop_id, notice)
     row = await Recharge.aio_get_or_none((Recharge.shop_id == shop_id) & (Recharge.out_trade_no == notice.out_trade_no))
     if row is None:
         raise PaymentMismatch("unknown recharge")
-    if notice.amount_fen != row.amount_fen:
-        raise PaymentMismatch(f"amount {notice.amount_fen} does not match the recharge's {row.amount_fen}")
+    if notice.amount_fen != row.amount_fen:  # money that cannot be credited goes back, once
+        async with events.atomic():
+            owed = await record_unapplied_payment(shop_id, NOT_AN_ORDER, notice)
+        if owed:
+            log.error("WeChat payment %s of %s fen for recharge %s (%s fen) refunded", notice.transaction_id,
+                      notice.amount_fen, row.out_trade_no, row.amount_fen)
+            await refund_pending_payments(order_id=NOT_AN_ORDER)
+        return
     async with events.atomic():
         paid = await Recharge.update(status=RECHARGE_PAID, transaction_id=notice.transaction_id, paid_at=utcnow()).where(
             (Recharge.id == row.id) & (Recharge.status == RECHARGE_PENDING)).aio_execute()

@@ -161,7 +161,8 @@ async def get_goods(shop_id: int, goods_id: int, visible_only: bool = False) -> 
     return goods
 
 
-async def _skus(goods: Goods) -> list[Sku]:
+async def live_skus(goods: Goods) -> list[Sku]:
+    """The goods' SKUs that can be bought (not retired), in display order."""
     return list(await Sku.select().where((Sku.shop_id == goods.shop_id) & (Sku.goods_id == goods.id)
                                          & Sku.deleted_at.is_null()).order_by(Sku.sort, Sku.id).aio_execute())
 
@@ -180,12 +181,12 @@ def _changed(shop_id: int, goods_id: int) -> None:
 async def goods_detail(shop_id: int, goods_id: int, merchant: bool) -> dict:
     if merchant:
         goods = await get_goods(shop_id, goods_id)
-        return render_goods(goods, await _skus(goods), merchant=True)
+        return render_goods(goods, await live_skus(goods), merchant=True)
 
     async def load() -> tuple[dict, bool]:
         channel = await events.position(f"goods:{goods_id}")  # before the read: see events
         goods = await get_goods(shop_id, goods_id, visible_only=True)
-        data = {**render_goods(goods, await _skus(goods), merchant=False), "channel": channel}
+        data = {**render_goods(goods, await live_skus(goods), merchant=False), "channel": channel}
         return data, channel.get("seq") is not None  # not cached while the bus is down (no position)
 
     return await _pages.get_or_load((shop_id, goods_id), load)
@@ -228,7 +229,7 @@ async def create_goods(shop_id: int, fields: dict, staff_id: int | None) -> dict
 async def update_goods(shop_id: int, goods_id: int, changes: dict, staff_id: int | None) -> dict:
     """Price changes (goods or SKU) go to the operation log with before and after."""
     goods = await get_goods(shop_id, goods_id)
-    before = {"price_fen": goods.price_fen, "skus": {s.title: s.price_fen for s in await _skus(goods)}}
+    before = {"price_fen": goods.price_fen, "skus": {s.title: s.price_fen for s in await live_skus(goods)}}
     if "category_id" in changes:
         await _check_category(shop_id, changes["category_id"])
     if "skus" in changes or "specs" in changes:
@@ -254,7 +255,7 @@ async def _replace_skus(goods: Goods, skus: list[dict], staff_id: int | None) ->
     """Update SKUs that keep their key, add new ones, retire the rest; existing stock is kept."""
     async with events.atomic():
         existing = {}
-        for row in await _skus(goods):
+        for row in await live_skus(goods):
             key = tuple(json.loads(row.spec_values)) or (row.title,)
             existing[key] = row
         added_stock = 0

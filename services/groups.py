@@ -6,14 +6,26 @@ Seats and payments are two counters on the team row, each moved by a conditional
 - `paid_count` never exceeds `team_size` either, even when payments race: a payment that finds
   no paid seat left is refused (balance: nothing charged) or refunded (WeChat: money already taken).
 A team is `pending` until its leader pays, then `open`; it becomes `success` in the transaction
-that takes its last paid seat, and `failed` at `expires_at`, when the job refunds every paid
-order exactly once (the order transition is conditional) and returns stock. At expiry a
+that takes its last paid seat, and `failed` at `expires_at`, when every paid order is refunded
+exactly once (the order transition is conditional) and stock returns.
+Time is state: a team is over at `expires_at` whatever the job has done. A payment reaching us
+at or after that instant takes no seat (balance: refused, nothing charged; WeChat: refunded),
+a join is refused, and any read of an overdue team ends it then and there (the job only tidies
+up what the rule already decided). A team never outlives its campaign's `ends_at`.
+Refunds while a team fills are allowed (退团, as CRMEB does): the refunded member's seat is free
+again and `paid_count` drops; a refunded leader hands the team to the earliest paid member, and
+a team with nobody paid left closes (`failed`, closed_by `emptied`). After success a refund does
+not undo the team, but `paid_count` and the member list show only the members still paying.
+Goods with SKUs: every order names its `sku_id` (open, join, buy alone); members of one team may
+choose different SKUs; a campaign may price SKUs per team size (`sku_prices`), else the tier's
+price applies to every SKU. At expiry a
 campaign may instead simulate success (模拟成团) for teams with enough paid members; a merchant
 may end a filling team early either way (audited). Once a team has ended, its unpaid seats are
 cancelled. Pick-up campaigns (核销) give each collectable paid order a redemption code.
 Campaign orders (team or buy-alone) carry `activity_id`: the purchase limit and the one-unpaid-
 order rule count them, and the campaign page's sales and recent buyers read them.
-Events: `team.progress` / `team.success` / `team.failed` on `team:{id}`, `activity.joined` on
+Events: `team.progress` (on every seat taken or given back and every payment or refund) /
+`team.success` / `team.failed` on `team:{id}`, `activity.joined` on
 `activity:{id}` (the live "just joined" stream), `team.success` to the shop's order channel.
 """
 from __future__ import annotations
@@ -51,7 +63,8 @@ ACTIVITY_TEXT_FIELDS = ("title", "share_title", "share_image", "share_desc", "se
 
 def render_activity(activity: GroupActivity) -> dict:
     return {"id": activity.id, "title": activity.title, "goods_id": activity.goods_id,
-            "tiers": json.loads(activity.tiers), "single_price_fen": activity.single_price_fen,
+            "tiers": json.loads(activity.tiers), "sku_prices": json.loads(activity.sku_prices),
+            "single_price_fen": activity.single_price_fen,
             "duration_seconds": activity.duration_seconds, "purchase_limit": activity.purchase_limit,
             "starts_at": iso(activity.starts_at), "ends_at": iso(activity.ends_at), "enabled": activity.enabled,
             "simulate_min_paid": activity.simulate_min_paid, "pickup": activity.pickup,
@@ -71,6 +84,13 @@ def _activity_columns(fields: dict, current: GroupActivity | None = None) -> dic
         if len(set(sizes)) != len(sizes):
             raise field_error("tiers", "team sizes must be distinct")
         columns["tiers"] = json.dumps(sorted(columns["tiers"], key=lambda t: t["team_size"]))
+    if columns.get("sku_prices") is not None:
+        pairs = [(p["sku_id"], p["team_size"]) for p in columns["sku_prices"]]
+        if len(set(pairs)) != len(pairs):
+            raise field_error("sku_prices", "one price per SKU and team size")
+        columns["sku_prices"] = json.dumps(sorted(columns["sku_prices"], key=lambda p: (p["sku_id"], p["team_size"])))
+    elif "sku_prices" in columns:
+        columns["sku_prices"] = "[]"
     for key in ("starts_at", "ends_at"):
         if key in columns:
             columns[key] = naive_utc(columns[key])
@@ -87,17 +107,37 @@ def _activity_columns(fields: dict, current: GroupActivity | None = None) -> dic
     return columns
 
 
+async def _check_buyable(shop_id: int, goods_id: int, tiers_json: str, sku_prices_json: str) -> None:
+    """Refuse at creation (or edit) what would fail at checkout: goods with SKUs must have one
+    that can be bought, and every SKU price must name a live SKU of this goods and a tier."""
+    goods = await goods_service.get_goods(shop_id, goods_id)
+    live = {sku.id for sku in await goods_service.live_skus(goods)} if goods.has_skus else set()
+    if goods.has_skus and not live:
+        raise field_error("goods_id", "this goods has no SKU that can be bought")
+    sizes = {tier["team_size"] for tier in json.loads(tiers_json)}
+    for entry in json.loads(sku_prices_json):
+        if entry["sku_id"] not in live:
+            raise field_error("sku_prices", f"SKU {entry['sku_id']} is not a SKU of goods {goods_id}")
+        if entry["team_size"] not in sizes:
+            raise field_error("sku_prices", f"team size {entry['team_size']} is not a tier of this campaign")
+
+
 async def create_activity(shop_id: int, fields: dict) -> dict:
-    await goods_service.get_goods(shop_id, fields["goods_id"])
-    return render_activity(await GroupActivity.aio_create(shop_id=shop_id, **_activity_columns(fields)))
+    columns = _activity_columns(fields)
+    await _check_buyable(shop_id, columns["goods_id"], columns["tiers"], columns.get("sku_prices") or "[]")
+    return render_activity(await GroupActivity.aio_create(shop_id=shop_id, **columns))
 
 
 async def update_activity(shop_id: int, activity_id: int, changes: dict) -> dict:
     """Partial update; tiers and prices apply to teams opened from now on (a team keeps its price)."""
     activity = await get_activity(shop_id, activity_id)
-    if "goods_id" in changes:
-        await goods_service.get_goods(shop_id, changes["goods_id"])
     columns = _activity_columns(changes, activity)
+    if {"goods_id", "tiers", "sku_prices"} & columns.keys():
+        goods_id = columns.get("goods_id", activity.goods_id)
+        sku_prices = columns.get("sku_prices", activity.sku_prices if goods_id == activity.goods_id else "[]")
+        if goods_id != activity.goods_id and "sku_prices" not in columns:
+            columns["sku_prices"] = "[]"  # another goods' SKUs: its old SKU prices cannot apply
+        await _check_buyable(shop_id, goods_id, columns.get("tiers", activity.tiers), sku_prices)
     if columns:
         await GroupActivity.update(**columns).where((GroupActivity.shop_id == shop_id)
                                                     & (GroupActivity.id == activity_id)).aio_execute()
@@ -180,6 +220,11 @@ async def _get_team(shop_id: int, team_id: int) -> GroupTeam:
 async def team_detail(shop_id: int, team_id: int, merchant: bool = False) -> dict:
     position = await events.position(f"team:{team_id}")  # before the read: nothing after it is missed
     team = await _get_team(shop_id, team_id)
+    if team.status in (TEAM_PENDING, TEAM_OPEN) and team.expires_at <= utcnow():
+        # time is state: a read of an overdue team ends it now rather than at the next job run
+        await _expire(team.id)
+        await _close_orders([team.id])
+        team = await _get_team(shop_id, team_id)
     where = GroupMember.team_id == team_id
     if not merchant:  # shoppers see who has paid; the merchant sees unpaid seats too
         where &= Order.status > UNPAID
@@ -211,11 +256,28 @@ async def list_teams(shop_id: int, page: int, page_size: int, activity_id: int |
     return await paginate(query, page, page_size, lambda t: render_team(t, merchant=True))
 
 
+def _unit_price(activity: GroupActivity, team_size: int, default_fen: int, sku_id: int | None) -> int:
+    """What one unit costs in a team of `team_size`: the SKU's own campaign price, else `default_fen`."""
+    for entry in json.loads(activity.sku_prices):
+        if entry["sku_id"] == sku_id and entry["team_size"] == team_size:
+            return entry["price_fen"]
+    return default_fen
+
+
 def _tier_price(activity: GroupActivity, team_size: int) -> int:
     for tier in json.loads(activity.tiers):
         if tier["team_size"] == team_size:
             return tier["price_fen"]
     raise field_error("team_size", "not a tier of this activity")
+
+
+async def _check_sku(shop_id: int, activity: GroupActivity, sku_id: int | None) -> None:
+    """`sku_id` is required for goods with SKUs and refused for goods without (422)."""
+    goods = await goods_service.get_goods(shop_id, activity.goods_id)
+    if goods.has_skus and sku_id is None:
+        raise field_error("sku_id", "choose a SKU of this goods")
+    if not goods.has_skus and sku_id is not None:
+        raise field_error("sku_id", "this goods has no SKUs")
 
 
 async def _check_rules(shop_id: int, member: Member, activity: GroupActivity) -> None:
@@ -237,11 +299,11 @@ async def _check_rules(shop_id: int, member: Member, activity: GroupActivity) ->
 
 
 async def _place(shop_id: int, member: Member, activity: GroupActivity, price_fen: int, address_id: int,
-                 team: GroupTeam | None = None):
-    """One unit of the campaign's goods at `price_fen`, inside the caller's transaction."""
+                 sku_id: int | None, team: GroupTeam | None = None):
+    """One unit of the campaign's goods (the chosen SKU) at `price_fen`, inside the caller's transaction."""
     snapshot = await order_service.address_snapshot(shop_id, member, address_id)
     settings = await sysset.get_settings(shop_id)
-    lines = await pricing.load_lines(shop_id, [{"goods_id": activity.goods_id, "quantity": 1}])
+    lines = await pricing.load_lines(shop_id, [{"goods_id": activity.goods_id, "sku_id": sku_id, "quantity": 1}])
     lines[0].unit_price_fen = price_fen
     priced = await pricing.price(shop_id, member, lines, None, settings)
     order = await order_service.place_order(shop_id, member, priced, snapshot, settings,
@@ -252,47 +314,66 @@ async def _place(shop_id: int, member: Member, activity: GroupActivity, price_fe
     return order
 
 
-async def buy_alone(shop_id: int, member: Member, activity_id: int, address_id: int) -> dict:
-    """An ordinary order of the campaign's goods at its buy-alone price (no team); it counts
-    toward the purchase limit like a team order."""
+async def buy_alone(shop_id: int, member: Member, activity_id: int, address_id: int, sku_id: int | None = None) -> dict:
+    """An ordinary order of the campaign's goods at its buy-alone price (no team, every SKU alike);
+    it counts toward the purchase limit like a team order."""
     activity = await get_activity(shop_id, activity_id, live_only=True)
     if activity.single_price_fen is None:
         raise conflict("buy_alone_unavailable", "this group-buy is sold in teams only")
+    await _check_sku(shop_id, activity, sku_id)
     async with events.atomic():
         await member_service.lock_member(member.id)
         await _check_rules(shop_id, member, activity)
-        order = await _place(shop_id, member, activity, activity.single_price_fen, address_id)
+        order = await _place(shop_id, member, activity, activity.single_price_fen, address_id, sku_id)
     return await order_service.order_detail(shop_id, order.id, member.id)
 
 
-async def open_team(shop_id: int, member: Member, activity_id: int, team_size: int, address_id: int) -> dict:
+async def open_team(shop_id: int, member: Member, activity_id: int, team_size: int, address_id: int,
+                    sku_id: int | None = None) -> dict:
     activity = await get_activity(shop_id, activity_id, live_only=True)
     price = _tier_price(activity, team_size)
+    await _check_sku(shop_id, activity, sku_id)
     async with events.atomic():
         await member_service.lock_member(member.id)
         await _check_rules(shop_id, member, activity)
+        expires_at = utcnow() + datetime.timedelta(seconds=activity.duration_seconds)
+        if activity.ends_at is not None:
+            expires_at = min(expires_at, activity.ends_at)  # a team never outlives its campaign
         team = await GroupTeam.aio_create(shop_id=shop_id, activity_id=activity.id, leader_member_id=member.id,
-                                          team_size=team_size, price_fen=price,
-                                          expires_at=utcnow() + datetime.timedelta(seconds=activity.duration_seconds))
-        order = await _place(shop_id, member, activity, price, address_id, team)
+                                          team_size=team_size, price_fen=price, expires_at=expires_at)
+        order = await _place(shop_id, member, activity, _unit_price(activity, team_size, price, sku_id), address_id,
+                             sku_id, team)
     return {"team": await team_detail(shop_id, team.id),
             "order": await order_service.order_detail(shop_id, order.id, member.id)}
 
 
-async def join_team(shop_id: int, member: Member, team_id: int, address_id: int) -> dict:
+def _join_refusal(team: GroupTeam, now: datetime.datetime):
+    """Why a seat could not be taken, in words a shopper understands (409)."""
+    if team.status == TEAM_PENDING and team.expires_at > now:
+        return conflict("team_not_open", "this team opens once its leader has paid")
+    if team.status == TEAM_OPEN and team.expires_at > now:
+        return conflict("team_full", "this team is full")
+    return conflict("team_closed", "this team has ended", {"status": team.status})
+
+
+async def join_team(shop_id: int, member: Member, team_id: int, address_id: int, sku_id: int | None = None) -> dict:
     team = await _get_team(shop_id, team_id)
     activity = await get_activity(shop_id, team.activity_id, live_only=True)
+    await _check_sku(shop_id, activity, sku_id)
     async with events.atomic():
         await member_service.lock_member(member.id)
         await _check_rules(shop_id, member, activity)
         if await GroupMember.select().where((GroupMember.team_id == team_id) & (GroupMember.member_id == member.id)).aio_exists():
             raise conflict("already_in_team", "you are already in this team")
+        now = utcnow()
         took = await GroupTeam.update(seats_taken=GroupTeam.seats_taken + 1).where(
             (GroupTeam.id == team_id) & (GroupTeam.status == TEAM_OPEN) & (GroupTeam.seats_taken < GroupTeam.team_size)
-            & (GroupTeam.expires_at > utcnow())).aio_execute()
+            & (GroupTeam.expires_at > now)).aio_execute()
         if not took:
-            raise conflict("team_full", "this team is full or closed")
-        order = await _place(shop_id, member, activity, team.price_fen, address_id, team)
+            raise _join_refusal(await GroupTeam.aio_get(GroupTeam.id == team_id), now)
+        order = await _place(shop_id, member, activity, _unit_price(activity, team.team_size, team.price_fen, sku_id),
+                             address_id, sku_id, team)
+        await _team_event(await GroupTeam.aio_get(GroupTeam.id == team_id), "team.progress")
     return {"team": await team_detail(shop_id, team_id),
             "order": await order_service.order_detail(shop_id, order.id, member.id)}
 
@@ -302,8 +383,9 @@ async def team_succeeded(team_id: int) -> bool:
 
 
 async def _team_event(team: GroupTeam, type_: str) -> None:
-    await events.record(f"team:{team.id}", type_, {"team_id": team.id, "status": team.status, "paid_count": team.paid_count,
-                                                   "team_size": team.team_size, "expires_at": iso(team.expires_at)})
+    await events.record(f"team:{team.id}", type_, {
+        "team_id": team.id, "status": team.status, "paid_count": team.paid_count,
+        "seats_left": team.team_size - team.seats_taken, "team_size": team.team_size, "expires_at": iso(team.expires_at)})
 
 
 async def _issue_pickup_codes(activity_id: int, order_ids: list[int]) -> None:
@@ -329,15 +411,15 @@ async def _succeed(team: GroupTeam) -> None:
                         {"team_id": team.id, "activity_id": team.activity_id, "team_size": team.team_size})
 
 
-async def on_order_paid(order: Order) -> bool:
+async def on_order_paid(order: Order, paid_at: datetime.datetime) -> bool:
     """Inside the payment's transaction of a campaign order: a team order takes a paid seat; False
-    when none is left (the caller refuses or refunds the payment)."""
+    when none is left or the team's time was up at `paid_at` (the caller refuses or refunds)."""
     if order.team_id is None:  # bought alone
         await _issue_pickup_codes(order.activity_id, [order.id])
         return True
     took = await GroupTeam.update(paid_count=GroupTeam.paid_count + 1).where(
         (GroupTeam.id == order.team_id) & (GroupTeam.paid_count < GroupTeam.team_size)
-        & GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN])).aio_execute()
+        & GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN]) & (GroupTeam.expires_at > paid_at)).aio_execute()
     if not took:
         return False
     team = await GroupTeam.aio_get(GroupTeam.id == order.team_id)
@@ -345,7 +427,7 @@ async def on_order_paid(order: Order) -> bool:
     if team.status == TEAM_PENDING:
         changes["status"] = TEAM_OPEN
     if team.paid_count == team.team_size:
-        changes.update(status=TEAM_SUCCESS, succeeded_at=utcnow())
+        changes.update(status=TEAM_SUCCESS, succeeded_at=paid_at)
     if changes:
         await GroupTeam.update(**changes).where(GroupTeam.id == team.id).aio_execute()
         team = await GroupTeam.aio_get(GroupTeam.id == team.id)
@@ -358,17 +440,54 @@ async def on_order_paid(order: Order) -> bool:
     return True
 
 
+async def on_order_refunded(order: Order) -> None:
+    """Inside the refunding transaction of a paid team order: the member stops counting. While the
+    team fills, the seat is free again (a refunded leader hands over to the earliest paid member;
+    with nobody paid left the team closes); after success only `paid_count` drops. A failed
+    team's refunds change nothing here: the team is over."""
+    if order.team_id is None:
+        return
+    filling = GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN])
+    mine = (GroupTeam.id == order.team_id) & (GroupTeam.paid_count > 0)
+    if await GroupTeam.update(paid_count=GroupTeam.paid_count - 1, seats_taken=GroupTeam.seats_taken - 1).where(
+            mine & filling).aio_execute():
+        await GroupMember.delete().where(GroupMember.order_id == order.id).aio_execute()
+        team = await GroupTeam.aio_get(GroupTeam.id == order.team_id)
+        if team.leader_member_id == order.member_id:
+            await _hand_over(team)
+            team = await GroupTeam.aio_get(GroupTeam.id == order.team_id)
+        await _team_event(team, "team.failed" if team.status == TEAM_FAILED else "team.progress")
+    elif await GroupTeam.update(paid_count=GroupTeam.paid_count - 1).where(
+            mine & (GroupTeam.status == TEAM_SUCCESS)).aio_execute():
+        await _team_event(await GroupTeam.aio_get(GroupTeam.id == order.team_id), "team.progress")
+
+
+async def _hand_over(team: GroupTeam) -> None:
+    """The leader left a filling team: the earliest paid member leads it, or it closes."""
+    heir = await (GroupMember.select(GroupMember.id, GroupMember.member_id)
+                  .join(Order, on=(Order.id == GroupMember.order_id))
+                  .where((GroupMember.team_id == team.id) & (Order.status == PAID))
+                  .order_by(GroupMember.id).aio_first())
+    if heir is None:
+        await GroupTeam.update(status=TEAM_FAILED, failed_at=utcnow(), closed_by="emptied").where(
+            (GroupTeam.id == team.id) & GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN])).aio_execute()
+        return
+    await GroupTeam.update(leader_member_id=heir.member_id).where(GroupTeam.id == team.id).aio_execute()
+    await GroupMember.update(is_leader=True).where(GroupMember.id == heir.id).aio_execute()
+
+
 async def release_seat(order: Order) -> None:
     """Inside the cancelling transaction of an unpaid group order: give its seat back; a pending
     team whose leader never paid fails."""
-    await GroupTeam.update(seats_taken=GroupTeam.seats_taken - 1).where(
+    released = await GroupTeam.update(seats_taken=GroupTeam.seats_taken - 1).where(
         (GroupTeam.id == order.team_id) & GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN])).aio_execute()
     await GroupMember.delete().where(GroupMember.order_id == order.id).aio_execute()
     failed = await GroupTeam.update(status=TEAM_FAILED, failed_at=utcnow(), closed_by="leader_unpaid").where(
         (GroupTeam.id == order.team_id) & (GroupTeam.status == TEAM_PENDING)
         & (GroupTeam.leader_member_id == order.member_id)).aio_execute()
-    if failed:
-        await _team_event(await GroupTeam.aio_get(GroupTeam.id == order.team_id), "team.failed")
+    if failed or released:
+        await _team_event(await GroupTeam.aio_get(GroupTeam.id == order.team_id),
+                          "team.failed" if failed else "team.progress")
 
 
 # ---------------------------------------------------------------- ending teams
@@ -408,21 +527,25 @@ async def _close_orders(team_ids: list[int] | None = None) -> None:
             await order_service.refund_for_failed_team(order.shop_id, order.id)
 
 
+async def _expire(team_id: int) -> bool:
+    """End one team whose time is up: success when the campaign simulates it (模拟成团) and
+    enough members paid, else failed. False when it had already ended."""
+    async with events.atomic():
+        team = await GroupTeam.aio_get(GroupTeam.id == team_id)
+        activity = await GroupActivity.aio_get(GroupActivity.id == team.activity_id)
+        if 0 < activity.simulate_min_paid <= team.paid_count:
+            return await _end_team(team_id, TEAM_SUCCESS, "simulated") is not None
+        return await _end_team(team_id, TEAM_FAILED, "expiry") is not None
+
+
 async def expire_teams() -> int:
-    """Teams past expires_at fail — or succeed, when the campaign simulates success (模拟成团)
-    and enough members paid — then their leftover orders are closed. Safe in N processes."""
-    due = await (GroupTeam.select(GroupTeam.id, GroupTeam.paid_count, GroupActivity.simulate_min_paid)
-                 .join(GroupActivity, on=(GroupActivity.id == GroupTeam.activity_id))
+    """Teams past expires_at end, then their leftover orders are closed. Safe in N processes."""
+    due = await (GroupTeam.select(GroupTeam.id)
                  .where(GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN]) & (GroupTeam.expires_at <= utcnow()))
-                 .order_by(GroupTeam.id).limit(JOB_BATCH).objects().aio_execute())
+                 .order_by(GroupTeam.id).limit(JOB_BATCH).aio_execute())
     ended = 0
     for row in due:
-        simulated = 0 < row.simulate_min_paid <= row.paid_count
-        async with events.atomic():
-            if simulated:
-                ended += await _end_team(row.id, TEAM_SUCCESS, "simulated") is not None
-            else:
-                ended += await _end_team(row.id, TEAM_FAILED, "expiry") is not None
+        ended += await _expire(row.id)
     await _close_orders()
     return ended
 

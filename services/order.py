@@ -274,7 +274,7 @@ async def pay_with_balance(shop_id: int, member: Member, order_id: int) -> dict:
             await finance.change_credit(shop_id, member.id, BALANCE, -before.total_fen, "order_pay",
                                         reference=before.order_no)
             try:
-                await mark_paid_side_effects(before)
+                await mark_paid_side_effects(before, now)
             except TeamUnavailable:
                 raise conflict("team_unavailable", "this team is full or closed; nothing was charged") from None
     await retry_on_deadlock(attempt)
@@ -285,13 +285,14 @@ class TeamUnavailable(Exception):
     """The order's group-buy team can take no more paid members (full, or closed meanwhile)."""
 
 
-async def mark_paid_side_effects(before: Order) -> None:
-    """What every payment provider does once an order became paid (inside its transaction).
-    Raises TeamUnavailable for a group order whose team cannot take it (the caller rolls back)."""
+async def mark_paid_side_effects(before: Order, paid_at: datetime.datetime) -> None:
+    """What every payment provider does once an order became paid at `paid_at` (inside its
+    transaction). Raises TeamUnavailable for a group order whose team cannot take it (full, or its
+    time was up at `paid_at`); the caller rolls back."""
     if before.activity_id is not None:
         from services import groups
 
-        if not await groups.on_order_paid(before):
+        if not await groups.on_order_paid(before, paid_at):
             raise TeamUnavailable()
     for item in await _items(before):
         await Goods.update(sales=Goods.sales + item.quantity).where(Goods.id == item.goods_id).aio_execute()
@@ -450,6 +451,10 @@ async def _refund_paid_order(shop_id: int, order_id: int, from_status: list[int]
         await _release_stock(before, "refund")
     await _return_promotions(before, refunded=True)
     await distribution.reverse_for_order(before)
+    if before.team_id is not None:
+        from services import groups
+
+        await groups.on_order_refunded(before)
     await _emit(await get_order(shop_id, order_id), before.status)
     return before
 
@@ -498,7 +503,11 @@ async def change_price(shop_id: int, order_id: int, staff_id: int, total_fen: in
                                    extra=(Order.total_fen == order.total_fen) & Order.prepaid_at.is_null(),
                                    note=json.dumps({"before_fen": order.total_fen, "after_fen": total_fen}))
         if before is None:
-            raise invalid_state(await get_order(shop_id, order_id), "change the price of")
+            current = await get_order(shop_id, order_id)
+            if current.status == UNPAID and current.prepaid_at is not None:
+                raise conflict("price_frozen", "the shopper has started paying with WeChat Pay: its price is frozen "
+                               "(close the order instead)")
+            raise invalid_state(current, "change the price of")
         await audit.record(shop_id, "order.change_price", "order", order_id, {"total_fen": order.total_fen},
                            {"total_fen": total_fen})
         await _emit(await get_order(shop_id, order_id), UNPAID)
@@ -538,6 +547,9 @@ class PaymentMismatch(Exception):
 
 
 async def wechat_prepay(shop_id: int, member: Member, order_id: int, client_ip: str) -> dict:
+    """WeChat Pay parameters for an unpaid order. The order's price is frozen (`prepaid_at`)
+    before WeChat is asked, and the amount sent is the one read after freezing: a price change
+    racing the call either lands first (and WeChat gets the new amount) or is refused."""
     order = await get_order(shop_id, order_id, member.id)
     if order.status != UNPAID:
         raise invalid_state(order, "pay")
@@ -546,13 +558,20 @@ async def wechat_prepay(shop_id: int, member: Member, order_id: int, client_ip: 
     if not member.openid:
         raise conflict("wechat_not_bound", "log in with WeChat to pay with WeChat Pay")
     provider = await payment.provider_for(shop_id)
+    now = utcnow()
+    async with events.atomic():
+        frozen = await Order.update(prepaid_at=now).where(
+            (Order.shop_id == shop_id) & (Order.id == order_id) & (Order.status == UNPAID)
+            & (Order.expires_at > now)).aio_execute()
+        order = await get_order(shop_id, order_id, member.id)
+    if not frozen:
+        raise invalid_state(order, "pay")
     title = (await _items(order))[0].title
     try:
         params = await provider.prepay(order.order_no, order.total_fen, title, member.openid, client_ip)
     except payment.ProviderError as exc:
         log.warning("prepay failed for %s: %s", order.order_no, exc)
         raise ApiError(503, "payment_unavailable", "WeChat Pay is unavailable; retry shortly") from None
-    await Order.update(prepaid_at=utcnow()).where((Order.id == order.id) & (Order.status == UNPAID)).aio_execute()
     return {"order_id": order.id, "pay_params": params}
 
 
@@ -563,16 +582,28 @@ async def check_merchant(shop_id: int, notice: payment.PaidNotice) -> None:
         raise PaymentMismatch("merchant or app id does not match")
 
 
+async def record_unapplied_payment(shop_id: int, order_id: int, notice: payment.PaidNotice) -> bool:
+    """Inside a transaction: keep the trace of money that cannot be applied and owe it back
+    (refund_pending_payments sends it). False when this WeChat transaction was recorded before."""
+    try:
+        async with events.atomic():
+            await Payment.aio_create(shop_id=shop_id, order_id=order_id, out_trade_no=notice.out_trade_no,
+                                     transaction_id=notice.transaction_id, amount_fen=notice.amount_fen,
+                                     status=REFUND_PENDING)
+    except peewee.IntegrityError:
+        return False
+    return True
+
+
 async def settle_wechat_payment(shop_id: int, notice: payment.PaidNotice) -> None:
     """Apply a verified payment report, exactly once per WeChat transaction. A replay changes
-    nothing (however far the order has moved on); money for an order that was closed meanwhile is
-    recorded and refunded automatically."""
+    nothing (however far the order has moved on). Money that cannot be applied is recorded and
+    refunded, once: an amount that is not the order's, an order closed meanwhile, an order or a
+    team seat whose time was up when the money reached us, a team seat that is gone."""
     await check_merchant(shop_id, notice)
     order = await Order.aio_get_or_none((Order.shop_id == shop_id) & (Order.order_no == notice.out_trade_no))
     if order is None:
         raise PaymentMismatch("unknown order")
-    if notice.amount_fen != order.total_fen:
-        raise PaymentMismatch(f"amount {notice.amount_fen} does not match the order's {order.total_fen}")
 
     async def attempt():
         async with events.atomic():
@@ -582,19 +613,28 @@ async def settle_wechat_payment(shop_id: int, notice: payment.PaidNotice) -> Non
                                              transaction_id=notice.transaction_id, amount_fen=notice.amount_fen)
             except peewee.IntegrityError:
                 return False  # this transaction was applied before: a replay
+            now = utcnow()
             try:
                 async with events.atomic():
                     before = await _transition(shop_id, order.id, [UNPAID], "pay", "wechat",
-                                               {"status": PAID, "pay_method": "wechat", "paid_at": utcnow()},
+                                               {"status": PAID, "pay_method": "wechat", "paid_at": now},
+                                               extra=(Order.expires_at > now) & (Order.total_fen == notice.amount_fen),
                                                note=notice.transaction_id)
                     if before is not None:
-                        await mark_paid_side_effects(before)
+                        await mark_paid_side_effects(before, now)
                         return False
             except TeamUnavailable:  # paid for a seat that is gone: close the order, refund below
                 await cancel_order(shop_id, order.id, "wechat", "team_unavailable")
-            # paid after the order was closed, or paid twice: keep the money's trace, give it back
+            current = await get_order(shop_id, order.id)
+            if current.total_fen != notice.amount_fen:
+                action = "amount_mismatch"  # the order stays as it is; only this money goes back
+                log.error("WeChat payment %s of %s fen for order %s (%s fen) refunded", notice.transaction_id,
+                          notice.amount_fen, order.order_no, current.total_fen)
+            else:
+                action = "late_payment"  # paid after the order closed or its deadline passed, or paid twice
+                await cancel_order(shop_id, order.id, "wechat", "payment_timeout")  # unpaid and overdue: closed now
             await Payment.update(status=REFUND_PENDING).where(Payment.transaction_id == notice.transaction_id).aio_execute()
-            await OrderLog.aio_create(shop_id=shop_id, order_id=order.id, action="late_payment", actor="wechat",
+            await OrderLog.aio_create(shop_id=shop_id, order_id=order.id, action=action, actor="wechat",
                                       note=notice.transaction_id)
             return True
     if await retry_on_deadlock(attempt):

@@ -72,9 +72,10 @@ async def test_team_fills_live_and_succeeds(server, api, make_shop):
         await api.post(f"/api/mobile/{shop.id}/orders/{joined.body['order']['id']}/pay", {"method": "balance"},
                        token=member.token)
 
-    progress = [await watcher.recv() for _ in range(4)]
-    assert [(e["type"], e["data"]["paid_count"]) for e in progress] == [
-        ("team.progress", 1), ("team.progress", 2), ("team.progress", 3), ("team.success", 3)]
+    progress = [await watcher.recv() for _ in range(6)]  # every seat taken and every payment
+    assert [(e["type"], e["data"]["paid_count"], e["data"]["seats_left"]) for e in progress] == [
+        ("team.progress", 1, 2), ("team.progress", 1, 1), ("team.progress", 2, 1), ("team.progress", 2, 0),
+        ("team.progress", 3, 0), ("team.success", 3, 0)]
     assert progress[-1]["data"]["status"] == "success"
     joined_stream = [await stream.recv() for _ in range(3)]
     assert [e["data"]["nickname"] for e in joined_stream] == ["buyer0", "buyer1", "buyer2"]
@@ -419,3 +420,248 @@ async def test_buy_alone_counts_toward_the_purchase_limit(api, make_shop):
     limited = await api.post(f"/api/mobile/{shop.id}/groups/teams", {"activity_id": activity["id"], "team_size": 3,
                                                                     "address_id": address_id}, token=member.token)
     assert limited.status == 409 and limited.body["error"]["code"] == "purchase_limit_exceeded"
+
+
+# ---------------------------------------------------------------- refunds, deadlines, SKUs (defects found by review)
+async def refund(api, shop, member, order_id):
+    """The member asks for a refund and the merchant approves it."""
+    asked = await api.post(f"/api/mobile/{shop.id}/orders/{order_id}/refund", {"reason": "changed my mind"},
+                           token=member.token)
+    assert asked.status == 200, asked.body
+    approved = await api.post(f"/api/merchant/orders/{order_id}/refund/approve", {}, token=shop.owner_token)
+    assert approved.status == 200, approved.body
+
+
+async def test_a_refunded_member_gives_the_seat_back_and_stops_counting(server, api, make_shop):
+    """Refunds while a team fills are allowed (退团): the seat is free again, paid_count follows the
+    paying members, a refunded leader hands over to the next paid member, an emptied team closes."""
+    shop = await make_shop()
+    _, activity = await campaign(api, shop, stock=20)
+    people = await members_with_money(api, shop, 5)
+    (leader, _), (second, _), (third, _), (fourth, _), (fifth, _) = people
+    opened = await open_and_pay(api, shop, activity, *people[0])
+    team_id = opened["team"]["id"]
+    team_url = f"/api/mobile/{shop.id}/groups/teams/{team_id}"
+    second_order = await join_and_pay(api, shop, team_id, *people[1])
+    detail = (await api.get(team_url)).body
+    watcher = await WsClient.connect(server.port)
+    await watcher.subscribe(f"team:{team_id}", since=detail["seq"], epoch=detail["epoch"])
+
+    await refund(api, shop, second, second_order["id"])
+    progress = await watcher.recv()
+    assert (progress["type"], progress["data"]["paid_count"], progress["data"]["seats_left"]) == ("team.progress", 1, 2)
+    team = (await api.get(team_url)).body
+    assert (team["status"], team["paid_count"], team["seats_left"], len(team["members"])) == ("open", 1, 2, 1)
+
+    # the third member pays: two paying members in a team of three is not a success
+    third_order = await join_and_pay(api, shop, team_id, *people[2])
+    team = (await api.get(team_url)).body
+    assert (team["status"], team["paid_count"], team["seats_left"]) == ("open", 2, 1)
+
+    # the refunded member may come back: forward, back, forward again never counts twice
+    second_again = await join_and_pay(api, shop, team_id, *people[1])
+    team = (await api.get(team_url)).body
+    assert (team["status"], team["paid_count"], team["seats_left"]) == ("success", 3, 0)
+    assert sorted(m["nickname"] for m in team["members"]) == ["buyer0", "buyer1", "buyer2"]
+
+    # after success a refund does not undo the team, but the member is no longer listed as a buyer
+    await refund(api, shop, second, second_again["id"])
+    team = (await api.get(team_url)).body
+    assert (team["status"], team["paid_count"]) == ("success", 2)
+    assert sorted(m["nickname"] for m in team["members"]) == ["buyer0", "buyer2"]
+    merchant_view = (await api.get(f"/api/merchant/groups/teams/{team_id}", token=shop.owner_token)).body
+    assert merchant_view["paid_count"] == len([m for m in merchant_view["members"] if m["order_status"] > 0])
+
+    # a filling team whose leader leaves: the next paid member leads; nobody paid left: it closes
+    other = await open_and_pay(api, shop, activity, *people[3])
+    other_id = other["team"]["id"]
+    fifth_order = await join_and_pay(api, shop, other_id, *people[4])
+    await refund(api, shop, fourth, other["order"]["id"])
+    merchant_view = (await api.get(f"/api/merchant/groups/teams/{other_id}", token=shop.owner_token)).body
+    assert (merchant_view["status"], merchant_view["paid_count"], merchant_view["leader_member_id"]) == ("open", 1, fifth.id)
+    assert [(m["member_id"], m["is_leader"]) for m in merchant_view["members"]] == [(fifth.id, True)]
+    await refund(api, shop, fifth, fifth_order["id"])
+    closed = (await api.get(f"/api/mobile/{shop.id}/groups/teams/{other_id}")).body
+    assert (closed["status"], closed["paid_count"]) == ("failed", 0)
+    for member, _ in people:
+        me = (await api.get(f"/api/mobile/{shop.id}/me", token=member.token)).body
+        paid = [o for o in (await api.get(f"/api/mobile/{shop.id}/orders", token=member.token)).body["items"]
+                if o["status"] > 0]
+        assert me["balance_fen"] == 10000 - sum(o["total_fen"] for o in paid)
+    assert third_order["id"] and leader
+    watcher.close()
+
+
+async def until(moment: datetime.datetime) -> None:
+    """Sleep until the wall clock (UTC) reaches `moment`."""
+    await asyncio.sleep(max(0.0, (moment - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)).total_seconds()))
+
+
+def next_whole_second(ahead: float = 1.0) -> datetime.datetime:
+    """A deadline on a whole second at least `ahead` seconds from now (what the database stores)."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return (now + datetime.timedelta(seconds=ahead + 1)).replace(microsecond=0)
+
+
+async def test_a_balance_payment_just_after_expiry_is_refused_and_just_before_is_counted(api, make_shop):
+    shop = await make_shop()
+    _, activity = await campaign(api, shop, tiers=[{"team_size": 2, "price_fen": 3900}])
+    people = await members_with_money(api, shop, 4, balance=5000)
+    for (leader, leader_addr), (late, late_addr), on_time in ((people[0], people[1], False), (people[2], people[3], True)):
+        opened = await open_and_pay(api, shop, activity, leader, leader_addr, team_size=2)
+        team_id = opened["team"]["id"]
+        joined = await join_and_pay(api, shop, team_id, late, late_addr, pay=False)
+        deadline = next_whole_second()
+        await GroupTeam.update(expires_at=deadline).where(GroupTeam.id == team_id).aio_execute()
+        await until(deadline + datetime.timedelta(milliseconds=-200 if on_time else 50))
+        paid = await api.post(f"/api/mobile/{shop.id}/orders/{joined['id']}/pay", {"method": "balance"}, token=late.token)
+        team = (await api.get(f"/api/mobile/{shop.id}/groups/teams/{team_id}")).body
+        balance = (await api.get(f"/api/mobile/{shop.id}/me", token=late.token)).body["balance_fen"]
+        if on_time:
+            assert paid.status == 200 and (team["status"], team["paid_count"], balance) == ("success", 2, 5000 - 3900)
+        else:
+            assert paid.status == 409 and paid.body["error"]["code"] == "team_unavailable", paid.body
+            # expired at its instant, whether or not the expiry job has run yet
+            assert (team["status"], team["paid_count"], balance) == ("failed", 1, 5000)
+
+
+async def test_a_wechat_payment_just_after_expiry_is_refunded_once_and_never_counted(api, make_shop, fake_wechat,
+                                                                                    fake_wechatpay):
+    from models.payment import Payment
+    from tests.test_wechatpay import notify, wechat_shop
+
+    shop, token, member_id, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    created = await api.post("/api/merchant/groups/activities", {
+        "title": "t", "goods_id": goods["id"], "duration_seconds": 600, "tiers": [{"team_size": 2, "price_fen": 990}]},
+        token=shop.owner_token)
+    (leader, leader_addr), = await members_with_money(api, shop, 1)
+    opened = await open_and_pay(api, shop, created.body, leader, leader_addr, team_size=2)
+    team_id = opened["team"]["id"]
+    joined = await api.post(f"/api/mobile/{shop.id}/groups/teams/{team_id}/join", {"address_id": address_id}, token=token)
+    order = joined.body["order"]
+    assert (await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "wechat"}, token=token)).status == 200
+    deadline = next_whole_second()
+    await GroupTeam.update(expires_at=deadline).where(GroupTeam.id == team_id).aio_execute()
+    await until(deadline + datetime.timedelta(milliseconds=50))
+    headers, body = fake_wechatpay.notification(order["order_no"])
+    answers = await asyncio.gather(*(notify(api, shop, headers, body) for _ in range(3)))
+    assert all(a.status == 200 for a in answers)  # WeChat is told we have it, so it stops retrying
+    team = (await api.get(f"/api/merchant/groups/teams/{team_id}", token=shop.owner_token)).body
+    assert (team["status"], team["paid_count"], team["succeeded_at"]) == ("failed", 1, None)
+    closed = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body
+    assert closed["status"] == -1
+    assert (await Payment.aio_get(Payment.order_id == order["id"])).status == "refunded"
+    refunds = [r for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]]
+    assert [r["amount"]["refund"] for r in refunds] == [990]
+
+
+async def test_a_wechat_payment_just_after_the_unpaid_deadline_is_refunded(api, make_shop, fake_wechat, fake_wechatpay):
+    from models.order import Order
+    from models.payment import Payment
+    from tests.test_wechatpay import notify, place_and_prepay, wechat_shop
+
+    shop, token, _, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    order = await place_and_prepay(api, shop, token, address_id, goods)
+    deadline = next_whole_second()
+    await Order.update(expires_at=deadline).where(Order.id == order["id"]).aio_execute()
+    await until(deadline + datetime.timedelta(milliseconds=50))
+    assert (await notify(api, shop, *fake_wechatpay.notification(order["order_no"]))).status == 200
+    closed = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body
+    assert closed["status"] == -1
+    assert (await Payment.aio_get(Payment.order_id == order["id"])).status == "refunded"
+    stock = (await api.get(f"/api/merchant/goods/{goods['id']}", token=shop.owner_token)).body["stock"]
+    assert stock == 5  # the unit went back once
+
+
+async def sku_campaign(api, shop, shirt, **overrides):
+    body = {"title": "T恤拼团", "goods_id": shirt["id"], "duration_seconds": 3600, "single_price_fen": 7000,
+            "tiers": [{"team_size": 2, "price_fen": 5000}], **overrides}
+    return await api.post("/api/merchant/groups/activities", body, token=shop.owner_token)
+
+
+async def test_group_buy_on_goods_with_skus(api, make_shop):
+    shop = await make_shop()
+    shirt = await new_goods(api, shop, title="T恤", specs=[{"name": "颜色", "values": ["红", "蓝"]},
+                                                         {"name": "尺码", "values": ["M", "L"]}],
+                            skus=[{"spec_values": [c, s], "price_fen": 8000, "stock": 5}
+                                  for c in ("红", "蓝") for s in ("M", "L")])
+    red_m, red_l, blue_m, _ = [sku["id"] for sku in shirt["skus"]]
+    other_goods = await new_goods(api, shop, title="Other", specs=[{"name": "尺码", "values": ["S"]}],
+                                  skus=[{"spec_values": ["S"], "price_fen": 100, "stock": 1}])
+    refused = await sku_campaign(api, shop, shirt, sku_prices=[{"sku_id": other_goods["skus"][0]["id"],
+                                                                "team_size": 2, "price_fen": 4000}])
+    assert refused.status == 422, refused.body
+    refused = await sku_campaign(api, shop, shirt, sku_prices=[{"sku_id": red_m, "team_size": 3, "price_fen": 4000}])
+    assert refused.status == 422, refused.body  # not a tier of the campaign
+    created = await sku_campaign(api, shop, shirt, sku_prices=[{"sku_id": red_m, "team_size": 2, "price_fen": 4500}])
+    assert created.status == 201, created.body
+    activity = created.body
+    assert activity["sku_prices"] == [{"sku_id": red_m, "team_size": 2, "price_fen": 4500}]
+    people = await members_with_money(api, shop, 3)
+    (leader, leader_addr), (second, second_addr), (third, third_addr) = people
+    teams = f"/api/mobile/{shop.id}/groups/teams"
+    no_sku = await api.post(teams, {"activity_id": activity["id"], "team_size": 2, "address_id": leader_addr},
+                            token=leader.token)
+    assert no_sku.status == 422 and "sku_id" in str(no_sku.body), no_sku.body
+    foreign = await api.post(teams, {"activity_id": activity["id"], "team_size": 2, "address_id": leader_addr,
+                                     "sku_id": other_goods["skus"][0]["id"]}, token=leader.token)
+    assert foreign.status in (404, 422), foreign.body
+    opened = await api.post(teams, {"activity_id": activity["id"], "team_size": 2, "address_id": leader_addr,
+                                    "sku_id": red_m}, token=leader.token)
+    assert opened.status == 201, opened.body
+    line = opened.body["order"]["items"][0]
+    assert (line["sku_id"], line["price_fen"], opened.body["order"]["total_fen"]) == (red_m, 4500, 4500)
+    await api.post(f"/api/mobile/{shop.id}/orders/{opened.body['order']['id']}/pay", {"method": "balance"}, token=leader.token)
+    team_id = opened.body["team"]["id"]
+    join_no_sku = await api.post(f"{teams}/{team_id}/join", {"address_id": second_addr}, token=second.token)
+    assert join_no_sku.status == 422
+    joined = await api.post(f"{teams}/{team_id}/join", {"address_id": second_addr, "sku_id": blue_m}, token=second.token)
+    assert joined.status == 201, joined.body
+    assert (joined.body["order"]["items"][0]["sku_id"], joined.body["order"]["total_fen"]) == (blue_m, 5000)
+    alone = await api.post(f"/api/mobile/{shop.id}/groups/activities/{activity['id']}/buy-alone",
+                           {"address_id": third_addr, "sku_id": red_l}, token=third.token)
+    assert alone.status == 201 and (alone.body["items"][0]["sku_id"], alone.body["total_fen"]) == (red_l, 7000)
+    stock = {sku["id"]: sku["stock"] for sku in
+             (await api.get(f"/api/merchant/goods/{shirt['id']}", token=shop.owner_token)).body["skus"]}
+    assert (stock[red_m], stock[red_l], stock[blue_m]) == (4, 4, 4)
+
+    plain = await new_goods(api, shop, title="Plain")
+    plain_campaign = await api.post("/api/merchant/groups/activities", {
+        "title": "p", "goods_id": plain["id"], "duration_seconds": 600, "tiers": [{"team_size": 2, "price_fen": 10}]},
+        token=shop.owner_token)
+    with_sku = await api.post(teams, {"activity_id": plain_campaign.body["id"], "team_size": 2,
+                                      "address_id": third_addr, "sku_id": red_m}, token=third.token)
+    assert with_sku.status == 422, with_sku.body
+
+
+async def test_seats_are_live_and_a_pending_team_says_so(server, api, make_shop):
+    shop = await make_shop()
+    _, activity = await campaign(api, shop)
+    people = await members_with_money(api, shop, 3)
+    opened = await api.post(f"/api/mobile/{shop.id}/groups/teams", {"activity_id": activity["id"], "team_size": 3,
+                                                                   "address_id": people[0][1]}, token=people[0][0].token)
+    team_id = opened.body["team"]["id"]
+    early = await api.post(f"/api/mobile/{shop.id}/groups/teams/{team_id}/join", {"address_id": people[1][1]},
+                           token=people[1][0].token)
+    assert early.status == 409 and early.body["error"]["code"] == "team_not_open"
+    await api.post(f"/api/mobile/{shop.id}/orders/{opened.body['order']['id']}/pay", {"method": "balance"},
+                   token=people[0][0].token)
+    watcher = await WsClient.connect(server.port)
+    detail = (await api.get(f"/api/mobile/{shop.id}/groups/teams/{team_id}")).body
+    await watcher.subscribe(f"team:{team_id}", since=detail["seq"], epoch=detail["epoch"])
+    joined = await join_and_pay(api, shop, team_id, *people[1], pay=False)
+    seat_taken = await watcher.recv()
+    assert (seat_taken["type"], seat_taken["data"]["seats_left"], seat_taken["data"]["paid_count"]) == ("team.progress", 1, 1)
+    await api.post(f"/api/mobile/{shop.id}/orders/{joined['id']}/cancel", {}, token=people[1][0].token)
+    seat_back = await watcher.recv()
+    assert (seat_back["type"], seat_back["data"]["seats_left"]) == ("team.progress", 2)
+    watcher.close()
+
+
+async def test_a_team_never_outlives_its_campaign(api, make_shop):
+    shop = await make_shop()
+    ends = (utcnow() + datetime.timedelta(minutes=30)).replace(microsecond=0)
+    _, activity = await campaign(api, shop, ends_at=ends.strftime("%Y-%m-%dT%H:%M:%SZ"))  # teams get an hour
+    (member, address_id), = await members_with_money(api, shop, 1)
+    opened = await open_and_pay(api, shop, activity, member, address_id)
+    assert opened["team"]["expires_at"] == ends.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -86,8 +86,6 @@ async def test_forged_and_mismatching_notifications_change_nothing(api, make_sho
     headers, body = fake_wechatpay.notification(order["order_no"])
     tampered = await notify(api, shop, headers, body.replace(b"TRANSACTION", b"TRANSACTIOM"))
     assert tampered.status == 401
-    wrong_amount = await notify(api, shop, *fake_wechatpay.notification(order["order_no"], amount=1))
-    assert wrong_amount.status == 400 and "amount" in wrong_amount.body["message"]
     other_merchant = await notify(api, shop, *fake_wechatpay.notification(order["order_no"], mchid="1234567890"))
     assert other_merchant.status == 400
     garbage = await notify(api, shop, {"Content-Type": "application/json"}, b"{not json")
@@ -95,6 +93,43 @@ async def test_forged_and_mismatching_notifications_change_nothing(api, make_sho
     still = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body
     assert still["status"] == 0 and still["pay_method"] == ""
     assert await Payment.select().where(Payment.order_id == order["id"]).aio_count() == 0
+
+
+async def test_money_that_does_not_match_the_order_is_refunded_once(api, make_shop, fake_wechat, fake_wechatpay):
+    shop, token, _, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    order = await place_and_prepay(api, shop, token, address_id, goods)
+    headers, body = fake_wechatpay.notification(order["order_no"], amount=1)
+    answers = await asyncio.gather(*(notify(api, shop, headers, body) for _ in range(3)))
+    assert all(a.status == 200 and a.body["code"] == "SUCCESS" for a in answers)  # WeChat stops retrying
+    refunds = [r for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]]
+    assert [(r["amount"]["refund"], r["amount"]["total"]) for r in refunds] == [(1, 1)]
+    assert (await Payment.aio_get(Payment.order_id == order["id"])).status == "refunded"
+    await order_service.refund_pending_payments()  # nothing more is owed
+    assert len([r for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]]) == 1
+    still = (await api.get(f"/api/merchant/orders/{order['id']}", token=shop.owner_token)).body
+    assert (still["status"], still["total_fen"]) == (0, 1990) and "amount_mismatch" in [log["action"] for log in still["logs"]]
+
+
+async def test_the_price_is_frozen_before_wechat_is_asked(api, make_shop, fake_wechat, fake_wechatpay):
+    """A merchant's price change racing the prepay call must not leave WeChat holding an amount
+    the order no longer has (the money would be stuck): the change is refused once paying starts."""
+    shop, token, _, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    order = (await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": goods["id"], "quantity": 1}],
+                                                              "address_id": address_id}, token=token)).body
+    fake_wechatpay.fault, fake_wechatpay.hang_seconds = "hang", 1.0
+    try:
+        prepay = asyncio.ensure_future(api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "wechat"},
+                                                token=token))
+        await asyncio.sleep(0.4)  # the call to WeChat Pay is in flight
+        changed = await api.post(f"/api/merchant/orders/{order['id']}/price", {"total_fen": 990}, token=shop.owner_token)
+        assert changed.status == 409 and changed.body["error"]["code"] == "price_frozen", changed.body
+    finally:
+        fake_wechatpay.fault = None
+    assert (await prepay).status == 200
+    assert fake_wechatpay.prepays[order["order_no"]]["amount"]["total"] == 1990
+    assert (await notify(api, shop, *fake_wechatpay.notification(order["order_no"]))).status == 200
+    paid = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body
+    assert (paid["status"], paid["total_fen"]) == (1, 1990)
 
 
 async def test_query_fallback_settles_a_payment_whose_notification_never_came(api, make_shop, fake_wechat, fake_wechatpay):
@@ -177,9 +212,11 @@ async def test_wechat_pay_apiv2_flow(api, make_shop, fake_wechat, fake_wechatpay
 
     forged = await api.call("POST", path, raw=fake_wechatpay.v2_notification(order["order_no"], api_key="x" * 32))
     assert forged.status == 401 and b"FAIL" in forged.body["_raw"].encode()
-    wrong_amount = await api.call("POST", path, raw=fake_wechatpay.v2_notification(order["order_no"], amount=1))
-    assert wrong_amount.status == 400
+    wrong_amount = await api.call("POST", path, raw=fake_wechatpay.v2_notification(
+        order["order_no"], amount=1, transaction_id="4200" + secrets.token_hex(12)))
+    assert wrong_amount.status == 200  # taken, and the 1 fen goes back
     assert (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body["status"] == 0
+    assert [r["amount"]["refund"] for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]] == [1]
 
     notification = fake_wechatpay.v2_notification(order["order_no"])
     answers = await asyncio.gather(*(api.call("POST", path, raw=notification) for _ in range(10)))
@@ -193,7 +230,7 @@ async def test_wechat_pay_apiv2_flow(api, make_shop, fake_wechat, fake_wechatpay
     assert approved.status == 200
     final = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body
     assert final["refund_status"] == "refunded"
-    assert [r for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]][0]["amount"]["refund"] == 990
+    assert [r["amount"]["refund"] for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]] == [1, 990]
 
     queried = await place_and_prepay(api, shop, token, address_id, goods)
     fake_wechatpay.mark_paid(queried["order_no"])

@@ -14,6 +14,14 @@ class TierBody(RequestBody):
 
 
 Tiers = pydantic.conlist(TierBody, min_length=1, max_length=5)
+
+
+class SkuPriceBody(TierBody):
+    """One SKU's price in teams of one size (else the tier's price applies to that SKU)."""
+    sku_id: Id
+
+
+SkuPrices = pydantic.conlist(SkuPriceBody, max_length=500)
 Duration = pydantic.conint(ge=10, le=30 * 24 * 3600)
 Limit = pydantic.conint(ge=0, le=1000)
 Simulate = pydantic.conint(ge=0, le=99)
@@ -21,6 +29,7 @@ Simulate = pydantic.conint(ge=0, le=99)
 
 class ActivityFields(RequestBody):
     single_price_fen: Money | None = None
+    sku_prices: SkuPrices | None = None
     purchase_limit: Limit = 0
     starts_at: datetime.datetime | None = None
     ends_at: datetime.datetime | None = None

@@ -4,14 +4,14 @@ from handlers.base import Id, MobileHandler, RequestBody
 from services import groups
 
 
-class OpenTeamBody(RequestBody):
-    activity_id: Id
-    team_size: pydantic.conint(ge=2, le=100)
-    address_id: Id
-
-
 class JoinBody(RequestBody):
     address_id: Id
+    sku_id: Id | None = None  # required when the campaign's goods has SKUs
+
+
+class OpenTeamBody(JoinBody):
+    activity_id: Id
+    team_size: pydantic.conint(ge=2, le=100)
 
 
 class ActivitiesHandler(MobileHandler):
@@ -41,7 +41,8 @@ class ShareHandler(MobileHandler):
 class TeamsHandler(MobileHandler):
     async def post(self, shop_id):
         body = self.body(OpenTeamBody)
-        self.send(await groups.open_team(self.shop_id, self.member, body.activity_id, body.team_size, body.address_id), 201)
+        self.send(await groups.open_team(self.shop_id, self.member, body.activity_id, body.team_size, body.address_id,
+                                             body.sku_id), 201)
 
 
 class TeamHandler(MobileHandler):
@@ -54,7 +55,7 @@ class TeamHandler(MobileHandler):
 class JoinHandler(MobileHandler):
     async def post(self, shop_id, team_id):
         body = self.body(JoinBody)
-        self.send(await groups.join_team(self.shop_id, self.member, int(team_id), body.address_id), 201)
+        self.send(await groups.join_team(self.shop_id, self.member, int(team_id), body.address_id, body.sku_id), 201)
 
 
 class MyTeamsHandler(MobileHandler):
@@ -66,4 +67,4 @@ class MyTeamsHandler(MobileHandler):
 class BuyAloneHandler(MobileHandler):
     async def post(self, shop_id, activity_id):
         body = self.body(JoinBody)
-        self.send(await groups.buy_alone(self.shop_id, self.member, int(activity_id), body.address_id), 201)
+        self.send(await groups.buy_alone(self.shop_id, self.member, int(activity_id), body.address_id, body.sku_id), 201)

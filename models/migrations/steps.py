@@ -105,6 +105,10 @@ def dashboard_rollups(db):
     create_tables(db, DailyStat, DailyGoodsStat, RollupDay)
 
 
+def group_buy_sku_prices(db):
+    add_column(db, GroupActivity, "sku_prices")
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -119,4 +123,5 @@ MIGRATIONS = [
     (11, "finance and distribution: recharges, withdrawals, distributors, commissions", finance_and_distribution),
     (12, "staff roles, platform settings, dashboard indexes", staff_roles_and_dashboard),
     (13, "dashboard: covering indexes and daily rollups", dashboard_rollups),
+    (14, "group-buy: SKU prices", group_buy_sku_prices),
 ]
