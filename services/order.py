@@ -449,6 +449,7 @@ async def _refund_paid_order(shop_id: int, order_id: int, from_status: list[int]
     if restock:
         await _release_stock(before, "refund")
     await _return_promotions(before, refunded=True)
+    await member_service.take_back_completion(before)  # points, spending, level of a completed order
     await distribution.reverse_for_order(before)
     await _emit(await get_order(shop_id, order_id), before.status)
     return before
