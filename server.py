@@ -18,7 +18,7 @@ import tornado.netutil
 
 from lib.config import Config, ConfigError, load_config, resolve_jwt_secret
 from models.db import open_database
-from models.migrations import migrate, schema_version
+from models.migrations import database_identity, migrate, schema_version
 from services import runtime as runtime_module
 from services.account import LoginLimiter
 
@@ -60,9 +60,12 @@ class MallServer:
                 retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
                 retry_on_error=[RedisConnectionError, RedisTimeoutError])
             redis = aioredis.Redis(connection_pool=pool)
+        # every Redis key of this deployment lives under the database's identity: a database
+        # recreated (or a new one given the same prefix) starts from no seqs, markers or counts
+        redis_prefix = f"{config.redis_prefix}db-{database_identity(self.db)}:"
         self.runtime = runtime_module.Runtime(
-            config=config, jwt_secret=resolve_jwt_secret(config), redis=redis,
-            limiter=LoginLimiter(redis, config.redis_prefix, config.login_failures_per_account,
+            config=config, jwt_secret=resolve_jwt_secret(config), redis=redis, redis_prefix=redis_prefix,
+            limiter=LoginLimiter(redis, redis_prefix, config.login_failures_per_account,
                                  config.login_failures_per_ip, config.login_window_seconds),
         )
         runtime_module.install(self.runtime)

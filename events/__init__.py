@@ -23,7 +23,7 @@ async def start_events(runtime) -> None:
     from events.hub import Hub
     from events.relay import Relay
 
-    bus = RedisBus(runtime.redis, runtime.config.redis_prefix) if runtime.redis is not None else MemoryBus()
+    bus = RedisBus(runtime.redis, runtime.redis_prefix) if runtime.redis is not None else MemoryBus()
     runtime.bus, runtime.hub, runtime.relay = bus, Hub(bus), Relay(bus)
     from handlers.ws import on_control
 

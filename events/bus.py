@@ -6,9 +6,14 @@ every published event to `on_event` in every process (the hub fans it out to Web
 Redis layout, per channel C (keys under the configured prefix):
   ch:C:meta  hash {epoch, seq}     the channel's position; created with a fresh random epoch
   ch:C:log   stream, id "<seq>-1"  the last HISTORY_LEN events (approximate trim)
-  outbox:N   dedup marker of outbox row N, so a relay that died after publishing but before
-             marking the row sent does not publish it twice
+  outbox:N   dedup marker of outbox row N holding the row's random token, so a relay that died
+             after publishing but before marking the row sent does not publish it twice; a
+             marker with another token is a different row that had the same id (the database
+             was restored from a backup): it is published, and reported
   events     the pub/sub channel every process listens on
+The configured prefix is followed by the database's identity (see models.system.DatabaseIdentity):
+a database dropped and created again with the same Redis sees none of these keys, so its
+`team:1` starts a new history in a new epoch and its outbox id 1 is not taken as published.
 Publishing is one Lua script (seq, history, pub/sub in one atomic step), so seqs are gap-free
 and identical on every process. If Redis loses its data (it runs without persistence here),
 the next access creates the channel's meta with a new epoch, and clients holding the old epoch
@@ -23,7 +28,7 @@ import json
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable
 
 from redis.exceptions import RedisError
@@ -63,6 +68,14 @@ class OutgoingEvent:
     channel: str
     type: str
     data: str
+    token: str  # random per outbox row (tells it from another row with the same id)
+
+
+@dataclass(slots=True)
+class PublishResult:
+    published: int = 0
+    skipped: list[int] = field(default_factory=list)  # outbox ids found already published (not sent again)
+    reused: list[int] = field(default_factory=list)  # published, though their id was seen in another history
 
 
 class MemoryBus:
@@ -104,14 +117,14 @@ class MemoryBus:
             return None
         return events
 
-    async def publish(self, batch: list[OutgoingEvent]) -> int:
+    async def publish(self, batch: list[OutgoingEvent]) -> PublishResult:
         for event in batch:
             state = self._channel(event.channel)
             state[0] += 1
             frame = event_frame(event.channel, state[0], event.type, event.data)
             state[2].append((state[0], frame))
             self.on_event(Published(event.channel, state[0], state[1], frame))
-        return len(batch)
+        return PublishResult(published=len(batch))
 
     @contextlib.asynccontextmanager
     async def relay_lock(self) -> AsyncIterator[bool]:
@@ -119,7 +132,11 @@ class MemoryBus:
 
 
 _PUBLISH = """
-if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[5]) then return {-1, ''} end
+local marker = redis.call('GET', KEYS[3])
+if marker == ARGV[1] then return {-1, '', 0} end
+redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[5])
+local reused = 0
+if marker then reused = 1 end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[6]
@@ -133,7 +150,7 @@ redis.call('EXPIRE', KEYS[2], ARGV[9])
 local frame = '{"op":"event","channel":' .. cjson.encode(ARGV[8]) .. ',"seq":' .. seq ..
   ',"type":' .. cjson.encode(ARGV[2]) .. ',"data":' .. ARGV[3] .. '}'
 redis.call('PUBLISH', ARGV[7], ARGV[8] .. '\\t' .. seq .. '\\t' .. epoch .. '\\t' .. frame)
-return {seq, epoch}
+return {seq, epoch, reused}
 """
 
 _POSITION = """
@@ -204,18 +221,26 @@ class RedisBus:
             return None  # trimmed: the oldest held event is newer than what the client needs
         return events
 
-    async def publish(self, batch: list[OutgoingEvent]) -> int:
+    async def publish(self, batch: list[OutgoingEvent]) -> PublishResult:
         async with self.redis.pipeline(transaction=False) as pipe:
             for event in batch:
                 meta, stream = self._keys(event.channel)
                 await self._publish(
                     keys=[meta, stream, f"{self.prefix}outbox:{event.outbox_id}"],
-                    args=[event.outbox_id, event.type, event.data, HISTORY_LEN, DEDUP_TTL_S, new_epoch(),
+                    args=[event.token, event.type, event.data, HISTORY_LEN, DEDUP_TTL_S, new_epoch(),
                           self.pubsub_channel, event.channel, CHANNEL_TTL_S],
                     client=pipe,
                 )
             results = await pipe.execute()
-        return sum(1 for seq, _ in results if int(seq) > 0)
+        result = PublishResult()
+        for event, (seq, _, reused) in zip(batch, results):
+            if int(seq) < 0:
+                result.skipped.append(event.outbox_id)
+                continue
+            result.published += 1
+            if int(reused):
+                result.reused.append(event.outbox_id)
+        return result
 
     @contextlib.asynccontextmanager
     async def relay_lock(self) -> AsyncIterator[bool]:

@@ -10,6 +10,10 @@ class Counters:
         self.resyncs_sent = 0
         self.slow_clients_dropped = 0
         self.relay_errors = 0
+        # outbox rows the bus had already published (a relay died between publishing and marking)
+        self.events_skipped_as_published = 0
+        # outbox rows whose id the bus had seen published by another row (database restored)
+        self.events_id_reused = 0
 
 
 counters = Counters()

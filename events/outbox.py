@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import secrets
 from typing import Any, AsyncIterator
 
 from models.db import database
@@ -28,7 +29,8 @@ _pending: contextvars.ContextVar[list | None] = contextvars.ContextVar("outbox_p
 
 
 def _row(channel: str, type_: str, data: dict[str, Any]) -> dict:
-    return {"channel": channel, "type": type_, "data": json.dumps(data, ensure_ascii=False, separators=(",", ":"))}
+    return {"channel": channel, "type": type_, "data": json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+            "token": secrets.token_hex(8)}
 
 
 async def record(channel: str, type_: str, data: dict[str, Any]) -> None:

@@ -3,8 +3,10 @@
 It runs in every process: woken right after a local commit (low latency) and on a poll
 (rows committed by a process that died before its relay ran). Across processes a bus lock lets
 one relay publish at a time; a relay that finds the lock taken retries shortly, so its rows go
-out either with the holder's batch or its own. Publishing is idempotent per outbox id (the
-Redis bus remembers published ids), so dying between publish and mark never duplicates.
+out either with the holder's batch or its own. Publishing is idempotent per outbox row (the
+Redis bus remembers each published row by id and random token), so dying between publish and
+mark never duplicates. Rows the bus skips as already published are logged and counted: a relay
+that silently skipped everything is how live push once died unnoticed.
 """
 from __future__ import annotations
 
@@ -23,6 +25,11 @@ BATCH_SIZE = 200
 POLL_INTERVAL_S = 1.0  # upper bound on delivery delay for rows whose own relay never ran
 LOCK_RETRY_S = 0.02  # another process's relay is publishing; try again this soon
 ERROR_BACKOFF_S = 1.0
+
+
+def outgoing(row: OutboxEvent) -> OutgoingEvent:
+    # a row written by a process older than the token column has none: its id stands in
+    return OutgoingEvent(row.id, row.channel, row.type, row.data, row.token or f"id{row.id}")
 
 
 class Relay:
@@ -85,8 +92,17 @@ class Relay:
                               .order_by(OutboxEvent.id).limit(BATCH_SIZE).aio_execute())
                 if not rows:
                     return True
-                batch = [OutgoingEvent(row.id, row.channel, row.type, row.data) for row in rows]
-                counters.events_published += await self.bus.publish(batch)
+                result = await self.bus.publish([outgoing(row) for row in rows])
+                counters.events_published += result.published
+                if result.skipped:
+                    counters.events_skipped_as_published += len(result.skipped)
+                    log.warning("outbox rows %s were already published (a relay stopped before marking "
+                                "them sent); not sent again", _ids(result.skipped))
+                if result.reused:
+                    counters.events_id_reused += len(result.reused)
+                    log.warning("outbox ids %s were published before by other rows: the database was "
+                                "restored from a backup or its ids went back; published them anyway",
+                                _ids(result.reused))
                 await (OutboxEvent.update(published_at=utcnow())
                        .where(OutboxEvent.id.in_([row.id for row in rows])).aio_execute())
 
@@ -98,3 +114,7 @@ class Relay:
         pending = await OutboxEvent.select().where(OutboxEvent.published_at.is_null()).aio_count()
         age = (utcnow() - oldest.created_at).total_seconds() if oldest else 0.0
         return {"pending": pending, "oldest_age_seconds": age}
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(map(str, ids[:20])) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")

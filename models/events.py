@@ -1,4 +1,6 @@
 """The transactional outbox: events written in the same transaction as the change they describe."""
+import secrets
+
 import peewee
 
 from models.base import BaseModel, utcnow
@@ -10,3 +12,6 @@ class OutboxEvent(BaseModel):
     data = peewee.TextField()  # JSON text, encoded once at record time
     created_at = peewee.DateTimeField(default=utcnow)
     published_at = peewee.DateTimeField(null=True, index=True)
+    # random per row: the bus's "already published" marker must tell this row from another row
+    # that had the same id in an earlier history of the database (restored from a backup)
+    token = peewee.CharField(max_length=16, null=True, default=lambda: secrets.token_hex(8))

@@ -24,3 +24,12 @@ class PlatformSettings(BaseModel):
 
     data = peewee.TextField(default="{}")
     updated_at = peewee.DateTimeField(default=utcnow)
+
+
+class DatabaseIdentity(BaseModel):
+    """One row: a random id drawn when the schema is created. Whatever is kept outside the
+    database about its rows (Redis keys: channel seqs and epochs, publish markers, login counts)
+    is namespaced by it, so a database dropped and created again never inherits them."""
+
+    value = peewee.CharField(max_length=32)
+    created_at = peewee.DateTimeField(default=utcnow)

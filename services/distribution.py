@@ -3,7 +3,10 @@
 - A member applies; the merchant approves (or the shop approves automatically). Only approved
   distributors refer and earn.
 - Binding: a member's `parent_id` is set once (conditional `parent_id IS NULL`), to an approved
-  distributor of the same shop who is not the member and not below the member in the chain. With
+  distributor of the same shop who is not the member and not below the member in the chain
+  (that would close a loop: 409 `referral_cycle`). The check walks the referrer's whole chain and
+  binds in one transaction holding the shop row's lock, so two binds that would each close a loop
+  (A to B and B to A at the same moment) run one after the other and the second is refused. With
   `bind_on = "first_order"` the share link only records `referred_by_id`, and the parent is fixed
   when the member places their first order.
 - Commission, at payment, in the payment's transaction: up to `levels` distributors up the chain
@@ -25,6 +28,7 @@ import peewee
 import events
 from lib.errors import conflict, field_error, not_found
 from models.base import iso, paginate, utcnow
+from models.db import retry_on_deadlock
 from models.distribution import (
     COMMISSION_FROZEN,
     COMMISSION_REVERSED,
@@ -38,6 +42,7 @@ from models.distribution import (
 from models.finance import COMMISSION
 from models.goods import Goods
 from models.member import Member
+from models.shop import Shop
 from models.order import COMPLETED, REFUND_NONE, REFUND_REJECTED, Order, OrderItem
 from services import audit, finance, sysset
 
@@ -120,11 +125,31 @@ async def _ancestors(member_id: int, depth: int = 3) -> list[int]:
     return chain
 
 
-async def _set_parent(member_id: int, referrer_id: int) -> bool:
-    if referrer_id == member_id or member_id in await _ancestors(referrer_id, depth=50):
-        return False
-    return bool(await Member.update(parent_id=referrer_id).where(
-        (Member.id == member_id) & Member.parent_id.is_null()).aio_execute())
+BOUND, HAS_PARENT, CYCLE = "bound", "has_parent", "cycle"
+
+
+async def _lock_referrals(shop_id: int) -> None:
+    """Inside a transaction: serialise the shop's binds (rare writes) on its shop row, so the
+    loop check below sees every bind committed before it."""
+    await Shop.update(updated_at=Shop.updated_at).where(Shop.id == shop_id).aio_execute()
+
+
+async def _set_parent(shop_id: int, member_id: int, referrer_id: int) -> str:
+    """Inside a transaction: bind once, unless the referrer is the member or one of the member's
+    descendants. Takes the shop's bind lock first; the whole chain is walked (no depth cut-off)."""
+    await _lock_referrals(shop_id)
+    chain, current = {referrer_id}, referrer_id
+    while True:
+        if current == member_id:
+            return CYCLE
+        current = await Member.select(Member.parent_id).where(
+            (Member.shop_id == shop_id) & (Member.id == current)).aio_scalar()
+        if current is None or current in chain:
+            break
+        chain.add(current)
+    updated = await Member.update(parent_id=referrer_id).where(
+        (Member.shop_id == shop_id) & (Member.id == member_id) & Member.parent_id.is_null()).aio_execute()
+    return BOUND if updated else HAS_PARENT
 
 
 async def bind(shop_id: int, member: Member, referrer_id: int) -> dict:
@@ -141,16 +166,23 @@ async def bind(shop_id: int, member: Member, referrer_id: int) -> dict:
             await Member.update(referred_by_id=referrer_id).where(
                 (Member.id == member.id) & Member.parent_id.is_null()).aio_execute()
     else:
-        await _set_parent(member.id, referrer_id)
+        async def attempt() -> str:
+            async with events.atomic():
+                return await _set_parent(shop_id, member.id, referrer_id)
+
+        if await retry_on_deadlock(attempt) == CYCLE:
+            raise conflict("referral_cycle", "that distributor was referred by you (directly or further down): "
+                                             "binding would make a loop", {"referrer_id": referrer_id})
     parent = await Member.select(Member.parent_id).where(Member.id == member.id).aio_scalar()
     return {"parent_id": parent}
 
 
 async def on_order_created(order: Order, member: Member) -> None:
-    """Inside the order's transaction: with binding on first order, the pending referral sticks now."""
+    """Inside the order's transaction: with binding on first order, the pending referral sticks
+    now (unless it would close a loop: then the member stays unbound, the order goes on)."""
     if member.parent_id is None and member.referred_by_id is not None:
         if not await Order.select().where((Order.member_id == member.id) & (Order.id != order.id)).aio_exists():
-            await _set_parent(member.id, member.referred_by_id)
+            await _set_parent(order.shop_id, member.id, member.referred_by_id)
 
 
 # ---------------------------------------------------------------- commission

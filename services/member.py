@@ -13,8 +13,10 @@ import peewee
 import events
 from lib.errors import conflict, field_error, not_found, unauthorized
 from models.base import iso, paginate
+from models.finance import POINTS, CreditLedger
 from models.member import Member, MemberLevel
-from services import account
+from models.order import COMPLETED
+from services import account, finance, sysset
 
 
 def render_member(member: Member, merchant: bool = False) -> dict:
@@ -190,6 +192,40 @@ async def record_spending(shop_id: int, member_id: int, amount_fen: int) -> int 
             await Member.update(level_id=reached.id).where(Member.id == member_id).aio_execute()
             return reached.id
     return member.level_id
+
+
+async def take_back_completion(order) -> None:
+    """Inside a refund's transaction, for an order that had completed: what completing it earned
+    goes back — the reward points the ledger shows it gave, its spending, and the level only that
+    spending had reached (a level set by hand above the member's spending stays). Runs once
+    because the refund's conditional transition does. Points already spent: `points.refund_spent_rewards`."""
+    if order.status != COMPLETED:
+        return
+    shop_id, member_id = order.shop_id, order.member_id
+    await lock_member(member_id)  # points and spending are read, then written
+    member = await get_member(shop_id, member_id)
+    earned = await (CreditLedger.select(peewee.fn.SUM(CreditLedger.amount))
+                    .where((CreditLedger.shop_id == shop_id) & (CreditLedger.member_id == member_id)
+                           & (CreditLedger.currency == POINTS) & (CreditLedger.type == "order_reward")
+                           & (CreditLedger.reference == order.order_no)).aio_scalar())
+    earned = int(earned or 0)  # MySQL sums to a Decimal
+    if earned > 0:
+        take = min(earned, member.points)
+        short = earned - take
+        if short and (await sysset.get_settings(shop_id)).points.refund_spent_rewards == "refuse":
+            raise conflict("reward_points_spent", "the member has spent points this order earned",
+                           {"points_earned": earned, "points_short": short, "points": member.points})
+        await finance.change_credit(shop_id, member_id, POINTS, -take, "order_reward_reverse", reference=order.order_no,
+                                    remark=f"{short} of {earned} points already spent, not taken back" if short else "")
+    spent = max(0, member.total_spent_fen - order.total_fen)
+    changes = {"total_spent_fen": spent}
+    current = await MemberLevel.aio_get_or_none(MemberLevel.id == member.level_id) if member.level_id else None
+    if current is not None and spent < current.threshold_fen <= member.total_spent_fen:
+        reached = await (MemberLevel.select()
+                         .where((MemberLevel.shop_id == shop_id) & (MemberLevel.threshold_fen <= spent))
+                         .order_by(MemberLevel.threshold_fen.desc()).aio_first())
+        changes["level_id"] = reached.id if reached else None
+    await Member.update(**changes).where((Member.shop_id == shop_id) & (Member.id == member_id)).aio_execute()
 
 
 async def lock_member(member_id: int) -> None:

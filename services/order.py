@@ -450,6 +450,7 @@ async def _refund_paid_order(shop_id: int, order_id: int, from_status: list[int]
     if restock:
         await _release_stock(before, "refund")
     await _return_promotions(before, refunded=True)
+    await member_service.take_back_completion(before)  # points, spending, level of a completed order
     await distribution.reverse_for_order(before)
     if before.team_id is not None:
         from services import groups

@@ -17,6 +17,7 @@ class Runtime:
     config: Config
     jwt_secret: str
     redis: Any = None  # redis.asyncio.Redis, or None in embedded mode
+    redis_prefix: str = ""  # of every Redis key: the configured prefix and the database identity
     limiter: Any = None  # services.account.LoginLimiter
     bus: Any = None  # events.bus.Bus
     relay: Any = None  # events.relay.Relay

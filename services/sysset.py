@@ -52,6 +52,10 @@ class PointsRules(_Section):
     deduct_enabled: bool = False
     points_per_yuan_deduct: int = pydantic.Field(100, ge=1, le=100_000)  # points worth ¥1 at checkout
     deduct_max_percent: int = pydantic.Field(20, ge=0, le=100)
+    # a completed order that is refunded takes back the points it earned; when the member has
+    # spent some of them meanwhile: "forgive" takes back what is left (the ledger row says how many
+    # could not be), "refuse" answers the refund approval 409 `reward_points_spent` instead
+    refund_spent_rewards: Literal["forgive", "refuse"] = "forgive"
 
 
 class BalanceRules(_Section):

@@ -143,8 +143,8 @@ async def test_three_level_commission_split_to_the_fen_and_reversed_by_refund(ap
     # binding is once: d cannot be moved to another referrer, and a cannot be bound below its own descendant
     assert (await api.post(f"/api/mobile/{shop.id}/distribution/bind", {"referrer_id": a.id}, token=d.token)).body == {
         "parent_id": c.id}
-    assert (await api.post(f"/api/mobile/{shop.id}/distribution/bind", {"referrer_id": c.id}, token=a.token)).body == {
-        "parent_id": None}
+    below = await api.post(f"/api/mobile/{shop.id}/distribution/bind", {"referrer_id": c.id}, token=a.token)
+    assert below.status == 409 and below.body["error"]["code"] == "referral_cycle"
     other = await make_shop()
     listed = (await api.get("/api/merchant/distributors", token=shop.owner_token)).body["items"]
     assert {row["member_id"] for row in listed} == {a.id, b.id, c.id}
@@ -152,6 +152,52 @@ async def test_three_level_commission_split_to_the_fen_and_reversed_by_refund(ap
     foreign = await api.post(f"/api/merchant/distributors/{listed[0]['id']}/reject", {"reason": "x"}, token=other.owner_token)
     assert foreign.status == 404
     assert (await api.post(f"/api/mobile/{other.id}/distribution/bind", {"referrer_id": a.id}, token=d.token)).status == 403
+
+
+async def approved_distributors(api, shop, count):
+    members = await fast_members(shop.id, count)
+    for m in members:
+        applied = await api.post(f"/api/mobile/{shop.id}/distribution/apply", {"real_name": "李四", "mobile": "13800000001"},
+                                 token=m.token)
+        assert applied.status == 201 and applied.body["status"] == "approved", applied.body
+    return members
+
+
+async def bind(api, shop, member, referrer):
+    return await api.post(f"/api/mobile/{shop.id}/distribution/bind", {"referrer_id": referrer.id}, token=member.token)
+
+
+async def test_two_distributors_binding_to_each_other_at_once_never_make_a_loop(api, make_shop):
+    shop = await distribution_shop(api, make_shop)
+    for _ in range(10):
+        a, b = await approved_distributors(api, shop, 2)
+        answers = await asyncio.gather(bind(api, shop, a, b), bind(api, shop, b, a))
+        assert sorted(r.status for r in answers) == [200, 409], [r.body for r in answers]
+        refused = next(r for r in answers if r.status == 409)
+        assert refused.body["error"]["code"] == "referral_cycle"
+        parents = {m.id: (await api.get(f"/api/mobile/{shop.id}/distribution", token=m.token)).body["parent_id"]
+                   for m in (a, b)}
+        assert parents in ({a.id: b.id, b.id: None}, {a.id: None, b.id: a.id})
+        for m in (a, b):
+            for level in (1, 2):
+                team = (await api.get(f"/api/mobile/{shop.id}/distribution/team?level={level}", token=m.token)).body
+                assert m.id not in {row["id"] for row in team["items"]}
+
+
+async def test_a_longer_referral_loop_is_refused(api, make_shop):
+    shop = await distribution_shop(api, make_shop)
+    a, b, c = await approved_distributors(api, shop, 3)
+    assert (await bind(api, shop, b, a)).body["parent_id"] == a.id
+    assert (await bind(api, shop, c, b)).body["parent_id"] == b.id
+    loop = await bind(api, shop, a, c)  # a -> c -> b -> a
+    assert loop.status == 409 and loop.body["error"]["code"] == "referral_cycle", loop.body
+    assert (await api.get(f"/api/mobile/{shop.id}/distribution", token=a.token)).body["parent_id"] is None
+    level2 = (await api.get(f"/api/mobile/{shop.id}/distribution/team?level=2", token=a.token)).body
+    assert [row["id"] for row in level2["items"]] == [c.id]
+    # concurrently: three binds closing a -> b -> c -> a at once; at most two succeed
+    x, y, z = await approved_distributors(api, shop, 3)
+    answers = await asyncio.gather(bind(api, shop, x, y), bind(api, shop, y, z), bind(api, shop, z, x))
+    assert sorted(r.status for r in answers) == [200, 200, 409], [r.body for r in answers]
 
 
 async def test_settlement_runs_once_even_with_two_runners(api, make_shop):

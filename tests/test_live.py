@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import os
 import socket
 import subprocess
 
@@ -15,8 +17,8 @@ from models.events import OutboxEvent
 from models.user import Staff
 from services.account import hash_password
 from services.runtime import current
-from tests.conftest import REDIS_URL, unique
-from tests.helpers import free_port, server_env, start_server_process
+from tests.conftest import REDIS_URL, Api, make_config, unique
+from tests.helpers import free_port, run_cli, server_env, start_server_process
 from tests.ws_client import WsClient
 
 _team_ids = itertools.count(1000)
@@ -427,3 +429,134 @@ async def test_peer_that_never_answers_pings_is_closed(server):
     assert silent.reader.at_eof()
     assert asyncio.get_running_loop().time() - started < 10
     silent.close()
+
+
+def _recreate_database(url: str) -> None:
+    """Drop the database and create it empty, as a staging reset or a restore onto a new server does."""
+    from urllib.parse import urlparse
+
+    from tests.conftest import _mysql_admin
+
+    if url.startswith("sqlite:///"):
+        path = url.split("sqlite:///", 1)[1]
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path + suffix)
+        return
+    name = urlparse(url).path.lstrip("/")
+    conn = _mysql_admin(url)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    conn.close()
+
+
+async def _admin_on(port: int, env: dict) -> tuple[Api, str]:
+    created = run_cli(["create-admin", "--username", "ops", "--password", "ops-pass-1"], env)
+    assert created.returncode == 0, created.stderr
+    api = Api(port)
+    login = await api.post("/api/admin/auth/login", {"username": "ops", "password": "ops-pass-1"})
+    assert login.status == 200, login.body
+    return api, login.body["token"]
+
+
+async def test_recreated_database_on_the_same_redis_still_pushes_live(fresh_database_url):
+    """Database X + Redis prefix P publishes; X is dropped and created again (fresh schema, same P):
+    a server on it must still deliver events, in a new epoch, and inherit no login lockout.
+    (Embedded, a new process has a new in-memory bus anyway; the case that matters is Redis.)"""
+    config = make_config(fresh_database_url, redis_prefix=f"{unique('recreate')}:")
+    env = server_env(config)
+    port = free_port()
+    process = await start_server_process(env, port)
+    try:
+        api, token = await _admin_on(port, env)
+        client = await WsClient.connect(port)
+        old = await client.subscribe("team:1")
+        for n in range(3):
+            sent = await api.post("/api/admin/events/test", {"channel": "team:1", "data": {"n": n}}, token=token)
+            assert sent.status == 202
+        assert [(await client.recv())["seq"] for _ in range(3)] == [old["seq"] + 1, old["seq"] + 2, old["seq"] + 3]
+        for _ in range(config.login_failures_per_account):
+            await api.post("/api/admin/auth/login", {"username": "ops", "password": "wrong-pass"})
+        assert (await api.post("/api/admin/auth/login", {"username": "ops", "password": "ops-pass-1"})).status == 429
+        client.close()
+    finally:
+        process.terminate()
+        process.wait(10)
+
+    _recreate_database(fresh_database_url)
+    process = await start_server_process(env, port)
+    try:
+        api, token = await _admin_on(port, env)  # a fresh database: no lockout carried over
+        client = await WsClient.connect(port)
+        new = await client.subscribe("team:1")
+        # team 1 of the new database is another team: none of the old history, a new epoch
+        assert new["op"] == "subscribed" and new["seq"] == 0 and new["epoch"] != old["epoch"]
+        assert (await client.subscribe("team:1", since=3, epoch=old["epoch"]))["op"] == "resync"
+        sent = await api.post("/api/admin/events/test", {"channel": "team:1", "data": {"n": "new"}}, token=token)
+        assert sent.status == 202
+        event = await client.recv(timeout=5)
+        assert (event["op"], event["seq"], event["data"]) == ("event", 1, {"n": "new"})
+        client.close()
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@needs_redis
+async def test_outbox_id_seen_in_another_database_history_is_published_and_reported(server, api, admin_token,
+                                                                                     caplog):
+    """A database restored from a backup reuses outbox ids that Redis saw published: those rows are
+    other events and must go out; the relay says so in the log and the metrics."""
+    channel = new_team_channel()
+    client = await WsClient.connect(server.port)
+    await client.subscribe(channel)
+    relay, bus = current().relay, current().bus
+    before = (await api.get("/api/admin/metrics", token=admin_token)).body
+    relay.paused = True
+    try:
+        await emit(channel, n=1)
+        row = await OutboxEvent.select().where(OutboxEvent.channel == channel).aio_get()
+        # the marker another history of this database left for the same row id
+        await current().redis.set(f"{bus.prefix}outbox:{row.id}", "row-of-another-history", ex=3600)
+    finally:
+        relay.paused = False
+    relay.wake()
+    event = await client.recv(timeout=5)
+    assert (event["seq"], event["data"]) == (1, {"n": 1})
+    after = (await api.get("/api/admin/metrics", token=admin_token)).body
+    assert after["events_id_reused"] == before.get("events_id_reused", 0) + 1
+    assert any("restored" in r.getMessage() for r in caplog.records if r.name == "mall.relay")
+    client.close()
+
+
+@needs_redis
+async def test_relay_skipping_an_already_published_row_says_so(server, api, admin_token, caplog):
+    """A relay that died after publishing but before marking the row: the next relay skips the row
+    (no duplicate frame) and reports the skip in the log and the metrics."""
+    from events.relay import outgoing
+
+    channel = new_team_channel()
+    client = await WsClient.connect(server.port)
+    await client.subscribe(channel)
+    relay, bus = current().relay, current().bus
+    before = (await api.get("/api/admin/metrics", token=admin_token)).body
+    relay.paused = True
+    try:
+        await emit(channel, n=1)
+        row = await OutboxEvent.select().where(OutboxEvent.channel == channel).aio_get()
+        assert (await bus.publish([outgoing(row)])).published == 1  # published; the "crash" leaves the row unmarked
+        event = await client.recv(timeout=5)
+        assert (event["seq"], event["data"]) == (1, {"n": 1})
+    finally:
+        relay.paused = False
+    relay.wake()
+    deadline = asyncio.get_running_loop().time() + 5
+    while (await OutboxEvent.select(OutboxEvent.published_at).where(OutboxEvent.id == row.id).aio_scalar()) is None:
+        assert asyncio.get_running_loop().time() < deadline, "the relay never marked the row"
+        await asyncio.sleep(0.05)
+    assert await client.nothing_within(0.3)
+    after = (await api.get("/api/admin/metrics", token=admin_token)).body
+    assert after["events_skipped_as_published"] == before["events_skipped_as_published"] + 1
+    assert any("already published" in r.getMessage() for r in caplog.records if r.name == "mall.relay")
+    client.close()

@@ -346,3 +346,101 @@ async def test_cart(api, make_shop, make_member):
     assert (await api.get(path, token=member.token)).body["items"] == []
 
 
+
+
+async def _complete_then_refund(api, shop, member, address_id, goods, quantity=1) -> dict:
+    order = await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": goods["id"], "quantity": quantity}],
+                                                             "address_id": address_id}, token=member.token)
+    assert order.status == 201, order.body
+    order_id = order.body["id"]
+    assert (await api.post(f"/api/mobile/{shop.id}/orders/{order_id}/pay", {"method": "balance"},
+                           token=member.token)).status == 200
+    assert (await api.post(f"/api/merchant/orders/{order_id}/ship", {"express_company": "SF", "express_no": "S1"},
+                           token=shop.owner_token)).status == 200
+    assert (await api.post(f"/api/mobile/{shop.id}/orders/{order_id}/confirm", token=member.token)).status == 200
+    return order.body
+
+
+async def _refund(api, shop, member, order_id):
+    requested = await api.post(f"/api/mobile/{shop.id}/orders/{order_id}/refund", {"reason": "退货"}, token=member.token)
+    assert requested.status == 200, requested.body
+    return await api.post(f"/api/merchant/orders/{order_id}/refund/approve", token=shop.owner_token)
+
+
+async def test_refund_of_a_completed_order_takes_back_what_completing_it_earned(api, make_shop):
+    """Pay -> ship -> confirm -> refund, three times: the balance comes back and so does nothing
+    else — no points left, spending back to 0, level back to the base, commission reversed."""
+    shop = await make_shop()
+    await api.patch("/api/merchant/settings", {
+        "points": {"points_per_yuan": 100},
+        "distribution": {"enabled": True, "levels": 1, "rates_bp": [1000], "auto_approve": True}},
+        token=shop.owner_token)
+    vip = (await api.post("/api/merchant/levels", {"name": "VIP", "threshold_fen": 5000, "discount_percent": 80},
+                          token=shop.owner_token)).body
+    goods = await new_goods(api, shop, price_fen=5200, stock=10)
+    referrer, member = await fast_members(shop.id, 2)
+    assert (await api.post(f"/api/mobile/{shop.id}/distribution/apply", {"real_name": "赵六", "mobile": "13800000002"},
+                           token=referrer.token)).status == 201
+    assert (await api.post(f"/api/mobile/{shop.id}/distribution/bind", {"referrer_id": referrer.id},
+                           token=member.token)).body["parent_id"] == referrer.id
+    address_id = await buyer(api, shop, member, balance_fen=20000)
+    for _ in range(3):
+        order = await _complete_then_refund(api, shop, member, address_id, goods)
+        assert order["level_discount_fen"] == 0 and order["total_fen"] == 5200  # no VIP price from a refunded past
+        completed = (await api.get(f"/api/merchant/members/{member.id}", token=shop.owner_token)).body
+        assert (completed["points"], completed["total_spent_fen"], completed["level"]) == (5200, 5200, vip["id"])
+        frozen = (await api.get(f"/api/mobile/{shop.id}/distribution", token=referrer.token)).body["commission"]
+        assert frozen["frozen_fen"] == 520
+        approved = await _refund(api, shop, member, order["id"])
+        assert approved.status == 200, approved.body
+        after = (await api.get(f"/api/merchant/members/{member.id}", token=shop.owner_token)).body
+        assert (after["balance_fen"], after["points"], after["total_spent_fen"], after["level"]) == (20000, 0, 0, None)
+        centre = (await api.get(f"/api/mobile/{shop.id}/distribution", token=referrer.token)).body["commission"]
+        assert centre == {"frozen_fen": 0, "withdrawable_fen": 0, "withdrawn_fen": 0}
+        # approving again changes nothing
+        assert (await api.post(f"/api/merchant/orders/{order['id']}/refund/approve",
+                               token=shop.owner_token)).status == 409
+    ledger = (await api.get(f"/api/merchant/members/{member.id}/ledger?currency=points", token=shop.owner_token)).body
+    assert [(r["type"], r["amount"]) for r in ledger["items"]] == [("order_reward_reverse", -5200),
+                                                                   ("order_reward", 5200)] * 3
+    assert sum(r["amount"] for r in ledger["items"]) == 0
+
+
+async def test_reward_points_already_spent_follow_the_shop_setting(api, make_shop):
+    """`points.refund_spent_rewards`: "forgive" (default) takes back what is left and writes the
+    shortfall into the ledger; "refuse" refuses to approve the refund (409) and changes nothing."""
+    shop = await make_shop()
+    await api.patch("/api/merchant/settings", {"points": {"points_per_yuan": 10}}, token=shop.owner_token)
+    goods = await new_goods(api, shop, price_fen=3000, stock=10)
+    member, = await fast_members(shop.id, 1)
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    points_path = f"/api/merchant/members/{member.id}/points"
+
+    order = await _complete_then_refund(api, shop, member, address_id, goods)
+    assert (await api.post(points_path, {"delta": -200, "remark": "兑换礼品"}, token=shop.owner_token)).status == 200
+    approved = await _refund(api, shop, member, order["id"])
+    assert approved.status == 200, approved.body
+    after = (await api.get(f"/api/merchant/members/{member.id}", token=shop.owner_token)).body
+    assert (after["points"], after["total_spent_fen"], after["balance_fen"]) == (0, 0, 10000)
+    reversal = (await api.get(f"/api/merchant/members/{member.id}/ledger?currency=points",
+                              token=shop.owner_token)).body["items"][0]
+    assert (reversal["type"], reversal["amount"], reversal["balance_after"]) == ("order_reward_reverse", -100, 0)
+    assert "200" in reversal["remark"] and "spent" in reversal["remark"]
+
+    settings = await api.patch("/api/merchant/settings", {"points": {"refund_spent_rewards": "refuse"}},
+                               token=shop.owner_token)
+    assert settings.status == 200, settings.body
+    order = await _complete_then_refund(api, shop, member, address_id, goods)
+    assert (await api.post(points_path, {"delta": -250}, token=shop.owner_token)).status == 200
+    refused = await _refund(api, shop, member, order["id"])
+    assert refused.status == 409 and refused.body["error"]["code"] == "reward_points_spent", refused.body
+    assert refused.body["error"]["details"]["points_short"] == 250
+    kept = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=member.token)).body
+    assert (kept["status"], kept["refund_status"]) == (3, "requested")
+    unchanged = (await api.get(f"/api/merchant/members/{member.id}", token=shop.owner_token)).body
+    assert (unchanged["points"], unchanged["total_spent_fen"], unchanged["balance_fen"]) == (50, 3000, 7000)
+    # the merchant may reject it instead; a bad setting value is a 422
+    assert (await api.post(f"/api/merchant/orders/{order['id']}/refund/reject", {"reason": "积分已用"},
+                           token=shop.owner_token)).status == 200
+    assert (await api.patch("/api/merchant/settings", {"points": {"refund_spent_rewards": "maybe"}},
+                            token=shop.owner_token)).status == 422

@@ -15,7 +15,7 @@ import peewee
 from playhouse import migrate as pw_migrate
 
 from models.db import is_mysql
-from models.system import SchemaVersion
+from models.system import DatabaseIdentity, SchemaVersion
 
 log = logging.getLogger("mall.migrate")
 
@@ -83,3 +83,9 @@ def migrate(db: peewee.Database) -> list[int]:
 def schema_version(db: peewee.Database) -> int:
     with db.allow_sync():
         return SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar() or 0
+
+
+def database_identity(db: peewee.Database) -> str:
+    """This database's random identity (drawn by migration 14 when its schema was created)."""
+    with db.allow_sync():
+        return DatabaseIdentity.select(DatabaseIdentity.value).order_by(DatabaseIdentity.id).scalar()

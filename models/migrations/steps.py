@@ -17,7 +17,7 @@ from models.sale import CouponTemplate, MemberCoupon
 from models.shop import Shop
 from models.stats import DailyGoodsStat, DailyStat, RollupDay
 from models.sysset import ShopSettings
-from models.system import AdminUser, PlatformSettings
+from models.system import AdminUser, DatabaseIdentity, PlatformSettings
 from models.user import Role, Staff
 from models.wechat import ShopWechat
 
@@ -105,6 +105,19 @@ def dashboard_rollups(db):
     create_tables(db, DailyStat, DailyGoodsStat, RollupDay)
 
 
+def database_identity(db):
+    """A random identity for this database (see DatabaseIdentity) and a random token per outbox
+    row; rows still waiting to be published get theirs now."""
+    import secrets
+
+    create_tables(db, DatabaseIdentity)
+    if not DatabaseIdentity.select().exists():
+        DatabaseIdentity.insert(value=secrets.token_hex(8)).execute()
+    add_column(db, OutboxEvent, "token")
+    for row in list(OutboxEvent.select(OutboxEvent.id).where(OutboxEvent.token.is_null())):
+        OutboxEvent.update(token=secrets.token_hex(8)).where(OutboxEvent.id == row.id).execute()
+
+
 def group_buy_sku_prices(db):
     add_column(db, GroupActivity, "sku_prices")
 
@@ -123,5 +136,6 @@ MIGRATIONS = [
     (11, "finance and distribution: recharges, withdrawals, distributors, commissions", finance_and_distribution),
     (12, "staff roles, platform settings, dashboard indexes", staff_roles_and_dashboard),
     (13, "dashboard: covering indexes and daily rollups", dashboard_rollups),
-    (14, "group-buy: SKU prices", group_buy_sku_prices),
+    (14, "database identity and outbox row tokens for Redis keys", database_identity),
+    (15, "group-buy: SKU prices", group_buy_sku_prices),
 ]
