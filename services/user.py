@@ -2,9 +2,13 @@
 
 A staff member's tokens stop working the moment they are disabled or their password changes
 (`token_version` bump, checked on every request and WebSocket auth), and their open WebSocket
-connections are closed through the `control` bus message in every process. A non-owner managing
-staff can only hand out permissions they hold themselves, and nobody but the owner touches the
-owner's account.
+connections are closed through the `control` bus message in every process.
+
+Managing staff never reaches beyond the manager's own authority: a non-owner can only hand out
+keys they hold, and can only change (password, keys, role, active, name) a colleague who holds
+nothing they lack — otherwise resetting a stronger colleague's password and signing in as them
+would be an escalation. A role is edited only by someone holding every key of the role and of
+each of its holders. Nobody but the owner touches the owner's account.
 """
 from __future__ import annotations
 
@@ -101,12 +105,22 @@ async def create_staff(actor: Staff, fields: dict) -> dict:
     return render_staff(await get_staff(actor.shop_id, staff.id))
 
 
+def _check_manage(actor: Staff, target: Staff) -> None:
+    """`actor` may change `target`'s account only if `target` holds nothing `actor` lacks."""
+    if target.is_owner and not actor.is_owner:
+        raise forbidden("permission_denied", "only the owner can change the owner's account")
+    if actor.is_owner or target.id == actor.id:
+        return
+    beyond = sorted(target.permission_set - actor.permission_set)
+    if beyond:
+        raise forbidden("permission_denied", f"this colleague holds permissions you do not hold: {beyond}")
+
+
 async def update_staff(actor: Staff, staff_id: int, changes: dict) -> dict:
     """Name, role, permissions, password, active. Disabling or a new password revokes the
     staff member's tokens and closes their live connections at once."""
     target = await get_staff(actor.shop_id, staff_id)
-    if target.is_owner and not actor.is_owner:
-        raise forbidden("permission_denied", "only the owner can change the owner's account")
+    _check_manage(actor, target)
     if target.is_owner and changes.get("is_active") is False:
         raise conflict("owner_required", "the owner cannot be disabled")
     if target.id == actor.id and ("permissions" in changes or "role_id" in changes) and not actor.is_owner:
@@ -142,6 +156,19 @@ async def update_staff(actor: Staff, staff_id: int, changes: dict) -> dict:
 
 
 # ---------------------------------------------------------------- roles (audited)
+async def _check_role_edit(actor: Staff, shop_id: int, role_id: int) -> None:
+    """Editing a role edits everyone holding it: the actor must hold the role's keys and every
+    key of each holder."""
+    role = await perm.get_role(shop_id, role_id)
+    if actor.is_owner:
+        return
+    _check_grant(actor, json.loads(role.permissions))
+    holders = await Staff.select().where((Staff.shop_id == shop_id) & (Staff.role_id == role_id)).aio_execute()
+    for holder in holders:
+        holder.permission_set = perm.effective(holder, role)
+        _check_manage(actor, holder)
+
+
 async def create_role(shop_id: int, name: str, permissions: list[str], actor: Staff) -> dict:
     _check_grant(actor, permissions)
     async with events.atomic():
@@ -151,6 +178,7 @@ async def create_role(shop_id: int, name: str, permissions: list[str], actor: St
 
 
 async def update_role(shop_id: int, role_id: int, changes: dict, actor: Staff) -> dict:
+    await _check_role_edit(actor, shop_id, role_id)
     if "permissions" in changes:
         _check_grant(actor, changes["permissions"])
     async with events.atomic():
@@ -159,7 +187,8 @@ async def update_role(shop_id: int, role_id: int, changes: dict, actor: Staff) -
     return after
 
 
-async def delete_role(shop_id: int, role_id: int) -> None:
+async def delete_role(shop_id: int, role_id: int, actor: Staff) -> None:
+    await _check_role_edit(actor, shop_id, role_id)
     async with events.atomic():
         before = perm.render_role(await perm.get_role(shop_id, role_id))
         await perm.delete_role(shop_id, role_id)

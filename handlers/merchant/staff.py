@@ -89,7 +89,7 @@ class RoleHandler(MerchantHandler):
         self.send(await user.update_role(self.shop_id, int(role_id), changes, self.staff))
 
     async def delete(self, role_id):
-        await user.delete_role(self.shop_id, int(role_id))
+        await user.delete_role(self.shop_id, int(role_id), self.staff)
         self.no_content()
 
 
