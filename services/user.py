@@ -116,15 +116,20 @@ def _check_manage(actor: Staff, target: Staff) -> None:
         raise forbidden("permission_denied", f"this colleague holds permissions you do not hold: {beyond}")
 
 
-async def update_staff(actor: Staff, staff_id: int, changes: dict) -> dict:
+async def update_staff(actor: Staff, staff_id: int, changes: dict, ip: str) -> dict:
     """Name, role, permissions, password, active. Disabling or a new password revokes the
-    staff member's tokens and closes their live connections at once."""
+    staff member's tokens and closes their live connections at once. Changing one's own password
+    needs the current one; the answer then carries a fresh `token` (the old ones are revoked)."""
     target = await get_staff(actor.shop_id, staff_id)
     _check_manage(actor, target)
     if target.is_owner and changes.get("is_active") is False:
         raise conflict("owner_required", "the owner cannot be disabled")
     if target.id == actor.id and ("permissions" in changes or "role_id" in changes) and not actor.is_owner:
         raise forbidden("permission_denied", "you cannot change your own permissions")
+    own_password = target.id == actor.id and bool(changes.get("password"))
+    if own_password:
+        await account.check_current_password("merchant", target.username, ip, target.password_hash,
+                                             changes.get("current_password"))
     columns: dict = {}
     if "name" in changes:
         columns["name"] = changes["name"]
@@ -152,7 +157,10 @@ async def update_staff(actor: Staff, staff_id: int, changes: dict) -> dict:
                            {**{k: getattr(after, k) for k in before}, **({"password": "x"} if changes.get("password") else {})})
         if revoke:
             await events.record(CONTROL_CHANNEL, "access.revoked", {"staff_id": staff_id})
-    return render_staff(after)
+    rendered = render_staff(after)
+    if own_password:
+        rendered["token"] = account.issue_token("merchant", after.id, after.token_version, shop_id=after.shop_id)
+    return rendered
 
 
 # ---------------------------------------------------------------- roles (audited)

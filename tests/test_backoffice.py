@@ -425,3 +425,43 @@ async def test_staff_edit_cannot_take_over_a_colleague_who_holds_more(api, make_
     # and the owner manages anyone
     assert (await api.patch(path, {"password": "owner-set-1"}, token=shop.owner_token)).status == 200
 
+
+async def test_changing_ones_own_staff_or_admin_password_needs_the_current_one_and_revokes_older_tokens(
+        api, admin_token, make_shop):
+    """Defect 9 for the other audiences: a staff member or admin changing their own password."""
+    shop = await make_shop()
+    manager, token = await staff_with(api, shop, ["staff.edit", "staff.view"])
+    second = (await api.post("/api/merchant/auth/login", {"username": manager["username"],
+                                                          "password": "staff-pass-1"})).body["token"]
+    path = f"/api/merchant/staff/{manager['id']}"
+    missing = await api.patch(path, {"password": "new-pass-12"}, token=token)
+    assert missing.status == 422 and missing.body["error"]["details"]["fields"][0]["field"] == "current_password"
+    wrong = await api.patch(path, {"password": "new-pass-12", "current_password": "guess-123"}, token=token)
+    assert wrong.status == 403 and wrong.body["error"]["code"] == "wrong_password"
+    changed = await api.patch(path, {"password": "new-pass-12", "current_password": "staff-pass-1"}, token=token)
+    assert changed.status == 200 and changed.body["token"]
+    for old in (token, second):
+        assert (await api.get("/api/merchant/me", token=old)).status == 401
+    assert (await api.get("/api/merchant/me", token=changed.body["token"])).status == 200
+    # the owner resetting a staff member's password needs no current password; it revokes that member's tokens
+    reset = await api.patch(path, {"password": "reset-pass-1"}, token=shop.owner_token)
+    assert reset.status == 200 and "token" not in reset.body
+    assert (await api.get("/api/merchant/me", token=changed.body["token"])).status == 401
+
+    name = unique("ops")
+    await api.post("/api/admin/admins", {"username": name, "password": "ops-pass-12"}, token=admin_token)
+    login = lambda password: api.post("/api/admin/auth/login", {"username": name, "password": password})
+    ops_token, ops_second = (await login("ops-pass-12")).body["token"], (await login("ops-pass-12")).body["token"]
+    me = [a for a in (await api.get("/api/admin/admins?page_size=100", token=ops_token)).body["items"]
+          if a["username"] == name][0]
+    path = f"/api/admin/admins/{me['id']}"
+    assert (await api.patch(path, {"password": "ops-pass-34"}, token=ops_token)).status == 422
+    wrong = await api.patch(path, {"password": "ops-pass-34", "current_password": "guess-123"}, token=ops_token)
+    assert wrong.status == 403 and wrong.body["error"]["code"] == "wrong_password"
+    assert (await api.get("/api/admin/stats", token=ops_second)).status == 200
+    changed = await api.patch(path, {"password": "ops-pass-34", "current_password": "ops-pass-12"}, token=ops_token)
+    assert changed.status == 200 and changed.body["token"]
+    for old in (ops_token, ops_second):
+        assert (await api.get("/api/admin/stats", token=old)).status == 401
+    assert (await api.get("/api/admin/stats", token=changed.body["token"])).status == 200
+    assert (await login("ops-pass-34")).status == 200
