@@ -2,7 +2,9 @@
 
 A staff member's tokens stop working the moment they are disabled or their password changes
 (`token_version` bump, checked on every request and WebSocket auth), and their open WebSocket
-connections are closed through the `control` bus message in every process.
+connections are closed through the `control` bus message in every process; a change of what
+staff hold (their keys, their role, a role's keys) sends `access.changed`, so every process
+re-checks their live subscriptions.
 
 Managing staff never reaches beyond the manager's own authority: a non-owner can only hand out
 keys they hold, and can only change (password, keys, role, active, name) a colleague who holds
@@ -157,6 +159,8 @@ async def update_staff(actor: Staff, staff_id: int, changes: dict, ip: str) -> d
                            {**{k: getattr(after, k) for k in before}, **({"password": "x"} if changes.get("password") else {})})
         if revoke:
             await events.record(CONTROL_CHANNEL, "access.revoked", {"staff_id": staff_id})
+        if "permissions" in columns or "role_id" in columns:
+            await events.record(CONTROL_CHANNEL, "access.changed", {"shop_id": actor.shop_id})
     rendered = render_staff(after)
     if own_password:
         rendered["token"] = account.issue_token("merchant", after.id, after.token_version, shop_id=after.shop_id)
@@ -192,6 +196,8 @@ async def update_role(shop_id: int, role_id: int, changes: dict, actor: Staff) -
     async with events.atomic():
         before, after = await perm.update_role(shop_id, role_id, changes)
         await audit.record(shop_id, "role.update", "role", role_id, before, after)
+        if before["permissions"] != after["permissions"]:
+            await events.record(CONTROL_CHANNEL, "access.changed", {"shop_id": shop_id})
     return after
 
 
