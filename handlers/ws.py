@@ -10,9 +10,20 @@ the others:
 - server pings (`websocket_ping_interval`), so dead peers are closed;
 - a malformed message gets an `error` op; nothing a client sends can raise out of a handler.
 Origins are not checked: authentication is by bearer token, never by cookie.
+
+Private subscriptions (`member:{id}`, `shop:{id}:orders`) are bound to the principal that
+authorized them, the one the connection is signed in as. Each private subscribe re-reads that
+principal from the database. A second `auth` with a valid token re-checks every private
+subscription against the new principal and ends the ones it may not read; a refused token is an
+`error` and changes nothing (the connection stays who it was, so revocation still finds it).
+Revocation reaches every process as a `control` bus message: `access.revoked` (staff disabled or
+given a new password, member's new password, shop suspended) closes the principal's connections;
+`access.changed` (a shop's staff keys or roles changed) re-reads each of the shop's signed-in staff
+and ends the subscriptions they lost.
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -50,6 +61,8 @@ class WsHandler(tornado.websocket.WebSocketHandler):
 
     async def open(self) -> None:
         self.principal: tuple[str, object] | None = None  # ("member", Member) / ("merchant", Staff)
+        self.claims: account.Claims | None = None  # the principal's token, to re-read it
+        self.access_generation = 0  # bumped by every access change that concerns this connection
         self.subscriptions: set[str] = set()
         self.unflushed = 0
         self.tokens, self.refilled_at, self.refused = float(RATE_BURST), time.monotonic(), 0
@@ -163,34 +176,62 @@ class WsHandler(tornado.websocket.WebSocketHandler):
             if audience not in ("member", "merchant"):
                 raise ApiError(401, "invalid_token", "token is invalid")
             claims = account.decode_token(token, audience)
-            if audience == "member":
-                self.principal = ("member", await member_service.member_for_token(claims))
-            else:
-                self.principal = ("merchant", await user.staff_for_token(claims))
+            principal = await _load_principal(claims)
         except (ApiError, jwt.InvalidTokenError) as exc:
-            self.principal = None
-            self.send_error(getattr(exc, "code", "invalid_token"), "token refused; continuing anonymously")
+            still = "still signed in as before" if self.principal else "continuing anonymously"
+            self.send_error(getattr(exc, "code", "invalid_token"), f"token refused; {still}")
             return
+        self.access_generation += 1  # a subscribe racing this must re-check against the new principal
+        self.principal, self.claims = principal, claims
+        self._end_unreadable("forbidden", "not readable with the new token; subscription ended")
         self.send_op(op="authenticated", audience=audience)
 
+    def _end_unreadable(self, code: str, message: str) -> None:
+        """End each private subscription the current principal may not read, telling the client."""
+        for channel in sorted(self.subscriptions):
+            if _may_read(self.principal, channel) is not None:
+                self.subscriptions.discard(channel)
+                current().hub.unsubscribe(self, channel)
+                self.send_error(code, message, channel=channel)
+
+    def revoke(self) -> None:
+        self.send_error("access_revoked", "your access was revoked")
+        self.on_close()
+        self.close(1008, "access revoked")
+
+    async def recheck_access(self, generation: int) -> None:
+        """After an access change in the principal's shop: re-read the principal and end what it
+        lost; a principal that is gone (disabled, new password) loses the connection."""
+        try:
+            principal = await _load_principal(self.claims)
+        except ApiError:
+            self.revoke()
+            return
+        except Exception as exc:  # fail closed: a connection whose access cannot be checked ends
+            log.warning("could not re-check a WebSocket's access: %r", exc)
+            self.send_error("unavailable", "could not re-check your access; reconnect")
+            self.on_close()
+            self.close(1011, "access re-check failed")
+            return
+        if generation != self.access_generation or self not in WsHandler.live:
+            return  # re-authenticated or changed again meanwhile: the later check decides
+        self.principal = principal
+        self._end_unreadable("access_revoked", "your access to this channel was revoked")
+
     async def _authorize(self, channel: str) -> str | None:
-        """None if this connection may read `channel`, else the error code."""
-        match = CHANNEL.match(channel)
-        if match is None:
-            return "bad_channel"
-        member_id, shop_id = match.group(1), match.group(2)
-        if member_id is not None:
-            kind, who = self.principal or (None, None)
-            return None if kind == "member" and who.id == int(member_id) else "forbidden"
-        if shop_id is not None:
-            kind, staff = self.principal or (None, None)
-            if kind != "merchant" or staff.shop_id != int(shop_id) or not user.has_permission(staff, ORDERS_PERMISSION):
-                return "forbidden"
-            try:
-                await shop_service.active_shop(staff.shop_id)
-            except ApiError as exc:
-                return exc.code
-        return None
+        """None if this connection may read `channel`, else the error code. A private channel
+        re-reads the principal first, so a change whose control message is late still counts."""
+        refused = _may_read(self.principal, channel)
+        if refused or CHANNEL.match(channel).group(1, 2) == (None, None):
+            return refused  # refused already, or a public channel
+        try:
+            self.principal = await _load_principal(self.claims)
+            await shop_service.active_shop(self.principal[1].shop_id)
+        except ApiError as exc:
+            if exc.status_code == 401:  # revoked, and its control message not here yet
+                self.revoke()
+            return exc.code
+        return _may_read(self.principal, channel)
 
     async def _subscribe(self, request: dict) -> None:
         channel, since, epoch = request.get("channel"), request.get("since"), request.get("epoch")
@@ -203,7 +244,13 @@ class WsHandler(tornado.websocket.WebSocketHandler):
         if epoch is not None and (not isinstance(epoch, str) or len(epoch) > 32):
             self.send_error("bad_frame", "epoch must be a short string", channel=channel)
             return
-        refused = await self._authorize(channel)
+        generation = -1
+        refused = None
+        while generation != self.access_generation and not refused:  # until no access change raced it
+            generation = self.access_generation
+            refused = await self._authorize(channel)
+        if self not in WsHandler.live:
+            return  # closed (revoked) meanwhile
         if refused:
             self.send_error(refused, f"cannot subscribe to {channel}", channel=channel)
             return
@@ -223,6 +270,28 @@ class WsHandler(tornado.websocket.WebSocketHandler):
             self.subscriptions.discard(channel)
             current().hub.unsubscribe(self, channel)
         self.send_op(op="unsubscribed", channel=channel if isinstance(channel, str) else None)
+
+
+async def _load_principal(claims: account.Claims) -> tuple[str, object]:
+    """The principal a token names, as the database has it now; 401 ApiError if it is revoked."""
+    if claims.audience == "member":
+        return "member", await member_service.member_for_token(claims)
+    return "merchant", await user.staff_for_token(claims)
+
+
+def _may_read(principal: tuple[str, object] | None, channel: str) -> str | None:
+    """None if `principal` (None: anonymous) may read `channel`, else the error code."""
+    match = CHANNEL.match(channel)
+    if match is None:
+        return "bad_channel"
+    member_id, shop_id = match.group(1), match.group(2)
+    kind, who = principal or (None, None)
+    if member_id is not None:
+        return None if kind == "member" and who.id == int(member_id) else "forbidden"
+    if shop_id is not None:
+        if kind != "merchant" or who.shop_id != int(shop_id) or not user.has_permission(who, ORDERS_PERMISSION):
+            return "forbidden"
+    return None
 
 
 _last_wire: tuple[bytes | None, bytes] = (None, b"")
@@ -245,21 +314,30 @@ def _wire(frame: bytes) -> bytes:
     return _last_wire[1]
 
 
+_rechecks: set[asyncio.Task] = set()  # running access re-checks (a reference keeps each alive)
+
+
 def on_control(type_: str, data: dict) -> None:
     """A control message from any process: forget a changed shop's cached status; close the
-    connections whose access was just revoked — a disabled staff member's, or everyone signed in
-    to a suspended shop."""
+    connections whose access was just revoked — a disabled or re-passworded staff member's, a
+    re-passworded member's, everyone signed in to a suspended shop — and re-check the signed-in
+    staff of a shop whose keys or roles changed."""
     if type_ == "shop.changed":
         shop_service.forget_shop(data["shop_id"])
         sysset.forget_settings(data["shop_id"])
         return
-    if type_ != "access.revoked":
+    if type_ not in ("access.revoked", "access.changed"):
         return
     for connection in list(WsHandler.live):
         kind, who = connection.principal or (None, None)
         if who is None:
             continue
-        if (kind == "merchant" and who.id == data.get("staff_id")) or who.shop_id == data.get("shop_id"):
-            connection.send_error("access_revoked", "your access was revoked")
-            connection.on_close()
-            connection.close(1008, "access revoked")
+        if type_ == "access.changed":
+            if kind == "merchant" and who.shop_id == data.get("shop_id"):
+                connection.access_generation += 1
+                task = asyncio.ensure_future(connection.recheck_access(connection.access_generation))
+                _rechecks.add(task)
+                task.add_done_callback(_rechecks.discard)
+        elif (kind == "merchant" and who.id == data.get("staff_id")) or who.shop_id == data.get("shop_id") \
+                or (kind == "member" and who.id == data.get("member_id")):
+            connection.revoke()

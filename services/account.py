@@ -11,7 +11,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from lib.errors import ApiError, unauthorized
+from lib.errors import ApiError, field_error, forbidden, unauthorized
 from services.runtime import current
 
 ALGORITHM = "HS256"  # pinned: a token naming any other algorithm (or "none") is refused
@@ -139,4 +139,19 @@ async def check_login(audience: str, account: str, ip: str, password_hash: str |
     if not await verify_password(password_hash, password) or not active:
         await limiter.failed(audience, account, ip)
         raise unauthorized("invalid_credentials", "wrong username or password")
+    await limiter.succeeded(audience, account, ip)
+
+
+async def check_current_password(audience: str, account: str, ip: str, password_hash: str | None,
+                                 password: str | None) -> None:
+    """Changing one's own password asks for the current one, so a stolen or borrowed session
+    cannot lock the owner out: 422 if it is missing, 403 `wrong_password` if wrong. Failures
+    count against the login limiter, so the session cannot be used to guess it either."""
+    if not password:
+        raise field_error("current_password", "your current password is needed to change it")
+    limiter = current().limiter
+    await limiter.check(audience, account, ip)
+    if not await verify_password(password_hash, password):
+        await limiter.failed(audience, account, ip)
+        raise forbidden("wrong_password", "the current password is wrong")
     await limiter.succeeded(audience, account, ip)

@@ -11,6 +11,7 @@ import json
 import peewee
 
 import events
+from events.hub import CONTROL_CHANNEL
 from lib.errors import conflict, field_error, not_found, unauthorized
 from models.base import iso, paginate
 from models.finance import POINTS, CreditLedger
@@ -98,18 +99,32 @@ async def update_profile(member: Member, changes: dict) -> dict:
     return render_member(await get_member(member.shop_id, member.id))
 
 
-async def bind_mobile(member: Member, mobile: str, password: str | None) -> dict:
-    """Give a WeChat member a mobile (and optionally a password for mobile login)."""
+async def bind_mobile(member: Member, mobile: str, password: str | None, current_password: str | None,
+                      ip: str) -> dict:
+    """Give a WeChat member a mobile, and optionally a password for mobile login.
+
+    A member who has a password must give it to change it; one who has none yet (signed up
+    through WeChat, so the session itself is the WeChat-verified identity) sets the first one with
+    the session alone. Setting a password revokes every older token of the member, closes their
+    live connections, and answers a fresh `token` for this session."""
     if member.mobile and member.mobile != mobile:
         raise conflict("mobile_already_bound", "this member already has a mobile number")
     changes = {"mobile": mobile}
     if password:
+        if member.password_hash:
+            await account.check_current_password("member", f"{member.shop_id}:{member.mobile}", ip,
+                                                 member.password_hash, current_password)
         changes["password_hash"] = await account.hash_password(password)
+        changes["token_version"] = Member.token_version + 1
     try:
-        await Member.update(**changes).where(Member.id == member.id).aio_execute()
+        async with events.atomic():
+            await Member.update(**changes).where(Member.id == member.id).aio_execute()
+            if password:
+                await events.record(CONTROL_CHANNEL, "access.revoked", {"member_id": member.id})
     except peewee.IntegrityError:
         raise conflict("mobile_taken", "that mobile number belongs to another member") from None
-    return render_member(await get_member(member.shop_id, member.id))
+    updated = await get_member(member.shop_id, member.id)
+    return {**render_member(updated), "token": session(updated)["token"]} if password else render_member(updated)
 
 
 # ---------------------------------------------------------------- merchant management

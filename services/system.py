@@ -57,14 +57,19 @@ async def create_admin(username: str, password: str) -> dict:
     return render_admin(admin)
 
 
-async def update_admin(acting: AdminUser, admin_id: int, changes: dict) -> dict:
+async def update_admin(acting: AdminUser, admin_id: int, changes: dict, ip: str) -> dict:
     """Password or active flag; either revokes the admin's tokens. Nobody disables themselves
-    (so the platform always keeps someone who can sign in)."""
+    (so the platform always keeps someone who can sign in). Changing one's own password needs
+    the current one; the answer then carries a fresh `token`."""
     admin = await AdminUser.aio_get_or_none(AdminUser.id == admin_id)
     if admin is None:
         raise not_found("admin")
     if admin.id == acting.id and changes.get("is_active") is False:
         raise conflict("cannot_disable_self", "you cannot disable your own account")
+    own_password = admin.id == acting.id and bool(changes.get("password"))
+    if own_password:
+        await account.check_current_password("admin", admin.username, ip, admin.password_hash,
+                                             changes.get("current_password"))
     columns: dict = {}
     if changes.get("password"):
         columns["password_hash"] = await account.hash_password(changes["password"])
@@ -73,7 +78,11 @@ async def update_admin(acting: AdminUser, admin_id: int, changes: dict) -> dict:
     if columns:
         columns["token_version"] = AdminUser.token_version + 1
         await AdminUser.update(**columns).where(AdminUser.id == admin_id).aio_execute()
-    return render_admin(await AdminUser.aio_get(AdminUser.id == admin_id))
+    admin = await AdminUser.aio_get(AdminUser.id == admin_id)
+    rendered = render_admin(admin)
+    if own_password:
+        rendered["token"] = account.issue_token("admin", admin.id, admin.token_version)
+    return rendered
 
 
 # ---------------------------------------------------------------- platform settings

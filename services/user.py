@@ -2,9 +2,15 @@
 
 A staff member's tokens stop working the moment they are disabled or their password changes
 (`token_version` bump, checked on every request and WebSocket auth), and their open WebSocket
-connections are closed through the `control` bus message in every process. A non-owner managing
-staff can only hand out permissions they hold themselves, and nobody but the owner touches the
-owner's account.
+connections are closed through the `control` bus message in every process; a change of what
+staff hold (their keys, their role, a role's keys) sends `access.changed`, so every process
+re-checks their live subscriptions.
+
+Managing staff never reaches beyond the manager's own authority: a non-owner can only hand out
+keys they hold, and can only change (password, keys, role, active, name) a colleague who holds
+nothing they lack — otherwise resetting a stronger colleague's password and signing in as them
+would be an escalation. A role is edited only by someone holding every key of the role and of
+each of its holders. Nobody but the owner touches the owner's account.
 """
 from __future__ import annotations
 
@@ -101,16 +107,31 @@ async def create_staff(actor: Staff, fields: dict) -> dict:
     return render_staff(await get_staff(actor.shop_id, staff.id))
 
 
-async def update_staff(actor: Staff, staff_id: int, changes: dict) -> dict:
-    """Name, role, permissions, password, active. Disabling or a new password revokes the
-    staff member's tokens and closes their live connections at once."""
-    target = await get_staff(actor.shop_id, staff_id)
+def _check_manage(actor: Staff, target: Staff) -> None:
+    """`actor` may change `target`'s account only if `target` holds nothing `actor` lacks."""
     if target.is_owner and not actor.is_owner:
         raise forbidden("permission_denied", "only the owner can change the owner's account")
+    if actor.is_owner or target.id == actor.id:
+        return
+    beyond = sorted(target.permission_set - actor.permission_set)
+    if beyond:
+        raise forbidden("permission_denied", f"this colleague holds permissions you do not hold: {beyond}")
+
+
+async def update_staff(actor: Staff, staff_id: int, changes: dict, ip: str) -> dict:
+    """Name, role, permissions, password, active. Disabling or a new password revokes the
+    staff member's tokens and closes their live connections at once. Changing one's own password
+    needs the current one; the answer then carries a fresh `token` (the old ones are revoked)."""
+    target = await get_staff(actor.shop_id, staff_id)
+    _check_manage(actor, target)
     if target.is_owner and changes.get("is_active") is False:
         raise conflict("owner_required", "the owner cannot be disabled")
     if target.id == actor.id and ("permissions" in changes or "role_id" in changes) and not actor.is_owner:
         raise forbidden("permission_denied", "you cannot change your own permissions")
+    own_password = target.id == actor.id and bool(changes.get("password"))
+    if own_password:
+        await account.check_current_password("merchant", target.username, ip, target.password_hash,
+                                             changes.get("current_password"))
     columns: dict = {}
     if "name" in changes:
         columns["name"] = changes["name"]
@@ -138,10 +159,28 @@ async def update_staff(actor: Staff, staff_id: int, changes: dict) -> dict:
                            {**{k: getattr(after, k) for k in before}, **({"password": "x"} if changes.get("password") else {})})
         if revoke:
             await events.record(CONTROL_CHANNEL, "access.revoked", {"staff_id": staff_id})
-    return render_staff(after)
+        if "permissions" in columns or "role_id" in columns:
+            await events.record(CONTROL_CHANNEL, "access.changed", {"shop_id": actor.shop_id})
+    rendered = render_staff(after)
+    if own_password:
+        rendered["token"] = account.issue_token("merchant", after.id, after.token_version, shop_id=after.shop_id)
+    return rendered
 
 
 # ---------------------------------------------------------------- roles (audited)
+async def _check_role_edit(actor: Staff, shop_id: int, role_id: int) -> None:
+    """Editing a role edits everyone holding it: the actor must hold the role's keys and every
+    key of each holder."""
+    role = await perm.get_role(shop_id, role_id)
+    if actor.is_owner:
+        return
+    _check_grant(actor, json.loads(role.permissions))
+    holders = await Staff.select().where((Staff.shop_id == shop_id) & (Staff.role_id == role_id)).aio_execute()
+    for holder in holders:
+        holder.permission_set = perm.effective(holder, role)
+        _check_manage(actor, holder)
+
+
 async def create_role(shop_id: int, name: str, permissions: list[str], actor: Staff) -> dict:
     _check_grant(actor, permissions)
     async with events.atomic():
@@ -151,15 +190,19 @@ async def create_role(shop_id: int, name: str, permissions: list[str], actor: St
 
 
 async def update_role(shop_id: int, role_id: int, changes: dict, actor: Staff) -> dict:
+    await _check_role_edit(actor, shop_id, role_id)
     if "permissions" in changes:
         _check_grant(actor, changes["permissions"])
     async with events.atomic():
         before, after = await perm.update_role(shop_id, role_id, changes)
         await audit.record(shop_id, "role.update", "role", role_id, before, after)
+        if before["permissions"] != after["permissions"]:
+            await events.record(CONTROL_CHANNEL, "access.changed", {"shop_id": shop_id})
     return after
 
 
-async def delete_role(shop_id: int, role_id: int) -> None:
+async def delete_role(shop_id: int, role_id: int, actor: Staff) -> None:
+    await _check_role_edit(actor, shop_id, role_id)
     async with events.atomic():
         before = perm.render_role(await perm.get_role(shop_id, role_id))
         await perm.delete_role(shop_id, role_id)

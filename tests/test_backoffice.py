@@ -367,3 +367,101 @@ async def test_suspension_on_one_process_reaches_the_cached_shop_on_another(serv
     finally:
         process_b.terminate()
         process_b.wait(10)
+
+
+async def staff_with(api, shop, keys: list[str], role_id: int | None = None) -> tuple[dict, str]:
+    """A staff member created by the owner with `keys` (and a role), and a token from logging in."""
+    username = unique("staff")
+    body = {"username": username, "password": "staff-pass-1", "permissions": keys}
+    if role_id is not None:
+        body["role_id"] = role_id
+    created = await api.post("/api/merchant/staff", body, token=shop.owner_token)
+    assert created.status == 201, created.body
+    login = await api.post("/api/merchant/auth/login", {"username": username, "password": "staff-pass-1"})
+    assert login.status == 200, login.body
+    return created.body, login.body["token"]
+
+
+async def test_staff_edit_cannot_take_over_a_colleague_who_holds_more(api, make_shop, make_member):
+    """Defect 8: a clerk with staff.edit reset the password of a colleague holding finance.balance,
+    logged in as them and credited a member. Every path to a colleague's authority is closed."""
+    shop = await make_shop()
+    member = await make_member(shop.id)
+    accountant, accountant_token = await staff_with(api, shop, ["finance.balance", "members.view"])
+    clerk, clerk_token = await staff_with(api, shop, ["staff.edit", "staff.view", "goods.view"])
+    path = f"/api/merchant/staff/{accountant['id']}"
+    for change in ({"password": "taken-over-1"}, {"is_active": False}, {"permissions": []}, {"name": "x"}):
+        refused = await api.patch(path, change, token=clerk_token)
+        assert refused.status == 403 and refused.body["error"]["code"] == "permission_denied", (change, refused.body)
+    stolen = await api.post("/api/merchant/auth/login", {"username": accountant["username"], "password": "taken-over-1"})
+    assert stolen.status == 401
+    assert (await api.get(path, token=shop.owner_token)).body["is_active"] is True
+    assert (await api.get("/api/merchant/members", token=accountant_token)).status == 200  # still in office
+    me = await api.get(f"/api/mobile/{shop.id}/me", token=member.token)
+    assert me.body["balance_fen"] == 0
+
+    # roles: moving the accountant to another role, or editing a role someone stronger holds
+    plain = await api.post("/api/merchant/roles", {"name": "plain", "permissions": ["goods.view"]}, token=shop.owner_token)
+    assert (await api.patch(path, {"role_id": plain.body["id"]}, token=clerk_token)).status == 403
+    cashier = await api.post("/api/merchant/roles", {"name": "cashier", "permissions": ["finance.balance"]},
+                             token=shop.owner_token)
+    await staff_with(api, shop, [], role_id=cashier.body["id"])
+    emptied = await api.patch(f"/api/merchant/roles/{cashier.body['id']}", {"permissions": []}, token=clerk_token)
+    assert emptied.status == 403 and emptied.body["error"]["code"] == "permission_denied"
+    await staff_with(api, shop, ["finance.balance"], role_id=plain.body["id"])  # holds more than the role
+    narrowed = await api.patch(f"/api/merchant/roles/{plain.body['id']}", {"permissions": []}, token=clerk_token)
+    assert narrowed.status == 403
+    role = (await api.get(f"/api/merchant/roles/{cashier.body['id']}", token=shop.owner_token)).body
+    assert role["permissions"] == ["finance.balance"]
+
+    # what the clerk may still do: manage colleagues who hold nothing beyond the clerk's keys
+    helper, _ = await staff_with(api, shop, ["goods.view"])
+    edited = await api.patch(f"/api/merchant/staff/{helper['id']}", {"password": "helper-pass-2", "name": "小李"},
+                             token=clerk_token)
+    assert edited.status == 200 and edited.body["name"] == "小李"
+    light = await api.post("/api/merchant/roles", {"name": "light", "permissions": ["goods.view"]}, token=clerk_token)
+    await api.patch(f"/api/merchant/staff/{helper['id']}", {"role_id": light.body["id"]}, token=clerk_token)
+    assert (await api.patch(f"/api/merchant/roles/{light.body['id']}", {"permissions": []}, token=clerk_token)).status == 200
+    # and the owner manages anyone
+    assert (await api.patch(path, {"password": "owner-set-1"}, token=shop.owner_token)).status == 200
+
+
+async def test_changing_ones_own_staff_or_admin_password_needs_the_current_one_and_revokes_older_tokens(
+        api, admin_token, make_shop):
+    """Defect 9 for the other audiences: a staff member or admin changing their own password."""
+    shop = await make_shop()
+    manager, token = await staff_with(api, shop, ["staff.edit", "staff.view"])
+    second = (await api.post("/api/merchant/auth/login", {"username": manager["username"],
+                                                          "password": "staff-pass-1"})).body["token"]
+    path = f"/api/merchant/staff/{manager['id']}"
+    missing = await api.patch(path, {"password": "new-pass-12"}, token=token)
+    assert missing.status == 422 and missing.body["error"]["details"]["fields"][0]["field"] == "current_password"
+    wrong = await api.patch(path, {"password": "new-pass-12", "current_password": "guess-123"}, token=token)
+    assert wrong.status == 403 and wrong.body["error"]["code"] == "wrong_password"
+    changed = await api.patch(path, {"password": "new-pass-12", "current_password": "staff-pass-1"}, token=token)
+    assert changed.status == 200 and changed.body["token"]
+    for old in (token, second):
+        assert (await api.get("/api/merchant/me", token=old)).status == 401
+    assert (await api.get("/api/merchant/me", token=changed.body["token"])).status == 200
+    # the owner resetting a staff member's password needs no current password; it revokes that member's tokens
+    reset = await api.patch(path, {"password": "reset-pass-1"}, token=shop.owner_token)
+    assert reset.status == 200 and "token" not in reset.body
+    assert (await api.get("/api/merchant/me", token=changed.body["token"])).status == 401
+
+    name = unique("ops")
+    await api.post("/api/admin/admins", {"username": name, "password": "ops-pass-12"}, token=admin_token)
+    login = lambda password: api.post("/api/admin/auth/login", {"username": name, "password": password})
+    ops_token, ops_second = (await login("ops-pass-12")).body["token"], (await login("ops-pass-12")).body["token"]
+    me = [a for a in (await api.get("/api/admin/admins?page_size=100", token=ops_token)).body["items"]
+          if a["username"] == name][0]
+    path = f"/api/admin/admins/{me['id']}"
+    assert (await api.patch(path, {"password": "ops-pass-34"}, token=ops_token)).status == 422
+    wrong = await api.patch(path, {"password": "ops-pass-34", "current_password": "guess-123"}, token=ops_token)
+    assert wrong.status == 403 and wrong.body["error"]["code"] == "wrong_password"
+    assert (await api.get("/api/admin/stats", token=ops_second)).status == 200
+    changed = await api.patch(path, {"password": "ops-pass-34", "current_password": "ops-pass-12"}, token=ops_token)
+    assert changed.status == 200 and changed.body["token"]
+    for old in (ops_token, ops_second):
+        assert (await api.get("/api/admin/stats", token=old)).status == 401
+    assert (await api.get("/api/admin/stats", token=changed.body["token"])).status == 200
+    assert (await login("ops-pass-34")).status == 200

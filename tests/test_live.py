@@ -560,3 +560,137 @@ async def test_relay_skipping_an_already_published_row_says_so(server, api, admi
     assert after["events_skipped_as_published"] == before["events_skipped_as_published"] + 1
     assert any("already published" in r.getMessage() for r in caplog.records if r.name == "mall.relay")
     client.close()
+
+# ---------------------------------------------------------------- subscriptions bound to who authorized them
+async def orders_staff(api, shop, keys=("orders.view",), role_id=None) -> tuple[dict, str]:
+    """A staff member the owner creates (with `keys` and a role), and their login token."""
+    username = unique("watch")
+    body = {"username": username, "password": "watch-pass-1", "permissions": list(keys)}
+    if role_id is not None:
+        body["role_id"] = role_id
+    created = await api.post("/api/merchant/staff", body, token=shop.owner_token)
+    assert created.status == 201, created.body
+    login = await api.post("/api/merchant/auth/login", {"username": username, "password": "watch-pass-1"})
+    return created.body, login.body["token"]
+
+
+async def watching(port: int, token: str, channel: str) -> WsClient:
+    client = await WsClient.connect(port, token)
+    await client.recv_op("authenticated")
+    assert (await client.subscribe(channel))["op"] == "subscribed"
+    return client
+
+
+async def assert_closed_as_revoked(client: WsClient) -> None:
+    assert (await client.recv_op("error", timeout=5))["code"] == "access_revoked"
+    assert await client.recv(timeout=5) is None
+
+
+async def assert_subscription_ended(client: WsClient, channel: str) -> None:
+    ended = await client.recv_op("error", timeout=5)
+    assert (ended["code"], ended["channel"]) == ("access_revoked", channel)
+    await emit(channel, "order.paid", order_id=2)
+    assert await client.nothing_within(0.3)
+
+
+async def test_reauthenticating_cannot_keep_what_the_first_token_authorized(server, api, make_shop, make_member):
+    """Defect 10: a second `auth` (garbage, or a member's token) detached the staff member from
+    the connection, so disabling them left it open and receiving order events."""
+    shop = await make_shop()
+    member = await make_member(shop.id)
+    channel = f"shop:{shop.id}:orders"
+    staff, token = await orders_staff(api, shop)
+    garbage = await watching(server.port, token, channel)
+    await garbage.send({"op": "auth", "token": "garbage"})
+    refused = await garbage.recv()
+    assert refused["op"] == "error" and refused["code"] == "invalid_token"  # an error; still the staff member
+    await emit(channel, "order.paid", order_id=1)
+    assert (await garbage.recv())["data"] == {"order_id": 1}
+    disabled = await api.patch(f"/api/merchant/staff/{staff['id']}", {"is_active": False}, token=shop.owner_token)
+    assert disabled.status == 200
+    await assert_closed_as_revoked(garbage)
+
+    other, other_token = await orders_staff(api, shop)
+    as_member = await watching(server.port, other_token, channel)
+    await as_member.send({"op": "auth", "token": member.token})
+    dropped = await as_member.recv()
+    assert (dropped["op"], dropped["code"], dropped["channel"]) == ("error", "forbidden", channel)
+    assert (await as_member.recv())["op"] == "authenticated"
+    await emit(channel, "order.paid", order_id=2)
+    assert await as_member.nothing_within(0.3)  # the member may not read the shop's orders
+    assert (await as_member.subscribe(f"member:{member.id}"))["op"] == "subscribed"
+    await api.patch(f"/api/merchant/staff/{other['id']}", {"is_active": False}, token=shop.owner_token)
+    await emit(channel, "order.paid", order_id=3)
+    assert await as_member.nothing_within(0.3)  # a member's connection now: not the staff member's to lose
+    as_member.close()
+
+
+async def test_losing_the_orders_permission_or_the_password_ends_live_access(server, api, make_shop, make_member):
+    """Revocation is more than disabling: removed `orders.view` (directly, by role change or by
+    editing the role) ends the subscription; a new password closes the member's connections."""
+    shop = await make_shop()
+    channel = f"shop:{shop.id}:orders"
+    role = (await api.post("/api/merchant/roles", {"name": "watchers", "permissions": ["orders.view"]},
+                           token=shop.owner_token)).body
+    direct, direct_token = await orders_staff(api, shop)
+    by_role, by_role_token = await orders_staff(api, shop, keys=(), role_id=role["id"])
+    moved, moved_token = await orders_staff(api, shop, keys=(), role_id=role["id"])
+    plain = (await api.post("/api/merchant/roles", {"name": "plain", "permissions": ["goods.view"]},
+                            token=shop.owner_token)).body
+    sockets = {name: await watching(server.port, t, channel)
+               for name, t in (("direct", direct_token), ("by_role", by_role_token), ("moved", moved_token))}
+
+    await api.patch(f"/api/merchant/staff/{direct['id']}", {"permissions": ["goods.view"]}, token=shop.owner_token)
+    await assert_subscription_ended(sockets["direct"], channel)
+    await api.patch(f"/api/merchant/staff/{moved['id']}", {"role_id": plain["id"]}, token=shop.owner_token)
+    await assert_subscription_ended(sockets["moved"], channel)
+    await api.patch(f"/api/merchant/roles/{role['id']}", {"permissions": ["goods.view"]}, token=shop.owner_token)
+    await assert_subscription_ended(sockets["by_role"], channel)
+    assert (await sockets["direct"].subscribe(channel))["code"] == "forbidden"  # nor can it come back
+    for client in sockets.values():
+        client.close()
+
+    member = await make_member(shop.id)
+    watcher = await watching(server.port, member.token, f"member:{member.id}")
+    changed = await api.post(f"/api/mobile/{shop.id}/me/mobile", {"mobile": member.mobile, "password": "new-pass-12",
+                                                                  "current_password": "member-pass-1"}, token=member.token)
+    assert changed.status == 200
+    await assert_closed_as_revoked(watcher)
+
+
+@needs_redis
+async def test_revocation_on_one_process_ends_subscriptions_on_another(server, api, admin_token, make_shop,
+                                                                        make_member):
+    """The same, with the change made through process A and the sockets on process B."""
+    shop = await make_shop()
+    member = await make_member(shop.id)
+    channel = f"shop:{shop.id}:orders"
+    staff, token = await orders_staff(api, shop)
+    narrowed, narrowed_token = await orders_staff(api, shop)
+    port_b = free_port()
+    process_b = await start_server_process(server_env(server.config), port_b)
+    try:
+        garbage = await watching(port_b, token, channel)
+        await garbage.send({"op": "auth", "token": "garbage"})
+        assert (await garbage.recv())["code"] == "invalid_token"
+        losing = await watching(port_b, narrowed_token, channel)
+        as_member = await watching(port_b, token, channel)
+        await as_member.send({"op": "auth", "token": member.token})
+        await as_member.recv_op("authenticated")
+        assert (await as_member.subscribe(f"member:{member.id}"))["op"] == "subscribed"
+
+        await api.patch(f"/api/merchant/staff/{narrowed['id']}", {"permissions": []}, token=shop.owner_token)
+        await assert_subscription_ended(losing, channel)
+        await api.patch(f"/api/merchant/staff/{staff['id']}", {"is_active": False}, token=shop.owner_token)
+        await assert_closed_as_revoked(garbage)
+        changed = await api.post(f"/api/mobile/{shop.id}/me/mobile", {
+            "mobile": member.mobile, "password": "new-pass-12", "current_password": "member-pass-1"}, token=member.token)
+        assert changed.status == 200
+        await assert_closed_as_revoked(as_member)
+        suspended = await api.patch(f"/api/admin/shops/{shop.id}", {"status": "suspended"}, token=admin_token)
+        assert suspended.status == 200
+        await assert_closed_as_revoked(losing)
+    finally:
+        await api.patch(f"/api/admin/shops/{shop.id}", {"status": "active"}, token=admin_token)
+        process_b.terminate()
+        process_b.wait(10)

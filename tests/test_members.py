@@ -99,6 +99,48 @@ async def test_profile_and_mobile_binding(api, make_shop, make_member, fake_wech
     assert login.status == 200 and login.body["member"]["id"] == wx["member"]["id"]
 
 
+
+async def test_password_change_needs_the_current_one_and_revokes_every_older_token(api, make_shop, make_member,
+                                                                                  fake_wechat):
+    """Defect 9: a new password was taken without the current one and older tokens kept working."""
+    shop = await make_shop()
+    member = await make_member(shop.id)
+    second = (await api.post(f"/api/mobile/{shop.id}/auth/login",
+                             {"mobile": member.mobile, "password": "member-pass-1"})).body["token"]
+    path = f"/api/mobile/{shop.id}/me/mobile"
+    missing = await api.post(path, {"mobile": member.mobile, "password": "new-pass-12"}, token=member.token)
+    assert missing.status == 422 and missing.body["error"]["details"]["fields"][0]["field"] == "current_password"
+    wrong = await api.post(path, {"mobile": member.mobile, "password": "new-pass-12", "current_password": "guess-123"},
+                           token=member.token)
+    assert wrong.status == 403 and wrong.body["error"]["code"] == "wrong_password"
+    for token in (member.token, second):
+        assert (await api.get(f"/api/mobile/{shop.id}/me", token=token)).status == 200
+    changed = await api.post(path, {"mobile": member.mobile, "password": "new-pass-12",
+                                    "current_password": "member-pass-1"}, token=member.token)
+    assert changed.status == 200 and changed.body["id"] == member.id and changed.body["token"]
+    for token in (member.token, second):
+        revoked = await api.get(f"/api/mobile/{shop.id}/me", token=token)
+        assert revoked.status == 401 and revoked.body["error"]["code"] == "token_revoked"
+    assert (await api.get(f"/api/mobile/{shop.id}/me", token=changed.body["token"])).status == 200
+    login = lambda password: api.post(f"/api/mobile/{shop.id}/auth/login", {"mobile": member.mobile, "password": password})
+    assert (await login("member-pass-1")).status == 401
+    assert (await login("new-pass-12")).status == 200
+    # binding the mobile alone changes no credential and keeps the session
+    same = await api.post(path, {"mobile": member.mobile}, token=changed.body["token"])
+    assert same.status == 200 and "token" not in same.body
+
+    # a WeChat member without a password yet sets the first one with their session alone
+    mini, _ = await configure_wechat(api, shop, fake_wechat)
+    openid = "o_" + secrets.token_hex(6)
+    wx = (await api.post(f"/api/mobile/{shop.id}/auth/wechat", {"code": fake_wechat.login_code(mini, openid)})).body
+    wx_again = (await api.post(f"/api/mobile/{shop.id}/auth/wechat", {"code": fake_wechat.login_code(mini, openid)})).body
+    mobile = f"137{secrets.randbelow(10**8):08d}"
+    first = await api.post(path, {"mobile": mobile, "password": "first-pass-1"}, token=wx["token"])
+    assert first.status == 200 and first.body["token"]
+    assert (await api.get(f"/api/mobile/{shop.id}/me", token=wx_again["token"])).status == 401
+    again = await api.post(path, {"mobile": mobile, "password": "second-pass-1"}, token=first.body["token"])
+    assert again.status == 422  # from now on the current password is needed
+
 def address(**overrides) -> dict:
     body = {"name": "张三", "mobile": "13812345678", "province": "浙江省", "city": "杭州市", "district": "西湖区",
             "detail": "文三路 1 号"}

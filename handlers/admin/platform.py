@@ -1,7 +1,9 @@
 """Platform users, platform settings, cross-shop stats, and a shop's operation log."""
 from typing import Any
 
-from handlers.base import AdminHandler, Password, RequestBody, Username
+import pydantic
+
+from handlers.base import AdminHandler, Password, RequestBody, Username, client_ip
 from handlers.merchant.staff import audit_filters
 from services import audit, dashboard, system
 from services import shop as shop_service
@@ -14,6 +16,7 @@ class AdminBody(RequestBody):
 
 class AdminPatch(RequestBody):
     password: Password = None
+    current_password: pydantic.constr(max_length=128) = None  # needed to change one's own password
     is_active: bool = None
 
 
@@ -29,7 +32,8 @@ class AdminsHandler(AdminHandler):
 
 class AdminUserHandler(AdminHandler):
     async def patch(self, admin_id):
-        self.send(await system.update_admin(self.admin, int(admin_id), self.body(AdminPatch).model_dump(exclude_unset=True)))
+        changes = self.body(AdminPatch).model_dump(exclude_unset=True)
+        self.send(await system.update_admin(self.admin, int(admin_id), changes, client_ip(self)))
 
 
 class SettingsPatch(RequestBody):

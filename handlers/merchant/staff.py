@@ -3,7 +3,7 @@ import datetime
 
 import pydantic
 
-from handlers.base import Id, MerchantHandler, Password, RequestBody, Username
+from handlers.base import Id, MerchantHandler, Password, RequestBody, Username, client_ip
 from services import audit, dashboard, perm, user
 
 Keys = pydantic.conlist(pydantic.constr(min_length=1, max_length=64), max_length=100)
@@ -23,6 +23,7 @@ class StaffPatch(RequestBody):
     role_id: Id | None = None
     permissions: Keys = None
     password: Password = None
+    current_password: pydantic.constr(max_length=128) = None  # needed to change one's own password
     is_active: bool = None
 
 
@@ -63,7 +64,7 @@ class StaffHandler(MerchantHandler):
 
     async def patch(self, staff_id):
         changes = self.body(StaffPatch).model_dump(exclude_unset=True)
-        self.send(await user.update_staff(self.staff, int(staff_id), changes))
+        self.send(await user.update_staff(self.staff, int(staff_id), changes, client_ip(self)))
 
 
 class RolesHandler(MerchantHandler):
@@ -89,7 +90,7 @@ class RoleHandler(MerchantHandler):
         self.send(await user.update_role(self.shop_id, int(role_id), changes, self.staff))
 
     async def delete(self, role_id):
-        await user.delete_role(self.shop_id, int(role_id))
+        await user.delete_role(self.shop_id, int(role_id), self.staff)
         self.no_content()
 
 

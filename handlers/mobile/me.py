@@ -1,7 +1,7 @@
 import pydantic
 
 import events
-from handlers.base import Mobile, MobileHandler, Password, RequestBody
+from handlers.base import Mobile, MobileHandler, Password, RequestBody, client_ip
 from models.finance import BALANCE, POINTS
 from services import finance
 from services import member as member_service
@@ -16,6 +16,8 @@ class ProfileBody(RequestBody):
 class BindMobileBody(RequestBody):
     mobile: Mobile
     password: Password | None = None
+    # needed to change an existing password; a member without one (WeChat sign-up) sets it without
+    current_password: pydantic.constr(max_length=128) | None = None
 
 
 class MeHandler(MobileHandler):
@@ -35,7 +37,8 @@ class MeHandler(MobileHandler):
 class BindMobileHandler(MobileHandler):
     async def post(self, shop_id):
         body = self.body(BindMobileBody)
-        self.send(await member_service.bind_mobile(self.member, body.mobile, body.password))
+        self.send(await member_service.bind_mobile(self.member, body.mobile, body.password, body.current_password,
+                                                   client_ip(self)))
 
 
 class LedgerHandler(MobileHandler):
