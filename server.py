@@ -21,6 +21,7 @@ from models.db import open_database
 from models.migrations import database_identity, migrate, schema_version
 from services import runtime as runtime_module
 from services.account import LoginLimiter
+from services.wiring import wire
 
 log = logging.getLogger("mall.server")
 
@@ -33,6 +34,7 @@ class MallServer:
     """One serving process: database, bus, HTTP server, timed jobs. Tests start these too."""
 
     def __init__(self, config: Config):
+        wire()  # the cross-domain reactions (services/wiring.py)
         self.config = config
         self.port: int | None = None
         self.http: tornado.httpserver.HTTPServer | None = None
@@ -150,6 +152,7 @@ async def _seed_demo(config: Config) -> dict:
     db = open_database(config.database_url)
     migrate(db)
     runtime_module.install(runtime_module.Runtime(config=config, jwt_secret=resolve_jwt_secret(config)))
+    wire()
     from services.demo import seed_demo
 
     try:

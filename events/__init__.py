@@ -1,10 +1,10 @@
 """Live push: outbox -> relay -> bus -> hub -> /ws. Services use `atomic`, `record`, `position`."""
 from __future__ import annotations
 
-from events.outbox import atomic, record
+from events.outbox import atomic, in_transaction, record, transaction
 from services.runtime import current
 
-__all__ = ["atomic", "record", "position", "start_events", "stop_events"]
+__all__ = ["atomic", "in_transaction", "record", "transaction", "position", "start_events", "stop_events"]
 
 
 async def position(channel: str) -> dict:

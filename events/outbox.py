@@ -19,13 +19,14 @@ import contextlib
 import contextvars
 import json
 import secrets
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
-from models.db import database
+from models.db import database, retry_on_deadlock
 from models.events import OutboxEvent
 from services.runtime import current
 
 _pending: contextvars.ContextVar[list | None] = contextvars.ContextVar("outbox_pending", default=None)
+T = TypeVar("T")
 
 
 def _row(channel: str, type_: str, data: dict[str, Any]) -> dict:
@@ -65,3 +66,19 @@ async def atomic() -> AsyncIterator[None]:
     relay = current().relay
     if relay is not None:
         relay.wake()
+
+
+def in_transaction() -> bool:
+    return _pending.get() is not None
+
+
+async def transaction(operation: Callable[[], Awaitable[T]]) -> T:
+    """Run `operation` in a transaction owned by the outermost caller: opened here with its
+    deadlock retry when none is open; inside another transaction, a savepoint of it with no retry
+    of its own (MySQL rolled the whole transaction back, so only its owner can run it again)."""
+    async def attempt() -> T:
+        async with atomic():
+            return await operation()
+    if in_transaction():
+        return await attempt()
+    return await retry_on_deadlock(attempt)

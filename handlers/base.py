@@ -20,7 +20,18 @@ import pydantic
 import tornado.web
 from redis.exceptions import RedisError
 
-from lib.errors import ApiError, forbidden, unauthorized
+from lib.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthenticated,
+    forbidden,
+    unauthorized,
+)
 from models.db import UNAVAILABLE_ERRORS
 from services import account, audit, system, user
 from services import member as member_service
@@ -34,6 +45,26 @@ Body = TypeVar("Body", bound=pydantic.BaseModel)
 
 MAX_PAGE_SIZE = 100
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The one table from the services' error kinds to HTTP statuses (API.md's error conventions).
+STATUS_OF: dict[type[DomainError], int] = {
+    Invalid: 422, Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409, RateLimited: 429,
+    ServiceUnavailable: 503,
+}
+
+
+def status_of(error: DomainError) -> int:
+    return next(status for kind, status in STATUS_OF.items() if isinstance(error, kind))
+
+
+class ApiError(tornado.web.HTTPError):
+    """An HTTP-level refusal a handler raises itself (malformed JSON, body too large, no such
+    endpoint); the services' refusals are DomainErrors."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict | None = None):
+        super().__init__(status, log_message=f"{code}: {message}")
+        self.code, self.message, self.details = code, message, details or {}
+
+
 STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
                 422: "validation_failed", 429: "too_many_requests", 503: "service_unavailable"}
@@ -140,10 +171,13 @@ class ApiHandler(tornado.web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         details: dict = {}
-        if isinstance(exc, ApiError):
-            code, message, details = exc.code, exc.message, exc.details
-            if getattr(exc, "retry_after", None):
+        if isinstance(exc, DomainError):
+            status_code, code, message, details = status_of(exc), exc.code, exc.message, exc.details
+            self.set_status(status_code)
+            if exc.retry_after:
                 self.set_header("Retry-After", str(exc.retry_after))
+        elif isinstance(exc, ApiError):
+            code, message, details = exc.code, exc.message, exc.details
         elif isinstance(exc, UNAVAILABLE_ERRORS + (RedisError, ConnectionError, OSError)):
             status_code, code, message = 503, "service_unavailable", "a dependency is unavailable; retry shortly"
             self.set_status(503)
@@ -159,7 +193,7 @@ class ApiHandler(tornado.web.RequestHandler):
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, UNAVAILABLE_ERRORS + (RedisError, ConnectionError, OSError)):
             log.warning("dependency unavailable on %s %s: %r", self.request.method, self.request.path, value)
-        elif isinstance(value, tornado.web.HTTPError):
+        elif isinstance(value, (tornado.web.HTTPError, DomainError)):
             return  # client errors are in the access log already
         else:
             log.error("unhandled error on %s %s [%s]", self.request.method, self.request.path,

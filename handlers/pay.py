@@ -13,8 +13,7 @@ import logging
 import tornado.web
 
 from handlers.base import dumps
-from services import finance, payment
-from services import order as order_service
+from services import payment
 
 log = logging.getLogger("mall.pay")
 
@@ -47,11 +46,8 @@ class NotifyHandler(tornado.web.RequestHandler):
             self.answer(401, False, "signature verification failed")
             return
         try:
-            if finance.is_recharge(notice.out_trade_no):
-                await finance.settle_recharge(int(shop_id), notice)
-            else:
-                await order_service.settle_wechat_payment(int(shop_id), notice)
-        except order_service.PaymentMismatch as exc:
+            await payment.settle(int(shop_id), notice)
+        except payment.PaymentMismatch as exc:
             log.error("WeChat Pay notification for %s does not match: %s", notice.out_trade_no, exc)
             self.answer(400, False, str(exc))
             return

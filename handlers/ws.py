@@ -36,7 +36,7 @@ from redis.exceptions import RedisError
 from tornado.iostream import StreamClosedError
 
 from events.channels import CHANNEL
-from lib.errors import ApiError
+from lib.errors import DomainError, Unauthenticated, unauthorized
 from models.db import UNAVAILABLE_ERRORS
 from services import account, sysset, user
 from services import member as member_service
@@ -174,10 +174,10 @@ class WsHandler(tornado.websocket.WebSocketHandler):
         try:
             audience = jwt.decode(token, options={"verify_signature": False}).get("aud")
             if audience not in ("member", "merchant"):
-                raise ApiError(401, "invalid_token", "token is invalid")
+                raise unauthorized("invalid_token", "token is invalid")
             claims = account.decode_token(token, audience)
             principal = await _load_principal(claims)
-        except (ApiError, jwt.InvalidTokenError) as exc:
+        except (DomainError, jwt.InvalidTokenError) as exc:
             still = "still signed in as before" if self.principal else "continuing anonymously"
             self.send_error(getattr(exc, "code", "invalid_token"), f"token refused; {still}")
             return
@@ -204,7 +204,7 @@ class WsHandler(tornado.websocket.WebSocketHandler):
         lost; a principal that is gone (disabled, new password) loses the connection."""
         try:
             principal = await _load_principal(self.claims)
-        except ApiError:
+        except DomainError:
             self.revoke()
             return
         except Exception as exc:  # fail closed: a connection whose access cannot be checked ends
@@ -227,8 +227,8 @@ class WsHandler(tornado.websocket.WebSocketHandler):
         try:
             self.principal = await _load_principal(self.claims)
             await shop_service.active_shop(self.principal[1].shop_id)
-        except ApiError as exc:
-            if exc.status_code == 401:  # revoked, and its control message not here yet
+        except DomainError as exc:
+            if isinstance(exc, Unauthenticated):  # revoked, and its control message not here yet
                 self.revoke()
             return exc.code
         return _may_read(self.principal, channel)
@@ -273,7 +273,7 @@ class WsHandler(tornado.websocket.WebSocketHandler):
 
 
 async def _load_principal(claims: account.Claims) -> tuple[str, object]:
-    """The principal a token names, as the database has it now; 401 ApiError if it is revoked."""
+    """The principal a token names, as the database has it now; Unauthenticated if it is revoked."""
     if claims.audience == "member":
         return "member", await member_service.member_for_token(claims)
     return "merchant", await user.staff_for_token(claims)

@@ -1,40 +1,71 @@
-"""The one error type services raise; handlers render it as API.md's JSON error body."""
+"""The errors services raise: what went wrong in the domain's words, with no HTTP in them.
+
+Each has a kind (the class), a stable machine `code`, a human `message` and `details`; the one
+table that turns kinds into HTTP statuses is `handlers.base.STATUS_OF`. A foreign shop's
+object is reported exactly like a missing one (`not_found`).
+"""
 from __future__ import annotations
 
-import tornado.web
 
+class DomainError(Exception):
+    """A refusal a client should see (the base of every kind below)."""
 
-class ApiError(tornado.web.HTTPError):
-    """An error a client should see: HTTP status, a stable machine code, a human message."""
-
-    def __init__(self, status: int, code: str, message: str, details: dict | None = None):
-        super().__init__(status, log_message=f"{code}: {message}")
+    def __init__(self, code: str, message: str, details: dict | None = None, retry_after: int | None = None):
+        super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.details = details or {}
+        self.retry_after = retry_after  # seconds, for RateLimited
 
 
-def not_found(what: str = "object") -> ApiError:
-    # A foreign shop's object answers exactly like a missing one.
-    return ApiError(404, "not_found", f"{what} not found")
+class NotFound(DomainError):
+    """Missing, or another shop's."""
 
 
-def conflict(code: str, message: str, details: dict | None = None) -> ApiError:
-    return ApiError(409, code, message, details)
+class Invalid(DomainError):
+    """The request names something impossible (`details.fields` says which field)."""
 
 
-def invalid(message: str, details: dict | None = None) -> ApiError:
-    return ApiError(422, "validation_failed", message, details)
+class Conflict(DomainError):
+    """The state does not allow it now: out of stock, wrong order state, limits."""
 
 
-def field_error(field: str, message: str) -> ApiError:
-    """422 naming the one request field that is wrong, in the shape body validation uses."""
+class Forbidden(DomainError):
+    """This principal may not do it (suspended shop, missing permission, blacklisted member)."""
+
+
+class Unauthenticated(DomainError):
+    """No valid credentials: bad password, revoked or foreign token."""
+
+
+class RateLimited(DomainError):
+    """Too many attempts; `retry_after` seconds."""
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency (WeChat, WeChat Pay) did not answer; retrying later may work."""
+
+
+def not_found(what: str = "object") -> NotFound:
+    return NotFound("not_found", f"{what} not found")
+
+
+def conflict(code: str, message: str, details: dict | None = None) -> Conflict:
+    return Conflict(code, message, details)
+
+
+def invalid(message: str, details: dict | None = None, code: str = "validation_failed") -> Invalid:
+    return Invalid(code, message, details)
+
+
+def field_error(field: str, message: str) -> Invalid:
+    """Naming the one request field that is wrong, in the shape body validation uses."""
     return invalid("request body is invalid", {"fields": [{"field": field, "message": message}]})
 
 
-def forbidden(code: str = "forbidden", message: str = "not allowed") -> ApiError:
-    return ApiError(403, code, message)
+def forbidden(code: str = "forbidden", message: str = "not allowed") -> Forbidden:
+    return Forbidden(code, message)
 
 
-def unauthorized(code: str = "unauthorized", message: str = "authentication required") -> ApiError:
-    return ApiError(401, code, message)
+def unauthorized(code: str = "unauthorized", message: str = "authentication required") -> Unauthenticated:
+    return Unauthenticated(code, message)

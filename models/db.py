@@ -172,7 +172,8 @@ RETRYABLE_MYSQL_ERRORS = (1213, 1205)
 
 async def retry_on_deadlock(operation, attempts: int = 4):
     """Run `operation` (a coroutine function that opens its own transaction) again when MySQL
-    chose it as a deadlock victim; SQLite serialises writers and never needs this."""
+    chose it as a deadlock victim; SQLite serialises writers and never needs this. Services use
+    `events.transaction`, which calls this only for the outermost transaction."""
     import random
 
     for attempt in range(attempts):

@@ -11,7 +11,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from lib.errors import ApiError, field_error, forbidden, unauthorized
+from lib.errors import RateLimited, field_error, forbidden, unauthorized
 from services.runtime import current
 
 ALGORITHM = "HS256"  # pinned: a token naming any other algorithm (or "none") is refused
@@ -115,9 +115,8 @@ class LoginLimiter:
     async def check(self, audience: str, account: str, ip: str) -> None:
         account_key, ip_key = self._keys(audience, account, ip)
         if await self._count(account_key) >= self.per_account or await self._count(ip_key) >= self.per_ip:
-            error = ApiError(429, "too_many_attempts", "too many failed logins; try again later")
-            error.retry_after = self.window_s
-            raise error
+            raise RateLimited("too_many_attempts", "too many failed logins; try again later",
+                              retry_after=self.window_s)
 
     async def failed(self, audience: str, account: str, ip: str) -> None:
         for key in self._keys(audience, account, ip):

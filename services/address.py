@@ -4,7 +4,8 @@ from __future__ import annotations
 import events
 from lib.errors import conflict, not_found
 from models.base import paginate
-from models.member import Address, Member
+from models.locks import lock_member
+from models.member import Address
 
 MAX_ADDRESSES = 20
 FIELDS = ("name", "mobile", "province", "city", "district", "detail")
@@ -12,12 +13,6 @@ FIELDS = ("name", "mobile", "province", "city", "district", "detail")
 
 def render_address(address: Address) -> dict:
     return {"id": address.id, **{f: getattr(address, f) for f in FIELDS}, "is_default": address.is_default}
-
-
-async def _lock_member(shop_id: int, member_id: int) -> None:
-    """Serialise a member's address changes: a no-op UPDATE takes the member row's lock."""
-    await Member.update(token_version=Member.token_version).where(
-        (Member.shop_id == shop_id) & (Member.id == member_id)).aio_execute()
 
 
 def _mine(shop_id: int, member_id: int):
@@ -38,7 +33,7 @@ async def list_addresses(shop_id: int, member_id: int, page: int, page_size: int
 
 async def create_address(shop_id: int, member_id: int, fields: dict) -> dict:
     async with events.atomic():
-        await _lock_member(shop_id, member_id)
+        await lock_member(member_id)  # one default, at most 20
         count = await Address.select().where(_mine(shop_id, member_id)).aio_count()
         if count >= MAX_ADDRESSES:
             raise conflict("too_many_addresses", f"at most {MAX_ADDRESSES} addresses per member")
@@ -52,7 +47,7 @@ async def create_address(shop_id: int, member_id: int, fields: dict) -> dict:
 
 async def update_address(shop_id: int, member_id: int, address_id: int, changes: dict) -> dict:
     async with events.atomic():
-        await _lock_member(shop_id, member_id)
+        await lock_member(member_id)  # one default, at most 20
         address = await get_address(shop_id, member_id, address_id)
         if changes.get("is_default") is False and address.is_default:
             changes.pop("is_default")  # there is always one default; choose another one instead
@@ -65,7 +60,7 @@ async def update_address(shop_id: int, member_id: int, address_id: int, changes:
 
 async def delete_address(shop_id: int, member_id: int, address_id: int) -> None:
     async with events.atomic():
-        await _lock_member(shop_id, member_id)
+        await lock_member(member_id)  # one default, at most 20
         address = await get_address(shop_id, member_id, address_id)
         await Address.delete().where(Address.id == address.id).aio_execute()
         if address.is_default:

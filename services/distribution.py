@@ -28,7 +28,6 @@ import peewee
 import events
 from lib.errors import conflict, field_error, not_found
 from models.base import iso, paginate, utcnow
-from models.db import retry_on_deadlock
 from models.distribution import (
     COMMISSION_FROZEN,
     COMMISSION_REVERSED,
@@ -41,10 +40,11 @@ from models.distribution import (
 )
 from models.finance import COMMISSION
 from models.goods import Goods
+from models.locks import lock_shop
 from models.member import Member
-from models.shop import Shop
 from models.order import COMPLETED, REFUND_NONE, REFUND_REJECTED, Order, OrderItem
 from services import audit, finance, sysset
+from services import member as member_service
 
 JOB_BATCH = 200
 
@@ -128,16 +128,10 @@ async def _ancestors(member_id: int, depth: int = 3) -> list[int]:
 BOUND, HAS_PARENT, CYCLE = "bound", "has_parent", "cycle"
 
 
-async def _lock_referrals(shop_id: int) -> None:
-    """Inside a transaction: serialise the shop's binds (rare writes) on its shop row, so the
-    loop check below sees every bind committed before it."""
-    await Shop.update(updated_at=Shop.updated_at).where(Shop.id == shop_id).aio_execute()
-
-
 async def _set_parent(shop_id: int, member_id: int, referrer_id: int) -> str:
     """Inside a transaction: bind once, unless the referrer is the member or one of the member's
     descendants. Takes the shop's bind lock first; the whole chain is walked (no depth cut-off)."""
-    await _lock_referrals(shop_id)
+    await lock_shop(shop_id)  # the loop check below sees every bind committed before it
     chain, current = {referrer_id}, referrer_id
     while True:
         if current == member_id:
@@ -147,9 +141,7 @@ async def _set_parent(shop_id: int, member_id: int, referrer_id: int) -> str:
         if current is None or current in chain:
             break
         chain.add(current)
-    updated = await Member.update(parent_id=referrer_id).where(
-        (Member.shop_id == shop_id) & (Member.id == member_id) & Member.parent_id.is_null()).aio_execute()
-    return BOUND if updated else HAS_PARENT
+    return BOUND if await member_service.set_parent(shop_id, member_id, referrer_id) else HAS_PARENT
 
 
 async def bind(shop_id: int, member: Member, referrer_id: int) -> dict:
@@ -163,23 +155,23 @@ async def bind(shop_id: int, member: Member, referrer_id: int) -> dict:
     if settings.distribution.bind_on == "first_order":
         has_ordered = await Order.select().where(Order.member_id == member.id).aio_exists()
         if not has_ordered:
-            await Member.update(referred_by_id=referrer_id).where(
-                (Member.id == member.id) & Member.parent_id.is_null()).aio_execute()
+            await member_service.remember_referrer(member.id, referrer_id)
     else:
-        async def attempt() -> str:
-            async with events.atomic():
-                return await _set_parent(shop_id, member.id, referrer_id)
-
-        if await retry_on_deadlock(attempt) == CYCLE:
+        if await events.transaction(lambda: _set_parent(shop_id, member.id, referrer_id)) == CYCLE:
             raise conflict("referral_cycle", "that distributor was referred by you (directly or further down): "
                                              "binding would make a loop", {"referrer_id": referrer_id})
     parent = await Member.select(Member.parent_id).where(Member.id == member.id).aio_scalar()
     return {"parent_id": parent}
 
 
-async def on_order_created(order: Order, member: Member) -> None:
-    """Inside the order's transaction: with binding on first order, the pending referral sticks
+async def bind_on_first_order(order: Order, items: list) -> None:
+    """`placed` reaction: with binding on first order, the pending referral sticks
     now (unless it would close a loop: then the member stays unbound, the order goes on)."""
+    settings = (await sysset.get_settings(order.shop_id)).distribution
+    if not settings.enabled or settings.bind_on != "first_order":
+        return
+    member = await Member.select(Member.id, Member.parent_id, Member.referred_by_id).where(
+        Member.id == order.member_id).aio_first()
     if member.parent_id is None and member.referred_by_id is not None:
         if not await Order.select().where((Order.member_id == member.id) & (Order.id != order.id)).aio_exists():
             await _set_parent(order.shop_id, member.id, member.referred_by_id)
@@ -199,8 +191,8 @@ def _line_bases(items: list[OrderItem], paid_goods_fen: int) -> list[int]:
     return bases
 
 
-async def on_order_paid(order: Order) -> None:
-    """Inside the payment's transaction: frozen commission for each distributor up the chain."""
+async def freeze_commission(order: Order, items: list) -> None:
+    """`paid` reaction: frozen commission for each distributor up the chain."""
     settings = (await sysset.get_settings(order.shop_id)).distribution
     if not settings.enabled:
         return
@@ -209,7 +201,6 @@ async def on_order_paid(order: Order) -> None:
     earners = chain[:settings.levels]
     if not earners:
         return
-    items = await OrderItem.select().where(OrderItem.order_id == order.id).order_by(OrderItem.id).aio_execute()
     overrides = {g.id: json.loads(g.commission_rates_bp) for g in await Goods.select(Goods.id, Goods.commission_rates_bp)
                  .where(Goods.id.in_([i.goods_id for i in items]) & Goods.commission_rates_bp.is_null(False)).aio_execute()}
     paid_goods = max(0, order.total_fen - order.shipping_fee_fen)
@@ -227,23 +218,18 @@ async def on_order_paid(order: Order) -> None:
         await Commission.aio_create(shop_id=order.shop_id, order_id=order.id, order_no=order.order_no,
                                     buyer_id=order.member_id, member_id=member_id, level=level, base_fen=paid_goods,
                                     amount_fen=amount)
-        await Member.update(commission_frozen_fen=Member.commission_frozen_fen + amount).where(
-            Member.id == member_id).aio_execute()
+        await member_service.move_frozen_commission(member_id, amount)
         await events.record(f"member:{member_id}", "commission.created",
                             {"order_no": order.order_no, "level": level, "amount_fen": amount})
 
 
-async def reverse_for_order(order: Order) -> int:
-    """Inside a refund's transaction: the order's frozen commission is taken back, once."""
-    reversed_fen = 0
+async def reverse_commission(order: Order, items: list) -> None:
+    """`refunded` reaction: the order's frozen commission is taken back, once."""
     for row in await Commission.select().where((Commission.order_id == order.id)
                                                & (Commission.status == COMMISSION_FROZEN)).aio_execute():
         if await Commission.update(status=COMMISSION_REVERSED, reversed_at=utcnow()).where(
                 (Commission.id == row.id) & (Commission.status == COMMISSION_FROZEN)).aio_execute():
-            await Member.update(commission_frozen_fen=Member.commission_frozen_fen - row.amount_fen).where(
-                Member.id == row.member_id).aio_execute()
-            reversed_fen += row.amount_fen
-    return reversed_fen
+            await member_service.move_frozen_commission(row.member_id, -row.amount_fen)
 
 
 async def settle_commissions() -> int:
@@ -265,8 +251,7 @@ async def settle_commissions() -> int:
         async with events.atomic():
             if await Commission.update(status=COMMISSION_SETTLED, settled_at=utcnow()).where(
                     (Commission.id == row.id) & (Commission.status == COMMISSION_FROZEN)).aio_execute():
-                await Member.update(commission_frozen_fen=Member.commission_frozen_fen - row.amount_fen).where(
-                    Member.id == row.member_id).aio_execute()
+                await member_service.move_frozen_commission(row.member_id, -row.amount_fen)
                 await finance.change_credit(row.shop_id, row.member_id, COMMISSION, row.amount_fen, "commission_settle",
                                             reference=row.order_no)
                 settled += 1

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from peewee import fn
 
 import events
-from lib.errors import ApiError, conflict, field_error, not_found
+from lib.errors import ServiceUnavailable, conflict, field_error, not_found
 from models.base import iso, paginate, utcnow
 from models.finance import (
     BALANCE,
@@ -34,6 +34,7 @@ from models.finance import (
     Recharge,
     Withdrawal,
 )
+from models.locks import lock_member
 from models.member import Member
 from models.payment import NOT_AN_ORDER
 
@@ -88,10 +89,6 @@ async def ledger(shop_id: int, member_id: int, currency: str | None, page: int, 
 
 
 # ---------------------------------------------------------------- recharge
-def is_recharge(out_trade_no: str) -> bool:
-    return out_trade_no.startswith(RECHARGE_PREFIX)
-
-
 def render_recharge(row: Recharge) -> dict:
     return {"id": row.id, "out_trade_no": row.out_trade_no, "amount_fen": row.amount_fen, "bonus_fen": row.bonus_fen,
             "status": row.status, "created_at": iso(row.created_at), "paid_at": iso(row.paid_at)}
@@ -114,50 +111,44 @@ async def start_recharge(shop_id: int, member: Member, amount_fen: int, client_i
     try:
         params = await provider.prepay(row.out_trade_no, amount_fen, "余额充值", member.openid, client_ip)
     except payment.ProviderError as exc:
-        raise ApiError(503, "payment_unavailable", "WeChat Pay is unavailable; retry shortly") from exc
+        raise ServiceUnavailable("payment_unavailable", "WeChat Pay is unavailable; retry shortly") from exc
     return {**render_recharge(row), "pay_params": params}
 
 
-async def settle_recharge(shop_id: int, notice) -> None:
-    """A verified payment report for a recharge: credit amount and bonus once per recharge.
-    A replay changes nothing; a report that does not match raises PaymentMismatch."""
-    from services.order import PaymentMismatch, check_merchant, record_unapplied_payment, refund_pending_payments
-
-    await check_merchant(shop_id, notice)
-    row = await Recharge.aio_get_or_none((Recharge.shop_id == shop_id) & (Recharge.out_trade_no == notice.out_trade_no))
-    if row is None:
-        raise PaymentMismatch("unknown recharge")
-    if notice.amount_fen != row.amount_fen:  # money that cannot be credited goes back, once
-        async with events.atomic():
-            owed = await record_unapplied_payment(shop_id, NOT_AN_ORDER, notice)
-        if owed:
-            log.error("WeChat payment %s of %s fen for recharge %s (%s fen) refunded", notice.transaction_id,
-                      notice.amount_fen, row.out_trade_no, row.amount_fen)
-            await refund_pending_payments(order_id=NOT_AN_ORDER)
-        return
-    async with events.atomic():
-        paid = await Recharge.update(status=RECHARGE_PAID, transaction_id=notice.transaction_id, paid_at=utcnow()).where(
-            (Recharge.id == row.id) & (Recharge.status == RECHARGE_PENDING)).aio_execute()
-        if not paid:
-            return  # a replay
-        await change_credit(shop_id, row.member_id, BALANCE, row.amount_fen, "recharge", reference=row.out_trade_no)
-        if row.bonus_fen:
-            await change_credit(shop_id, row.member_id, BALANCE, row.bonus_fen, "recharge_bonus",
-                                reference=row.out_trade_no)
-        await events.record(f"member:{row.member_id}", "recharge.paid",
-                            {"recharge_id": row.id, "amount_fen": row.amount_fen, "bonus_fen": row.bonus_fen})
+async def recharge_for_trade_no(shop_id: int, trade_no: str) -> int | None:
+    """services/payment records a recharge's payment under NOT_AN_ORDER; None: no such recharge."""
+    exists = await Recharge.select().where((Recharge.shop_id == shop_id) & (Recharge.out_trade_no == trade_no)).aio_exists()
+    return NOT_AN_ORDER if exists else None
 
 
-async def settle_unnotified_recharges() -> int:
-    """Ask WeChat about recharges a minute to a day old whose notification never came."""
-    from services.order import settle_by_query
+async def apply_recharge_payment(shop_id: int, _: int, notice, paid_at: datetime.datetime) -> bool:
+    """Inside the settle transaction: credit amount and bonus once per recharge; False (the money
+    is refunded) for another amount, or a second payment of a recharge already paid."""
+    row = await Recharge.aio_get((Recharge.shop_id == shop_id) & (Recharge.out_trade_no == notice.out_trade_no))
+    if notice.amount_fen != row.amount_fen:
+        log.error("WeChat payment %s of %s fen for recharge %s (%s fen) is refunded", notice.transaction_id,
+                  notice.amount_fen, row.out_trade_no, row.amount_fen)
+        return False
+    paid = await Recharge.update(status=RECHARGE_PAID, transaction_id=notice.transaction_id, paid_at=paid_at).where(
+        (Recharge.id == row.id) & (Recharge.status == RECHARGE_PENDING)).aio_execute()
+    if not paid:
+        return False
+    await change_credit(shop_id, row.member_id, BALANCE, row.amount_fen, "recharge", reference=row.out_trade_no)
+    if row.bonus_fen:
+        await change_credit(shop_id, row.member_id, BALANCE, row.bonus_fen, "recharge_bonus", reference=row.out_trade_no)
+    await events.record(f"member:{row.member_id}", "recharge.paid",
+                        {"recharge_id": row.id, "amount_fen": row.amount_fen, "bonus_fen": row.bonus_fen})
+    return True
 
+
+async def recharges_without_notice(limit: int) -> list[tuple[int, str]]:
+    """Recharges a minute to a day old whose notification never came: WeChat is asked about them."""
     now = utcnow()
-    due = await (Recharge.select().where((Recharge.status == RECHARGE_PENDING)
-                                         & (Recharge.created_at <= now - datetime.timedelta(seconds=60))
-                                         & (Recharge.created_at > now - datetime.timedelta(days=1)))
-                 .order_by(Recharge.id).limit(JOB_BATCH).aio_execute())
-    return await settle_by_query([(row.shop_id, row.out_trade_no) for row in due], settle_recharge)
+    due = await (Recharge.select(Recharge.shop_id, Recharge.out_trade_no)
+                 .where((Recharge.status == RECHARGE_PENDING) & (Recharge.created_at <= now - datetime.timedelta(seconds=60))
+                        & (Recharge.created_at > now - datetime.timedelta(days=1)))
+                 .order_by(Recharge.id).limit(limit).aio_execute())
+    return [(row.shop_id, row.out_trade_no) for row in due]
 
 
 # ---------------------------------------------------------------- withdrawals
@@ -169,7 +160,6 @@ def render_withdrawal(row: Withdrawal) -> dict:
 
 async def request_withdrawal(shop_id: int, member: Member, source: str, target: str, amount_fen: int) -> dict:
     """Take the amount out of the source now (409 if it is not there); the merchant reviews it."""
-    from services import member as member_service
     from services import sysset
 
     rules = (await sysset.get_settings(shop_id)).balance
@@ -182,7 +172,7 @@ async def request_withdrawal(shop_id: int, member: Member, source: str, target: 
     if target == "wechat" and not member.openid:
         raise conflict("wechat_not_bound", "log in with WeChat to withdraw to WeChat")
     async with events.atomic():
-        await member_service.lock_member(member.id)  # the daily count holds under concurrency
+        await lock_member(member.id)  # the daily count holds under concurrency
         today = utcnow().replace(hour=0, minute=0, second=0)
         count = await Withdrawal.select().where((Withdrawal.member_id == member.id)
                                                 & (Withdrawal.created_at >= today)).aio_count()
@@ -255,7 +245,7 @@ async def send_transfers(withdrawal_id: int | None = None) -> int:
         try:
             provider = await payment.provider_for(row.shop_id)
             await provider.transfer(row.transfer_no, member.openid, row.amount_fen, "提现")
-        except (payment.ProviderError, ApiError) as exc:
+        except (payment.ProviderError, payment.NotConfigured) as exc:
             log.warning("withdrawal %s not paid yet: %s", row.id, exc)
             continue
         sent += await Withdrawal.update(status=WITHDRAW_PAID, paid_at=utcnow()).where(

@@ -384,3 +384,15 @@ async def stock_ledger(shop_id: int, goods_id: int, page: int, page_size: int) -
         "remark": r.remark, "staff_id": r.staff_id, "reference": r.reference, "created_at": iso(r.created_at)})
 
 
+
+
+async def count_sales(order, items: list) -> None:
+    """`paid` reaction: the goods' sales counters (shown on goods pages)."""
+    for item in items:
+        await Goods.update(sales=Goods.sales + item.quantity).where(Goods.id == item.goods_id).aio_execute()
+
+
+async def uncount_sales(order, items: list) -> None:
+    """`refunded` reaction: a refunded order's units no longer count as sold."""
+    for item in items:
+        await Goods.update(sales=Goods.sales - item.quantity).where(Goods.id == item.goods_id).aio_execute()

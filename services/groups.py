@@ -46,12 +46,12 @@ from models.groups import (
     GroupMember,
     GroupTeam,
 )
+from models.locks import lock_member
 from models.member import Member
 from models.order import CANCELLED, COMPLETED, PAID, SHIPPED, UNPAID, Order
-from services import audit, counters, pricing, sysset
+from services import audit, counters, orders, sysset
 from services import goods as goods_service
-from services import member as member_service
-from services import order as order_service
+from services.orders import lifecycle, pricing
 
 JOB_BATCH = 100
 RECENT_BUYERS = 10
@@ -301,12 +301,12 @@ async def _check_rules(shop_id: int, member: Member, activity: GroupActivity) ->
 async def _place(shop_id: int, member: Member, activity: GroupActivity, price_fen: int, address_id: int,
                  sku_id: int | None, team: GroupTeam | None = None):
     """One unit of the campaign's goods (the chosen SKU) at `price_fen`, inside the caller's transaction."""
-    snapshot = await order_service.address_snapshot(shop_id, member, address_id)
+    snapshot = await orders.address_snapshot(shop_id, member, address_id)
     settings = await sysset.get_settings(shop_id)
     lines = await pricing.load_lines(shop_id, [{"goods_id": activity.goods_id, "sku_id": sku_id, "quantity": 1}])
     lines[0].unit_price_fen = price_fen
     priced = await pricing.price(shop_id, member, lines, None, settings)
-    order = await order_service.place_order(shop_id, member, priced, snapshot, settings,
+    order = await orders.place_order(shop_id, member, priced, snapshot, settings,
                                             team_id=team.id if team else None, activity_id=activity.id)
     if team is not None:
         await GroupMember.aio_create(shop_id=shop_id, team_id=team.id, member_id=member.id, order_id=order.id,
@@ -322,10 +322,10 @@ async def buy_alone(shop_id: int, member: Member, activity_id: int, address_id: 
         raise conflict("buy_alone_unavailable", "this group-buy is sold in teams only")
     await _check_sku(shop_id, activity, sku_id)
     async with events.atomic():
-        await member_service.lock_member(member.id)
+        await lock_member(member.id)
         await _check_rules(shop_id, member, activity)
         order = await _place(shop_id, member, activity, activity.single_price_fen, address_id, sku_id)
-    return await order_service.order_detail(shop_id, order.id, member.id)
+    return await orders.order_detail(shop_id, order.id, member.id)
 
 
 async def open_team(shop_id: int, member: Member, activity_id: int, team_size: int, address_id: int,
@@ -334,7 +334,7 @@ async def open_team(shop_id: int, member: Member, activity_id: int, team_size: i
     price = _tier_price(activity, team_size)
     await _check_sku(shop_id, activity, sku_id)
     async with events.atomic():
-        await member_service.lock_member(member.id)
+        await lock_member(member.id)
         await _check_rules(shop_id, member, activity)
         expires_at = utcnow() + datetime.timedelta(seconds=activity.duration_seconds)
         if activity.ends_at is not None:
@@ -344,7 +344,7 @@ async def open_team(shop_id: int, member: Member, activity_id: int, team_size: i
         order = await _place(shop_id, member, activity, _unit_price(activity, team_size, price, sku_id), address_id,
                              sku_id, team)
     return {"team": await team_detail(shop_id, team.id),
-            "order": await order_service.order_detail(shop_id, order.id, member.id)}
+            "order": await orders.order_detail(shop_id, order.id, member.id)}
 
 
 def _join_refusal(team: GroupTeam, now: datetime.datetime):
@@ -361,7 +361,7 @@ async def join_team(shop_id: int, member: Member, team_id: int, address_id: int,
     activity = await get_activity(shop_id, team.activity_id, live_only=True)
     await _check_sku(shop_id, activity, sku_id)
     async with events.atomic():
-        await member_service.lock_member(member.id)
+        await lock_member(member.id)
         await _check_rules(shop_id, member, activity)
         if await GroupMember.select().where((GroupMember.team_id == team_id) & (GroupMember.member_id == member.id)).aio_exists():
             raise conflict("already_in_team", "you are already in this team")
@@ -375,11 +375,14 @@ async def join_team(shop_id: int, member: Member, team_id: int, address_id: int,
                              address_id, sku_id, team)
         await _team_event(await GroupTeam.aio_get(GroupTeam.id == team_id), "team.progress")
     return {"team": await team_detail(shop_id, team_id),
-            "order": await order_service.order_detail(shop_id, order.id, member.id)}
+            "order": await orders.order_detail(shop_id, order.id, member.id)}
 
 
-async def team_succeeded(team_id: int) -> bool:
-    return await GroupTeam.select().where((GroupTeam.id == team_id) & (GroupTeam.status == TEAM_SUCCESS)).aio_exists()
+async def check_shippable(order: Order, items: list) -> None:
+    """A group-buy order ships once its team is complete (a `shipping` check)."""
+    if order.team_id is not None and not await GroupTeam.select().where(
+            (GroupTeam.id == order.team_id) & (GroupTeam.status == TEAM_SUCCESS)).aio_exists():
+        raise conflict("team_not_complete", "a group-buy order ships once its team is complete")
 
 
 async def _team_event(team: GroupTeam, type_: str) -> None:
@@ -394,8 +397,7 @@ async def _issue_pickup_codes(activity_id: int, order_ids: list[int]) -> None:
     if not activity.pickup:
         return
     for order_id in order_ids:
-        await Order.update(pickup_code=order_service.new_pickup_code(order_id)).where(
-            (Order.id == order_id) & Order.pickup_code.is_null()).aio_execute()
+        await orders.issue_pickup_code(order_id)
 
 
 async def _paid_order_ids(team_id: int) -> list[int]:
@@ -411,23 +413,25 @@ async def _succeed(team: GroupTeam) -> None:
                         {"team_id": team.id, "activity_id": team.activity_id, "team_size": team.team_size})
 
 
-async def on_order_paid(order: Order, paid_at: datetime.datetime) -> bool:
-    """Inside the payment's transaction of a campaign order: a team order takes a paid seat; False
-    when none is left or the team's time was up at `paid_at` (the caller refuses or refunds)."""
+async def take_paid_seat(order: Order, items: list) -> None:
+    """`paid` reaction of a campaign order: a team order takes a paid seat, or the payment is
+    refused (PaymentRefused) when none is left or the team's time was up when it was paid."""
+    if order.activity_id is None:
+        return
     if order.team_id is None:  # bought alone
         await _issue_pickup_codes(order.activity_id, [order.id])
-        return True
+        return
     took = await GroupTeam.update(paid_count=GroupTeam.paid_count + 1).where(
         (GroupTeam.id == order.team_id) & (GroupTeam.paid_count < GroupTeam.team_size)
-        & GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN]) & (GroupTeam.expires_at > paid_at)).aio_execute()
+        & GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN]) & (GroupTeam.expires_at > order.paid_at)).aio_execute()
     if not took:
-        return False
+        raise lifecycle.PaymentRefused("team_unavailable", "this team is full or closed")
     team = await GroupTeam.aio_get(GroupTeam.id == order.team_id)
     changes = {}
     if team.status == TEAM_PENDING:
         changes["status"] = TEAM_OPEN
     if team.paid_count == team.team_size:
-        changes.update(status=TEAM_SUCCESS, succeeded_at=paid_at)
+        changes.update(status=TEAM_SUCCESS, succeeded_at=order.paid_at)
     if changes:
         await GroupTeam.update(**changes).where(GroupTeam.id == team.id).aio_execute()
         team = await GroupTeam.aio_get(GroupTeam.id == team.id)
@@ -437,11 +441,10 @@ async def on_order_paid(order: Order, paid_at: datetime.datetime) -> bool:
                         {"team_id": team.id, "nickname": member.nickname, "avatar": member.avatar})
     if team.status == TEAM_SUCCESS:
         await _succeed(team)
-    return True
 
 
-async def on_order_refunded(order: Order) -> None:
-    """Inside the refunding transaction of a paid team order: the member stops counting. While the
+async def release_paid_seat(order: Order, items: list) -> None:
+    """`refunded` reaction of a paid team order: the member stops counting. While the
     team fills, the seat is free again (a refunded leader hands over to the earliest paid member;
     with nobody paid left the team closes); after success only `paid_count` drops. A failed
     team's refunds change nothing here: the team is over."""
@@ -476,9 +479,11 @@ async def _hand_over(team: GroupTeam) -> None:
     await GroupMember.update(is_leader=True).where(GroupMember.id == heir.id).aio_execute()
 
 
-async def release_seat(order: Order) -> None:
-    """Inside the cancelling transaction of an unpaid group order: give its seat back; a pending
-    team whose leader never paid fails."""
+async def release_seat(order: Order, items: list) -> None:
+    """`cancelled` reaction of an unpaid team order: its seat is given back; a pending team
+    whose leader never paid fails."""
+    if order.team_id is None:
+        return
     released = await GroupTeam.update(seats_taken=GroupTeam.seats_taken - 1).where(
         (GroupTeam.id == order.team_id) & GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN])).aio_execute()
     await GroupMember.delete().where(GroupMember.order_id == order.id).aio_execute()
@@ -522,9 +527,9 @@ async def _close_orders(team_ids: list[int] | None = None) -> None:
         query = query.where(GroupTeam.id.in_(team_ids))
     for order in await query.limit(JOB_BATCH * 10).aio_execute():
         if order.status == UNPAID:
-            await order_service.cancel_order(order.shop_id, order.id, "system", "team_closed")
+            await orders.cancel_order(order.shop_id, order.id, "system", "team_closed")
         else:
-            await order_service.refund_for_failed_team(order.shop_id, order.id)
+            await orders.refund_for_failed_team(order.shop_id, order.id)
 
 
 async def _expire(team_id: int) -> bool:

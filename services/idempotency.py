@@ -14,7 +14,7 @@ from typing import Awaitable, Callable
 import peewee
 
 import events
-from lib.errors import ApiError
+from lib.errors import conflict, field_error, invalid
 from models.finance import IdempotencyKey
 
 MAX_KEY_LENGTH = 128
@@ -33,31 +33,36 @@ async def _stored(scope: str, key: str, digest: str) -> tuple[int, dict] | None:
     if row is None:
         return None
     if row.request_hash != digest:
-        raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request")
+        raise invalid("this Idempotency-Key was used with a different request", code="idempotency_key_reused")
     return row.status, json.loads(row.response)
 
 
 async def run_once(scope: str, key: str | None, digest: str, status: int,
                    operation: Callable[[], Awaitable[dict]]) -> tuple[int, dict]:
-    """Run `operation` once per (scope, key); returns (status, body) of the first run."""
+    """Run `operation` once per (scope, key), in one transaction this function owns (the
+    operation's own transactions nest in it); returns (status, body) of the first run. `status`
+    is what the handler answers on success, kept with the body so that a replay answers alike."""
     if not key:
         return status, await operation()
     if len(key) > MAX_KEY_LENGTH:
-        raise ApiError(422, "validation_failed", f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters")
+        raise field_error("Idempotency-Key", f"longer than {MAX_KEY_LENGTH} characters")
     stored = await _stored(scope, key, digest)
     if stored:
         return stored
-    try:
-        async with events.atomic():
-            body = await operation()
-            try:
+    async def run_and_remember() -> dict:
+        body = await operation()
+        try:
+            async with events.atomic():
                 await IdempotencyKey.aio_create(scope=scope, key=key, request_hash=digest, status=status,
                                                 response=json.dumps(body, ensure_ascii=False))
-            except peewee.IntegrityError:
-                raise _Replay() from None
+        except peewee.IntegrityError:
+            raise _Replay() from None  # rolls the whole operation back: the first run's answer stands
+        return body
+    try:
+        body = await events.transaction(run_and_remember)
     except _Replay:
         stored = await _stored(scope, key, digest)
         if stored is None:  # pragma: no cover - the winner's row must be visible after its commit
-            raise ApiError(409, "conflict", "a concurrent request with this Idempotency-Key failed; retry")
+            raise conflict("conflict", "a concurrent request with this Idempotency-Key failed; retry")
         return stored
     return status, body

@@ -15,6 +15,7 @@ from events.hub import CONTROL_CHANNEL
 from lib.errors import conflict, field_error, not_found, unauthorized
 from models.base import iso, paginate
 from models.finance import POINTS, CreditLedger
+from models.locks import lock_member
 from models.member import Member, MemberLevel
 from models.order import COMPLETED
 from services import account, finance, sysset
@@ -192,6 +193,22 @@ async def delete_level(shop_id: int, level_id: int) -> None:
         await MemberLevel.delete().where((MemberLevel.shop_id == shop_id) & (MemberLevel.id == level_id)).aio_execute()
 
 
+async def note_payment(order, items: list) -> None:
+    """`paid` reaction: when the member last paid (the dashboard counts paying members by it)."""
+    await Member.update(last_paid_at=order.paid_at).where(Member.id == order.member_id).aio_execute()
+
+
+async def reward_completion(order, items: list) -> None:
+    """`completed` reaction: the order's spending counts toward levels, and the shop's reward
+    points per yuan are credited (both taken back by `take_back_completion` on a refund)."""
+    await record_spending(order.shop_id, order.member_id, order.total_fen)
+    settings = await sysset.get_settings(order.shop_id)
+    earned = order.total_fen // 100 * settings.points.points_per_yuan if settings.points.enabled else 0
+    if earned:
+        await finance.change_credit(order.shop_id, order.member_id, POINTS, earned, "order_reward",
+                                    reference=order.order_no)
+
+
 async def record_spending(shop_id: int, member_id: int, amount_fen: int) -> int | None:
     """Add completed-order spending and move the member up to the highest level it reaches.
     Levels only go up automatically; a merchant can set any level by hand. Returns the level id."""
@@ -209,12 +226,12 @@ async def record_spending(shop_id: int, member_id: int, amount_fen: int) -> int 
     return member.level_id
 
 
-async def take_back_completion(order) -> None:
-    """Inside a refund's transaction, for an order that had completed: what completing it earned
+async def take_back_completion(order, items: list) -> None:
+    """`refunded` reaction, for an order that had completed: what completing it earned
     goes back — the reward points the ledger shows it gave, its spending, and the level only that
     spending had reached (a level set by hand above the member's spending stays). Runs once
     because the refund's conditional transition does. Points already spent: `points.refund_spent_rewards`."""
-    if order.status != COMPLETED:
+    if order.previous_status != COMPLETED:
         return
     shop_id, member_id = order.shop_id, order.member_id
     await lock_member(member_id)  # points and spending are read, then written
@@ -243,7 +260,20 @@ async def take_back_completion(order) -> None:
     await Member.update(**changes).where((Member.shop_id == shop_id) & (Member.id == member_id)).aio_execute()
 
 
-async def lock_member(member_id: int) -> None:
-    """Inside a transaction: take the member's row lock, so rules that count the member's own
-    rows (purchase limits, one unpaid group order, coupon claim limits) hold under concurrency."""
-    await Member.update(token_version=Member.token_version).where(Member.id == member_id).aio_execute()
+# ---------------------------------------------------------------- referral and commission columns (分销)
+async def set_parent(shop_id: int, member_id: int, referrer_id: int) -> bool:
+    """Bind the member to its referrer, once (False: it already has one)."""
+    return bool(await Member.update(parent_id=referrer_id).where(
+        (Member.shop_id == shop_id) & (Member.id == member_id) & Member.parent_id.is_null()).aio_execute())
+
+
+async def remember_referrer(member_id: int, referrer_id: int) -> None:
+    """The referral to bind at the member's first order (while it has no parent yet)."""
+    await Member.update(referred_by_id=referrer_id).where(
+        (Member.id == member_id) & Member.parent_id.is_null()).aio_execute()
+
+
+async def move_frozen_commission(member_id: int, delta_fen: int) -> None:
+    """Commission earned but not yet withdrawable (frozen until the order's refund window ends)."""
+    await Member.update(commission_frozen_fen=Member.commission_frozen_fen + delta_fen).where(
+        Member.id == member_id).aio_execute()

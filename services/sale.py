@@ -17,9 +17,10 @@ import json
 from peewee import fn
 
 import events
-from lib.errors import ApiError, conflict, field_error, not_found
+from lib.errors import Invalid, conflict, field_error, invalid, not_found
 from models.base import iso, naive_utc, paginate, utcnow
 from models.goods import Category, Goods
+from models.locks import lock_member
 from models.member import Member
 from models.order import COMPLETED, PAID, SHIPPED, Order
 from models.sale import (
@@ -33,17 +34,16 @@ from models.sale import (
     MemberCoupon,
 )
 from services import audit
-from services import member as member_service
 
 MAX_ISSUE = 10_000  # members one issue call may reach
 MAX_HELD = 200  # coupons considered for one cart
 
 
 
-def coupon_error(message: str, coupon_id: int | None = None) -> ApiError:
-    """422 naming the coupon a cart cannot use, and why."""
-    return ApiError(422, "coupon_unavailable", message,
-                    {"fields": [{"field": "coupon_ids", "message": message}], "coupon_id": coupon_id})
+def coupon_error(message: str, coupon_id: int | None = None) -> Invalid:
+    """Naming the coupon a cart cannot use, and why."""
+    return invalid(message, {"fields": [{"field": "coupon_ids", "message": message}], "coupon_id": coupon_id},
+                   code="coupon_unavailable")
 
 
 
@@ -186,7 +186,7 @@ async def claim(shop_id: int, member: Member, template_id: int) -> dict:
                                                         & (CouponTemplate.deleted == False))  # noqa: E712
         if template is None:
             raise not_found("coupon")
-        await member_service.lock_member(member.id)  # this member's claims one at a time: the limit holds
+        await lock_member(member.id)  # this member's claims one at a time: the limit holds
         if template.per_member_limit:
             held = await MemberCoupon.select().where((MemberCoupon.template_id == template_id)
                                                      & (MemberCoupon.member_id == member.id)).aio_count()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import peewee
 
 from lib.cache import TTLCache
-from lib.errors import ApiError, conflict, not_found
+from lib.errors import conflict, forbidden, not_found
 from models.base import iso, paginate, utcnow
 from models.db import database
 from models.shop import SHOP_ACTIVE, SHOP_SUSPENDED, Shop
@@ -83,5 +83,5 @@ async def active_shop(shop_id: int) -> Shop:
         shop = await get_shop(shop_id)
         _shops.put(shop_id, shop)
     if shop.status != SHOP_ACTIVE:
-        raise ApiError(403, "shop_suspended", "this shop is suspended")
+        raise forbidden("shop_suspended", "this shop is suspended")
     return shop

@@ -15,7 +15,7 @@ import requests
 from wechatpy import WeChatClient, WeChatOAuth
 from wechatpy.exceptions import WeChatClientException, WeChatOAuthException
 
-from lib.errors import ApiError, conflict
+from lib.errors import ServiceUnavailable, conflict, unauthorized
 from models.base import utcnow
 from models.wechat import ShopWechat
 from services import member as member_service
@@ -58,12 +58,12 @@ async def _call(function, *args):
         return await asyncio.get_running_loop().run_in_executor(None, function, *args)
     except (WeChatClientException, WeChatOAuthException) as exc:
         if getattr(exc, "errcode", None) in BAD_CODE_ERRORS:
-            raise ApiError(401, "invalid_wechat_code", "the WeChat login code is invalid or expired") from None
+            raise unauthorized("invalid_wechat_code", "the WeChat login code is invalid or expired") from None
         log.warning("WeChat refused a call: %s", exc)
-        raise ApiError(503, "wechat_unavailable", "WeChat did not accept the request; retry shortly") from None
+        raise ServiceUnavailable("wechat_unavailable", "WeChat did not accept the request; retry shortly") from None
     except requests.RequestException as exc:
         log.warning("WeChat unreachable: %r", exc)
-        raise ApiError(503, "wechat_unavailable", "WeChat is unreachable; retry shortly") from None
+        raise ServiceUnavailable("wechat_unavailable", "WeChat is unreachable; retry shortly") from None
 
 
 # ---------------------------------------------------------------- shop config

@@ -1,26 +1,25 @@
-"""Order timed jobs: close unpaid orders past the shop's deadline, confirm receipt after N days,
-ask WeChat Pay about payments whose notification never came, send owed refunds, mark expired coupons,
-settle commission, ask about unnotified recharges, pay approved WeChat withdrawals, roll up closed days."""
-from services import dashboard, distribution, finance, order, sale
+"""Order and money timed jobs: close unpaid orders past the shop's deadline, confirm receipt after
+N days, end group-buy teams at their deadline, ask WeChat Pay about payments (orders and recharges)
+whose notification never came and send owed refunds, mark expired coupons, settle commission, pay
+approved WeChat withdrawals, roll up closed days."""
+from services import dashboard, distribution, finance, groups, orders, payment, sale
 from tasks import JOBS
 
 
 async def cancel_expired_orders(runtime) -> None:
-    await order.cancel_expired_orders()
+    await orders.cancel_expired_orders()
 
 
 async def auto_confirm_orders(runtime) -> None:
-    await order.auto_confirm_orders()
+    await orders.auto_confirm_orders()
 
 
 async def settle_wechat_payments(runtime) -> None:
-    await order.settle_unnotified_payments()
-    await order.refund_pending_payments()
+    await payment.settle_unnotified()
+    await payment.refund_owed()
 
 
 async def expire_group_teams(runtime) -> None:
-    from services import groups
-
     await groups.expire_teams()
 
 
@@ -34,7 +33,6 @@ async def rollup_stats(runtime) -> None:
 
 async def money_jobs(runtime) -> None:
     await distribution.settle_commissions()
-    await finance.settle_unnotified_recharges()
     await finance.send_transfers()
 
 

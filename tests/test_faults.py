@@ -21,8 +21,8 @@ import tornado.httpclient
 from models.base import utcnow
 from models.order import PAID, Order
 from models.payment import Payment
-from services import order as order_service
-from services import payment as payment_service
+from services import payment
+from services.payment import providers as payment_providers
 from tests.conftest import MYSQL_URL, REDIS_URL, Api, make_config
 from tests.helpers import free_port, server_env, start_server_process
 from tests.invariants import violations
@@ -229,7 +229,7 @@ async def test_kill_9_of_one_process_during_an_order_burst_loses_nothing(server,
 
 async def test_wechat_pay_errors_and_hangs_leave_orders_consistent_and_the_query_settles_them(
         api, make_shop, fake_wechat, fake_wechatpay, monkeypatch):
-    monkeypatch.setattr(payment_service, "PAY_TIMEOUT_S", (1, 1))  # (before the shop's client is made)
+    monkeypatch.setattr(payment_providers, "PAY_TIMEOUT_S", (1, 1))  # (before the shop's client is made)
     shop, token, _, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
     order = (await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": goods["id"], "quantity": 1}],
                                                               "address_id": address_id}, token=token)).body
@@ -250,11 +250,11 @@ async def test_wechat_pay_errors_and_hangs_leave_orders_consistent_and_the_query
     try:
         for fault in ("error", "hang"):  # the query fails: nothing changes, the job tries again later
             fake_wechatpay.fault = fault
-            assert await order_service.settle_unnotified_payments() == 0
+            assert await payment.settle_unnotified() == 0
             assert (await Order.aio_get(Order.id == prepaid["id"])).status == 0
     finally:
         fake_wechatpay.fault = None
-    await asyncio.gather(order_service.settle_unnotified_payments(), order_service.settle_unnotified_payments())
+    await asyncio.gather(payment.settle_unnotified(), payment.settle_unnotified())
     assert (await Order.aio_get(Order.id == prepaid["id"])).status == PAID
     assert await Payment.select().where(Payment.order_id == prepaid["id"]).aio_count() == 1
     assert await violations(shop.id, {goods["id"]: 5}) == []

@@ -15,7 +15,7 @@ from models.distribution import Commission
 from models.finance import Recharge
 from models.member import Member
 from models.order import Order
-from services import distribution, finance
+from services import distribution, finance, payment
 from tests.invariants import violations
 from tests.test_orders import buyer, fast_members, new_goods
 from tests.test_wechatpay import notify, wechat_shop
@@ -54,7 +54,7 @@ async def test_recharge_with_bonus_is_credited_once(api, make_shop, fake_wechat,
     fake_wechatpay.mark_paid(lost["out_trade_no"])
     await Recharge.update(created_at=utcnow() - datetime.timedelta(minutes=2)).where(
         Recharge.id == lost["id"]).aio_execute()
-    await asyncio.gather(finance.settle_unnotified_recharges(), finance.settle_unnotified_recharges())
+    await asyncio.gather(payment.settle_unnotified(), payment.settle_unnotified())
     assert (await api.get(f"/api/mobile/{shop.id}/me", token=token)).body["balance_fen"] == 26000
 
 
@@ -139,7 +139,9 @@ async def test_three_level_commission_split_to_the_fen_and_reversed_by_refund(ap
     for m in (a, b, c):
         assert (await api.get(f"/api/mobile/{shop.id}/distribution", token=m.token)).body["commission"]["frozen_fen"] == 0
     assert {r.status for r in await Commission.select().where(Commission.order_id == order["id"]).aio_execute()} == {"reversed"}
-    assert await distribution.reverse_for_order(await Order.aio_get(Order.id == order["id"])) == 0  # once only
+    await distribution.reverse_commission(await Order.aio_get(Order.id == order["id"]), [])  # once only
+    for m in (a, b, c):
+        assert (await api.get(f"/api/mobile/{shop.id}/distribution", token=m.token)).body["commission"]["frozen_fen"] == 0
     # binding is once: d cannot be moved to another referrer, and a cannot be bound below its own descendant
     assert (await api.post(f"/api/mobile/{shop.id}/distribution/bind", {"referrer_id": a.id}, token=d.token)).body == {
         "parent_id": c.id}

@@ -12,6 +12,7 @@ import jwt
 import pytest
 
 from lib.config import Config
+from lib.errors import RateLimited
 from models.migrations.steps import MIGRATIONS
 from services.account import LoginLimiter
 from services.runtime import current
@@ -147,9 +148,9 @@ async def test_login_limiter_counts_per_ip_across_accounts(server):
     for account in ("a", "b", "c"):
         await limiter.check("merchant", account, ip)
         await limiter.failed("merchant", account, ip)
-    with pytest.raises(Exception) as blocked:
+    with pytest.raises(RateLimited) as blocked:
         await limiter.check("merchant", "d", ip)
-    assert blocked.value.status_code == 429
+    assert (blocked.value.code, blocked.value.retry_after) == ("too_many_attempts", 60)
     await limiter.check("merchant", "d", "10.9.9.9")  # another IP is unaffected
 
 

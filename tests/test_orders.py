@@ -8,7 +8,7 @@ import datetime
 from models.base import utcnow
 from models.member import Member
 from models.order import Order
-from services import order as order_service
+from services import orders as order_service
 from services.account import issue_token
 from tests.conftest import MemberFixture
 from tests.ws_client import WsClient

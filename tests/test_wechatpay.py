@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from models.base import utcnow
 from models.order import Order, OrderLog
 from models.payment import Payment
-from services import order as order_service
+from services import payment
 from tests.test_members import configure_wechat
 from tests.test_orders import ADDRESS, new_goods
 from tests.ws_client import WsClient
@@ -104,7 +104,7 @@ async def test_money_that_does_not_match_the_order_is_refunded_once(api, make_sh
     refunds = [r for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]]
     assert [(r["amount"]["refund"], r["amount"]["total"]) for r in refunds] == [(1, 1)]
     assert (await Payment.aio_get(Payment.order_id == order["id"])).status == "refunded"
-    await order_service.refund_pending_payments()  # nothing more is owed
+    await payment.refund_owed()  # nothing more is owed
     assert len([r for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]]) == 1
     still = (await api.get(f"/api/merchant/orders/{order['id']}", token=shop.owner_token)).body
     assert (still["status"], still["total_fen"]) == (0, 1990) and "amount_mismatch" in [log["action"] for log in still["logs"]]
@@ -139,7 +139,7 @@ async def test_query_fallback_settles_a_payment_whose_notification_never_came(ap
     fake_wechatpay.mark_paid(order["order_no"])  # paid at WeChat; the notification is lost
     await Order.update(prepaid_at=utcnow() - datetime.timedelta(minutes=5)).where(
         Order.id.in_([order["id"], unpaid["id"]])).aio_execute()
-    await asyncio.gather(order_service.settle_unnotified_payments(), order_service.settle_unnotified_payments())
+    await asyncio.gather(payment.settle_unnotified(), payment.settle_unnotified())
     assert (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body["status"] == 1
     assert (await api.get(f"/api/mobile/{shop.id}/orders/{unpaid['id']}", token=token)).body["status"] == 0
     assert await Payment.select().where(Payment.order_id == order["id"]).aio_count() == 1
@@ -151,8 +151,8 @@ async def test_payment_for_a_closed_order_is_refunded_automatically(api, make_sh
     await api.post(f"/api/merchant/orders/{order['id']}/close", token=shop.owner_token)
     answer = await notify(api, shop, *fake_wechatpay.notification(order["order_no"]))
     assert answer.status == 200  # WeChat must stop retrying; the money goes back
-    payment = await Payment.aio_get(Payment.order_id == order["id"])
-    assert payment.status == "refunded"
+    recorded = await Payment.aio_get(Payment.order_id == order["id"])
+    assert recorded.status == "refunded"
     refunds = [r for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]]
     assert len(refunds) == 1 and refunds[0]["amount"]["refund"] == 1990
     detail = (await api.get(f"/api/merchant/orders/{order['id']}", token=shop.owner_token)).body
@@ -167,7 +167,7 @@ async def test_wechat_refund_is_sent_once(api, make_shop, fake_wechat, fake_wech
     approvals = await asyncio.gather(*(api.post(f"/api/merchant/orders/{order['id']}/refund/approve",
                                                 token=shop.owner_token) for _ in range(4)))
     assert sorted(r.status for r in approvals) == [200, 409, 409, 409]
-    await order_service.refund_pending_payments()  # the job finds nothing left to send
+    await payment.refund_owed()  # the job finds nothing left to send
     refunds = [r for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]]
     assert len(refunds) == 1
     final = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body
@@ -235,5 +235,5 @@ async def test_wechat_pay_apiv2_flow(api, make_shop, fake_wechat, fake_wechatpay
     queried = await place_and_prepay(api, shop, token, address_id, goods)
     fake_wechatpay.mark_paid(queried["order_no"])
     await Order.update(prepaid_at=utcnow() - datetime.timedelta(minutes=5)).where(Order.id == queried["id"]).aio_execute()
-    await order_service.settle_unnotified_payments()
+    await payment.settle_unnotified()
     assert (await api.get(f"/api/mobile/{shop.id}/orders/{queried['id']}", token=token)).body["status"] == 1

@@ -5,7 +5,7 @@ import pydantic
 
 from handlers.base import Id, MerchantHandler, Money, RequestBody
 from services import groups
-from services import order as order_service
+from services import orders
 
 
 class TierBody(RequestBody):
@@ -133,4 +133,4 @@ class RedeemHandler(MerchantHandler):
     permissions = {"POST": "groups.redeem"}
 
     async def post(self):
-        self.send(await order_service.redeem_pickup(self.shop_id, self.body(RedeemBody).code, self.staff.id))
+        self.send(await orders.redeem_pickup(self.shop_id, self.body(RedeemBody).code, self.staff.id))

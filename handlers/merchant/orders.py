@@ -1,7 +1,7 @@
 import pydantic
 
 from handlers.base import MerchantHandler, RequestBody
-from services import order as order_service
+from services import orders
 
 
 class ShipBody(RequestBody):
@@ -26,7 +26,7 @@ class OrdersHandler(MerchantHandler):
 
     async def get(self):
         page, page_size = self.page_args()
-        self.send(await order_service.list_orders(
+        self.send(await orders.list_orders(
             self.shop_id, page, page_size, status=self.int_arg("status", minimum=-1, maximum=3),
             member_id=self.int_arg("member_id", minimum=1), q=self.get_query_argument("q", None), merchant=True))
 
@@ -35,7 +35,7 @@ class OrderHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
     async def get(self, order_id):
-        self.send(await order_service.order_detail(self.shop_id, int(order_id), merchant=True))
+        self.send(await orders.order_detail(self.shop_id, int(order_id), merchant=True))
 
 
 class ShipHandler(MerchantHandler):
@@ -43,7 +43,7 @@ class ShipHandler(MerchantHandler):
 
     async def post(self, order_id):
         body = self.body(ShipBody)
-        self.send(await order_service.ship_order(self.shop_id, int(order_id), self.staff.id,
+        self.send(await orders.ship_order(self.shop_id, int(order_id), self.staff.id,
                                                  body.express_company, body.express_no))
 
 
@@ -51,7 +51,7 @@ class RefundApproveHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
     async def post(self, order_id):
-        self.send(await order_service.approve_refund(self.shop_id, int(order_id), self.staff.id))
+        self.send(await orders.approve_refund(self.shop_id, int(order_id), self.staff.id))
 
 
 class RefundRejectHandler(MerchantHandler):
@@ -59,7 +59,7 @@ class RefundRejectHandler(MerchantHandler):
 
     async def post(self, order_id):
         body = self.body(ReasonBody)
-        self.send(await order_service.reject_refund(self.shop_id, int(order_id), self.staff.id, body.reason))
+        self.send(await orders.reject_refund(self.shop_id, int(order_id), self.staff.id, body.reason))
 
 
 class PriceHandler(MerchantHandler):
@@ -67,18 +67,18 @@ class PriceHandler(MerchantHandler):
 
     async def post(self, order_id):
         body = self.body(PriceBody)
-        self.send(await order_service.change_price(self.shop_id, int(order_id), self.staff.id, body.total_fen))
+        self.send(await orders.change_price(self.shop_id, int(order_id), self.staff.id, body.total_fen))
 
 
 class CloseHandler(MerchantHandler):
     permissions = {"POST": "orders.edit"}
 
     async def post(self, order_id):
-        self.send(await order_service.close_by_merchant(self.shop_id, int(order_id), self.staff.id))
+        self.send(await orders.close_by_merchant(self.shop_id, int(order_id), self.staff.id))
 
 
 class RemarkHandler(MerchantHandler):
     permissions = {"POST": "orders.edit"}
 
     async def post(self, order_id):
-        self.send(await order_service.set_merchant_remark(self.shop_id, int(order_id), self.body(RemarkBody).remark))
+        self.send(await orders.set_merchant_remark(self.shop_id, int(order_id), self.body(RemarkBody).remark))

@@ -3,8 +3,8 @@ from typing import Literal
 import pydantic
 
 from handlers.base import Id, MobileHandler, RequestBody, client_ip
-from services import cart
-from services import order as order_service
+from services.orders import cart
+from services import orders
 
 Quantity = pydantic.conint(ge=1, le=999)
 
@@ -56,21 +56,21 @@ def _items(body) -> list[dict]:
 class PreviewHandler(MobileHandler):
     async def post(self, shop_id):
         body = self.body(PreviewBody)
-        self.send(await order_service.preview(self.shop_id, self.member, _items(body), body.coupons,
+        self.send(await orders.preview(self.shop_id, self.member, _items(body), body.coupons,
                                                    body.use_points))
 
 
 class OrdersHandler(MobileHandler):
     async def get(self, shop_id):
         page, page_size = self.page_args()
-        self.send(await order_service.list_orders(self.shop_id, page, page_size, member_id=self.member.id,
+        self.send(await orders.list_orders(self.shop_id, page, page_size, member_id=self.member.id,
                                                   status=self.int_arg("status", minimum=-1, maximum=3)))
 
     async def post(self, shop_id):
         body = self.body(OrderBody)
 
         async def create():
-            return await order_service.create_order(self.shop_id, self.member, _items(body), body.address_id,
+            return await orders.create_order(self.shop_id, self.member, _items(body), body.address_id,
                                                     body.coupons, body.remark, body.use_points)
 
         await self.send_once(f"member:{self.member.id}", 201, create)
@@ -78,35 +78,35 @@ class OrdersHandler(MobileHandler):
 
 class OrderHandler(MobileHandler):
     async def get(self, shop_id, order_id):
-        self.send(await order_service.order_detail(self.shop_id, int(order_id), self.member.id))
+        self.send(await orders.order_detail(self.shop_id, int(order_id), self.member.id))
 
 
 class PayHandler(MobileHandler):
     async def post(self, shop_id, order_id):
         if self.body(PayBody).method == "wechat":
-            self.send(await order_service.wechat_prepay(self.shop_id, self.member, int(order_id), client_ip(self)))
+            self.send(await orders.wechat_prepay(self.shop_id, self.member, int(order_id), client_ip(self)))
             return
 
         async def pay():
-            return await order_service.pay_with_balance(self.shop_id, self.member, int(order_id))
+            return await orders.pay_with_balance(self.shop_id, self.member, int(order_id))
 
         await self.send_once(f"member:{self.member.id}", 200, pay)
 
 
 class CancelHandler(MobileHandler):
     async def post(self, shop_id, order_id):
-        self.send(await order_service.cancel_by_member(self.shop_id, self.member, int(order_id)))
+        self.send(await orders.cancel_by_member(self.shop_id, self.member, int(order_id)))
 
 
 class ConfirmHandler(MobileHandler):
     async def post(self, shop_id, order_id):
-        self.send(await order_service.confirm_by_member(self.shop_id, self.member, int(order_id)))
+        self.send(await orders.confirm_by_member(self.shop_id, self.member, int(order_id)))
 
 
 class RefundHandler(MobileHandler):
     async def post(self, shop_id, order_id):
         body = self.body(RefundBody)
-        self.send(await order_service.request_refund(self.shop_id, self.member, int(order_id), body.reason))
+        self.send(await orders.request_refund(self.shop_id, self.member, int(order_id), body.reason))
 
 
 class CartHandler(MobileHandler):

@@ -2,7 +2,8 @@ import pydantic
 
 from handlers.base import MobileHandler, RequestBody
 from handlers.mobile.orders import ItemBody
-from services import pricing, sale
+from services import sale
+from services.orders import pricing
 
 
 class CartBody(RequestBody):

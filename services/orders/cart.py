@@ -8,7 +8,7 @@ from lib.errors import conflict, not_found
 from models.base import utcnow
 from models.goods import Goods, Sku
 from models.order import CartItem
-from services import pricing
+from services.orders import pricing
 
 MAX_CART_ITEMS = 100
 

@@ -1,6 +1,5 @@
-"""Payment providers. Balance payments live in services/order (a ledger debit); WeChat Pay
-APIv3 lives here, behind the small interface the order service uses: prepay, parse a
-notification, query, refund.
+"""Payment providers: WeChat Pay APIv3 and APIv2 behind one small interface — prepay, parse a
+notification, query, refund, transfer — and each shop's keys.
 
 wechatpayv3 in public-key mode (no platform certificate download): requests are RSA-signed with
 the merchant key, responses and notifications are verified with WeChat Pay's public key, the
@@ -21,7 +20,7 @@ import requests
 from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.utils import load_private_key, load_public_key
 
-from lib.errors import ApiError, field_error
+from lib.errors import Conflict, field_error
 from models.base import utcnow
 from models.payment import ShopPayConfig
 from services.runtime import current
@@ -46,6 +45,10 @@ def trade_no(prefix: str = "") -> str:
     plus 12 random digits, so that even thousands a second practically never collide (the unique
     index still backs it). At most 2 + 14 + 12 = 28 characters: WeChat Pay allows 32."""
     return prefix + utcnow().strftime("%Y%m%d%H%M%S") + f"{secrets.randbelow(10**12):012d}"
+
+
+class NotConfigured(Conflict):
+    """The shop has no WeChat Pay keys: paying with WeChat is not offered (jobs skip the shop)."""
 
 
 class ProviderError(Exception):
@@ -262,7 +265,7 @@ _providers: dict[int, WechatPayV3 | WechatPayV2] = {}
 async def provider_for(shop_id: int) -> WechatPayV3 | WechatPayV2:
     config = await get_config(shop_id)
     if config is None:
-        raise ApiError(409, "payment_method_unavailable", "WeChat Pay is not configured for this shop")
+        raise NotConfigured("payment_method_unavailable", "WeChat Pay is not configured for this shop")
     cached = _providers.get(shop_id)
     if cached is None or cached.config.updated_at != config.updated_at:
         cached = _providers[shop_id] = (WechatPayV3 if config.api_version == "v3" else WechatPayV2)(config)

@@ -1,0 +1,174 @@
+"""After payment, and the ways an unpaid order ends: cancel (stock, coupons and points back, once),
+ship, complete (confirmed by the member, by the auto-confirm job, or redeemed in store),
+merchant edits of unpaid orders, and the timed jobs that apply the deadlines."""
+from __future__ import annotations
+
+import datetime
+import json
+
+import events
+from lib.errors import conflict, not_found
+from models.base import utcnow
+from models.finance import POINTS
+from models.member import Member
+from models.order import CANCELLED, COMPLETED, PAID, REFUND_NONE, REFUND_REJECTED, SHIPPED, UNPAID, Order
+from services import audit, finance, goods, sale, sysset
+from services.orders import lifecycle
+from services.orders.state import emit, get_order, invalid_state, items_of, order_detail, transition
+
+JOB_BATCH = 200  # orders a job handles per run; the next run takes the rest
+
+
+async def give_back(order: Order, items: list, reason: str, refunded: bool) -> None:
+    """Inside the closing transaction: undo what placing took from the order's own inputs —
+    stock (unless `reason` is None: a refund the shop does not restock), the points it spent,
+    its coupons (unless it was refunded and the shop keeps coupons of refunded orders)."""
+    if reason is not None:
+        for item in items:
+            await goods.change_stock(order.shop_id, item.goods_id, item.sku_id, item.quantity, reason,
+                                     reference=order.order_no)
+    if order.points_used:
+        await finance.change_credit(order.shop_id, order.member_id, POINTS, order.points_used, "order_deduct_return",
+                                    reference=order.order_no)
+    if not refunded or (await sysset.get_settings(order.shop_id)).sale.return_coupon_on_refund:
+        await sale.return_for_order(order)
+
+
+async def cancel_order(shop_id: int, order_id: int, actor: str, reason: str, member_id: int | None = None) -> bool:
+    """Close an unpaid order and give back what it took, once. False if it was not unpaid."""
+    async def cancel() -> bool:
+        extra = (Order.member_id == member_id) if member_id is not None else None
+        order = await transition(shop_id, order_id, [UNPAID], "cancel", actor,
+                                 {"status": CANCELLED, "cancelled_at": utcnow(), "cancel_reason": reason},
+                                 extra=extra, note=reason)
+        if order is None:
+            return False
+        items = await items_of(order)
+        await give_back(order, items, "release", refunded=False)
+        await lifecycle.announce(lifecycle.CANCELLED, order, items)
+        await emit(order, UNPAID)
+        return True
+    return await events.transaction(cancel)
+
+
+async def ship_order(shop_id: int, order_id: int, staff_id: int, express_company: str, express_no: str) -> dict:
+    settings = await sysset.get_settings(shop_id)
+    order = await get_order(shop_id, order_id)
+    await lifecycle.announce(lifecycle.SHIPPING, order, [])  # a group-buy order ships once its team is complete
+
+    async def ship():
+        now = utcnow()
+        moved = await transition(
+            shop_id, order_id, [PAID], "ship", f"staff:{staff_id}",
+            {"status": SHIPPED, "shipped_at": now, "express_company": express_company, "express_no": express_no,
+             "auto_confirm_at": now + datetime.timedelta(days=settings.order.auto_confirm_days)},
+            extra=Order.refund_status.in_([REFUND_NONE, REFUND_REJECTED]), note=f"{express_company} {express_no}")
+        if moved is None:
+            raise invalid_state(await Order.aio_get_or_none((Order.shop_id == shop_id) & (Order.id == order_id)), "ship")
+        await emit(moved, PAID)
+    await events.transaction(ship)
+    return await order_detail(shop_id, order_id, merchant=True)
+
+
+async def _complete(shop_id: int, order_id: int, from_status: list[int], action: str, actor: str,
+                    extra=None, note: str = "") -> bool:
+    """-> completed, once; what completing earns (spending, levels, points) is credited by the
+    `completed` reactions in the same transaction. False when the order was not in `from_status`
+    (or had an open refund)."""
+    async def complete() -> bool:
+        condition = Order.refund_status.in_([REFUND_NONE, REFUND_REJECTED])
+        if extra is not None:
+            condition &= extra
+        order = await transition(shop_id, order_id, from_status, action, actor,
+                                 {"status": COMPLETED, "completed_at": utcnow()}, extra=condition, note=note)
+        if order is None:
+            return False
+        await lifecycle.announce(lifecycle.COMPLETED, order, [])
+        await emit(order, order.previous_status)
+        return True
+    return await events.transaction(complete)
+
+
+async def confirm_order(shop_id: int, order_id: int, actor: str, member_id: int | None = None) -> bool:
+    """Shipped -> completed (by the member, or the auto-confirm job)."""
+    return await _complete(shop_id, order_id, [SHIPPED], "confirm", actor,
+                           extra=(Order.member_id == member_id) if member_id is not None else None)
+
+
+async def redeem_pickup(shop_id: int, code: str, staff_id: int) -> dict:
+    """In-store pick-up (核销): the clerk enters or scans the member's code; paid -> completed once."""
+    order = await Order.aio_get_or_none((Order.shop_id == shop_id) & (Order.pickup_code == code))
+    if order is None:
+        raise not_found("pickup code")
+    if not await _complete(shop_id, order.id, [PAID], "redeem", f"staff:{staff_id}", note=code):
+        raise invalid_state(await get_order(shop_id, order.id), "redeem")
+    return await order_detail(shop_id, order.id, merchant=True)
+
+
+async def cancel_by_member(shop_id: int, member: Member, order_id: int) -> dict:
+    if not await cancel_order(shop_id, order_id, f"member:{member.id}", "member_cancel", member_id=member.id):
+        raise invalid_state(await get_order(shop_id, order_id, member.id), "cancel")
+    return await order_detail(shop_id, order_id, member.id)
+
+
+async def close_by_merchant(shop_id: int, order_id: int, staff_id: int) -> dict:
+    if not await cancel_order(shop_id, order_id, f"staff:{staff_id}", "merchant_close"):
+        raise invalid_state(await get_order(shop_id, order_id), "close")
+    return await order_detail(shop_id, order_id, merchant=True)
+
+
+async def confirm_by_member(shop_id: int, member: Member, order_id: int) -> dict:
+    if not await confirm_order(shop_id, order_id, f"member:{member.id}", member_id=member.id):
+        raise invalid_state(await get_order(shop_id, order_id, member.id), "confirm")
+    return await order_detail(shop_id, order_id, member.id)
+
+
+# ---------------------------------------------------------------- merchant edits
+async def change_price(shop_id: int, order_id: int, staff_id: int, total_fen: int) -> dict:
+    """Set what an unpaid order costs (a negotiated price); audited with before and after. Refused
+    once the shopper started paying with WeChat Pay (the amount WeChat holds is frozen)."""
+    async def change():
+        order = await get_order(shop_id, order_id)
+        adjustment = total_fen - (order.total_fen - order.price_adjustment_fen)
+        moved = await transition(shop_id, order_id, [UNPAID], "change_price", f"staff:{staff_id}",
+                                 {"total_fen": total_fen, "price_adjustment_fen": adjustment},
+                                 extra=(Order.total_fen == order.total_fen) & Order.prepaid_at.is_null(),
+                                 note=json.dumps({"before_fen": order.total_fen, "after_fen": total_fen}))
+        if moved is None:
+            current = await get_order(shop_id, order_id)
+            if current.status == UNPAID and current.prepaid_at is not None:
+                raise conflict("price_frozen", "the shopper has started paying with WeChat Pay: its price is frozen "
+                               "(close the order instead)")
+            raise invalid_state(current, "change the price of")
+        await audit.record(shop_id, "order.change_price", "order", order_id, {"total_fen": order.total_fen},
+                           {"total_fen": total_fen})
+        await emit(moved, UNPAID)
+    await events.transaction(change)
+    return await order_detail(shop_id, order_id, merchant=True)
+
+
+async def set_merchant_remark(shop_id: int, order_id: int, remark: str) -> dict:
+    await get_order(shop_id, order_id)
+    await Order.update(merchant_remark=remark).where((Order.shop_id == shop_id) & (Order.id == order_id)).aio_execute()
+    return await order_detail(shop_id, order_id, merchant=True)
+
+
+# ---------------------------------------------------------------- timed jobs
+async def cancel_expired_orders() -> int:
+    """Unpaid orders past their deadline, in every shop; safe in N processes at once."""
+    due = await (Order.select(Order.shop_id, Order.id).where((Order.status == UNPAID) & (Order.expires_at <= utcnow()))
+                 .order_by(Order.id).limit(JOB_BATCH).aio_execute())
+    cancelled = 0
+    for order in due:
+        cancelled += await cancel_order(order.shop_id, order.id, "system", "payment_timeout")
+    return cancelled
+
+
+async def auto_confirm_orders() -> int:
+    due = await (Order.select(Order.shop_id, Order.id)
+                 .where((Order.status == SHIPPED) & (Order.auto_confirm_at <= utcnow()))
+                 .order_by(Order.id).limit(JOB_BATCH).aio_execute())
+    confirmed = 0
+    for order in due:
+        confirmed += await confirm_order(order.shop_id, order.id, "system")
+    return confirmed
