@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from events.outbox import atomic, record
-from services.runtime import current
+from lib.runtime import current
 
 __all__ = ["atomic", "record", "position", "start_events", "stop_events"]
 

@@ -21,9 +21,9 @@ import json
 import secrets
 from typing import Any, AsyncIterator
 
+from lib.runtime import current
 from models.db import database
 from models.events import OutboxEvent
-from services.runtime import current
 
 _pending: contextvars.ContextVar[list | None] = contextvars.ContextVar("outbox_pending", default=None)
 

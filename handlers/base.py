@@ -21,11 +21,11 @@ import tornado.web
 from redis.exceptions import RedisError
 
 from lib.errors import ApiError, forbidden, unauthorized
+from lib.runtime import current
 from models.db import UNAVAILABLE_ERRORS
 from services import account, audit, system, user
 from services import member as member_service
 from services import shop as shop_service
-from services.runtime import current
 
 log = logging.getLogger("mall.api")
 access_log = logging.getLogger("mall.access")

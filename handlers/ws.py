@@ -37,11 +37,11 @@ from tornado.iostream import StreamClosedError
 
 from events.channels import CHANNEL
 from lib.errors import ApiError
+from lib.runtime import current
 from models.db import UNAVAILABLE_ERRORS
 from services import account, sysset, user
 from services import member as member_service
 from services import shop as shop_service
-from services.runtime import current
 
 log = logging.getLogger("mall.ws")
 

@@ -12,9 +12,9 @@ import jwt
 import pytest
 
 from lib.config import Config
+from lib.runtime import current
 from models.migrations.steps import MIGRATIONS
 from services.account import LoginLimiter
-from services.runtime import current
 from tests.conftest import BACKEND, RUN_ID, make_config, unique
 from tests.helpers import free_port, run_cli, server_env, start_server_process
 

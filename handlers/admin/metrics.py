@@ -1,7 +1,7 @@
 from events.metrics import counters
 from handlers.base import AdminHandler
 from handlers.ws import WsHandler
-from services.runtime import current
+from lib.runtime import current
 
 
 class MetricsHandler(AdminHandler):
