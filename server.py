@@ -16,10 +16,10 @@ import sys
 import tornado.httpserver
 import tornado.netutil
 
+from lib import runtime as runtime_module
 from lib.config import Config, ConfigError, load_config, resolve_jwt_secret
 from models.db import open_database
 from models.migrations import database_identity, migrate, schema_version
-from services import runtime as runtime_module
 from services.account import LoginLimiter
 from services.wiring import wire
 

@@ -1,8 +1,12 @@
-"""Live push: outbox -> relay -> bus -> hub -> /ws. Services use `atomic`, `record`, `position`."""
+"""Live push: outbox -> relay -> bus -> hub -> /ws. Services use `atomic`, `record`, `position`.
+
+A floor below services: it imports neither services nor handlers. Those register with it instead:
+the WebSocket handler its connections (`events.connections`), services and handlers what they do
+on a control message (`events.control`)."""
 from __future__ import annotations
 
 from events.outbox import atomic, in_transaction, record, transaction
-from services.runtime import current
+from lib.runtime import current
 
 __all__ = ["atomic", "in_transaction", "record", "transaction", "position", "start_events", "stop_events"]
 
@@ -25,18 +29,14 @@ async def start_events(runtime) -> None:
 
     bus = RedisBus(runtime.redis, runtime.redis_prefix) if runtime.redis is not None else MemoryBus()
     runtime.bus, runtime.hub, runtime.relay = bus, Hub(bus), Relay(bus)
-    from handlers.ws import on_control
-
-    runtime.hub.on_control = on_control
     await bus.start(on_reconnect=runtime.hub.recheck_all)
     runtime.relay.start()
     runtime.relay.wake()  # publish what a previous process committed but never sent
 
 
 async def stop_events(runtime) -> None:
-    from handlers.ws import WsHandler
+    from events import connections
 
     await runtime.relay.stop()
-    for connection in list(WsHandler.live):
-        connection.close(1001, "server shutting down")
+    connections.close_all(1001, "server shutting down")
     await runtime.bus.stop()

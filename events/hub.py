@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from typing import Protocol
 
+from events import control
 from events.bus import Published
+from events.control import CONTROL_CHANNEL
 from events.metrics import counters
-
-CONTROL_CHANNEL = "control"  # server-to-server messages (access revoked); no client can subscribe to it
 
 log = logging.getLogger("mall.hub")
 
@@ -45,7 +44,6 @@ class Hub:
     def __init__(self, bus) -> None:
         self.bus = bus
         self.channels: dict[str, dict[Subscriber, Subscription]] = {}
-        self.on_control: Callable[[str, dict], None] = lambda type_, data: None  # set by the WebSocket layer
         bus.on_event = self.deliver
 
     @property
@@ -56,7 +54,7 @@ class Hub:
         counters.events_received += 1
         if event.channel == CONTROL_CHANNEL:
             message = json.loads(event.frame)
-            self.on_control(message["type"], message["data"])
+            control.dispatch(message["type"], message["data"])
             return
         subscribers = self.channels.get(event.channel)
         if not subscribers:

@@ -22,8 +22,8 @@ import secrets
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 from models.db import database, retry_on_deadlock
+from lib.runtime import current
 from models.events import OutboxEvent
-from services.runtime import current
 
 _pending: contextvars.ContextVar[list | None] = contextvars.ContextVar("outbox_pending", default=None)
 T = TypeVar("T")

@@ -32,11 +32,11 @@ from lib.errors import (
     forbidden,
     unauthorized,
 )
+from lib.runtime import current
 from models.db import UNAVAILABLE_ERRORS
 from services import account, audit, system, user
 from services import member as member_service
 from services import shop as shop_service
-from services.runtime import current
 
 log = logging.getLogger("mall.api")
 access_log = logging.getLogger("mall.access")

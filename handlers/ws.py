@@ -16,10 +16,11 @@ authorized them, the one the connection is signed in as. Each private subscribe 
 principal from the database. A second `auth` with a valid token re-checks every private
 subscription against the new principal and ends the ones it may not read; a refused token is an
 `error` and changes nothing (the connection stays who it was, so revocation still finds it).
-Revocation reaches every process as a `control` bus message: `access.revoked` (staff disabled or
-given a new password, member's new password, shop suspended) closes the principal's connections;
-`access.changed` (a shop's staff keys or roles changed) re-reads each of the shop's signed-in staff
-and ends the subscriptions they lost.
+Revocation reaches every process as a control message (events.control), for which this module
+registers: `access.revoked` (staff disabled or given a new password, member's new password, shop
+suspended) closes the principal's connections; `access.changed` (a shop's staff keys or roles
+changed) re-reads each of the shop's signed-in staff and ends the subscriptions they lost. Open
+connections are kept in events.connections, where those messages and shutdown find them.
 """
 from __future__ import annotations
 
@@ -35,13 +36,14 @@ import tornado.websocket
 from redis.exceptions import RedisError
 from tornado.iostream import StreamClosedError
 
+from events import connections, control
 from events.channels import CHANNEL
 from lib.errors import DomainError, Unauthenticated, unauthorized
+from lib.runtime import current
 from models.db import UNAVAILABLE_ERRORS
-from services import account, sysset, user
+from services import account, user
 from services import member as member_service
 from services import shop as shop_service
-from services.runtime import current
 
 log = logging.getLogger("mall.ws")
 
@@ -54,8 +56,6 @@ ORDERS_PERMISSION = "orders.view"
 
 
 class WsHandler(tornado.websocket.WebSocketHandler):
-    live: set["WsHandler"] = set()
-
     def check_origin(self, origin: str) -> bool:
         return True
 
@@ -66,13 +66,13 @@ class WsHandler(tornado.websocket.WebSocketHandler):
         self.subscriptions: set[str] = set()
         self.unflushed = 0
         self.tokens, self.refilled_at, self.refused = float(RATE_BURST), time.monotonic(), 0
-        WsHandler.live.add(self)
+        connections.add(self)
         token = self.get_query_argument("token", None)
         if token:
             await self._authenticate(token)
 
     def on_close(self) -> None:
-        WsHandler.live.discard(self)
+        connections.discard(self)
         hub = current().hub
         if hub is not None:
             hub.remove_subscriber(self, self.subscriptions)
@@ -213,7 +213,7 @@ class WsHandler(tornado.websocket.WebSocketHandler):
             self.on_close()
             self.close(1011, "access re-check failed")
             return
-        if generation != self.access_generation or self not in WsHandler.live:
+        if generation != self.access_generation or not connections.is_live(self):
             return  # re-authenticated or changed again meanwhile: the later check decides
         self.principal = principal
         self._end_unreadable("access_revoked", "your access to this channel was revoked")
@@ -249,7 +249,7 @@ class WsHandler(tornado.websocket.WebSocketHandler):
         while generation != self.access_generation and not refused:  # until no access change raced it
             generation = self.access_generation
             refused = await self._authorize(channel)
-        if self not in WsHandler.live:
+        if not connections.is_live(self):
             return  # closed (revoked) meanwhile
         if refused:
             self.send_error(refused, f"cannot subscribe to {channel}", channel=channel)
@@ -317,27 +317,21 @@ def _wire(frame: bytes) -> bytes:
 _rechecks: set[asyncio.Task] = set()  # running access re-checks (a reference keeps each alive)
 
 
-def on_control(type_: str, data: dict) -> None:
-    """A control message from any process: forget a changed shop's cached status; close the
-    connections whose access was just revoked — a disabled or re-passworded staff member's, a
-    re-passworded member's, everyone signed in to a suspended shop — and re-check the signed-in
-    staff of a shop whose keys or roles changed."""
-    if type_ == "shop.changed":
-        shop_service.forget_shop(data["shop_id"])
-        sysset.forget_settings(data["shop_id"])
-        return
-    if type_ not in ("access.revoked", "access.changed"):
-        return
-    for connection in list(WsHandler.live):
-        kind, who = connection.principal or (None, None)
-        if who is None:
-            continue
-        if type_ == "access.changed":
-            if kind == "merchant" and who.shop_id == data.get("shop_id"):
-                connection.access_generation += 1
-                task = asyncio.ensure_future(connection.recheck_access(connection.access_generation))
-                _rechecks.add(task)
-                task.add_done_callback(_rechecks.discard)
-        elif (kind == "merchant" and who.id == data.get("staff_id")) or who.shop_id == data.get("shop_id") \
-                or (kind == "member" and who.id == data.get("member_id")):
-            connection.revoke()
+def _revoke_access(data: dict) -> None:
+    """`access.revoked`: close the connections of a disabled or re-passworded staff member, a
+    re-passworded member, everyone signed in to a suspended shop."""
+    for connection in connections.signed_in(data.get("member_id"), data.get("staff_id"), data.get("shop_id")):
+        connection.revoke()
+
+
+def _recheck_access(data: dict) -> None:
+    """`access.changed`: re-check each signed-in staff member of the shop whose keys or roles changed."""
+    for connection in connections.staff_of(data.get("shop_id")):
+        connection.access_generation += 1
+        task = asyncio.ensure_future(connection.recheck_access(connection.access_generation))
+        _rechecks.add(task)
+        task.add_done_callback(_rechecks.discard)
+
+
+control.on_control("access.revoked", _revoke_access)
+control.on_control("access.changed", _recheck_access)

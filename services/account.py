@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from lib.errors import RateLimited, field_error, forbidden, unauthorized
-from services.runtime import current
+from lib.runtime import current
 
 ALGORITHM = "HS256"  # pinned: a token naming any other algorithm (or "none") is refused
 AUDIENCES = ("admin", "merchant", "member")

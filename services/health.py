@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
+from lib.runtime import current
 from models.db import database
-from services.runtime import current
 
 CHECK_TIMEOUT_S = 2.0  # a health probe must answer fast even when a dependency hangs
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import peewee
 
+import events
+from events.control import CONTROL_CHANNEL, on_control
 from lib.cache import TTLCache
 from lib.errors import conflict, forbidden, not_found
 from models.base import iso, paginate, utcnow
@@ -47,8 +49,6 @@ async def get_shop(shop_id: int) -> Shop:
 async def update_shop(shop_id: int, changes: dict) -> dict:
     """Rename, suspend or resume (audited). Suspending answers 403 `shop_suspended` to every API
     of the shop from the next request, and closes its signed-in WebSocket connections."""
-    import events
-    from events.hub import CONTROL_CHANNEL
     from services import audit
 
     before = render_shop(await get_shop(shop_id))
@@ -74,6 +74,9 @@ _shops = TTLCache(ttl_seconds=5)
 
 def forget_shop(shop_id: int) -> None:
     _shops.drop(shop_id)
+
+
+on_control("shop.changed", lambda data: forget_shop(data["shop_id"]))
 
 
 async def active_shop(shop_id: int) -> Shop:

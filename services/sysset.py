@@ -13,7 +13,7 @@ import peewee
 import pydantic
 
 import events
-from events.hub import CONTROL_CHANNEL
+from events.control import CONTROL_CHANNEL, on_control
 from lib.cache import TTLCache
 from lib.errors import invalid
 from models.base import utcnow
@@ -133,6 +133,9 @@ _settings = TTLCache(ttl_seconds=5)
 
 def forget_settings(shop_id: int) -> None:
     _settings.drop(shop_id)
+
+
+on_control("shop.changed", lambda data: forget_settings(data["shop_id"]))
 
 
 async def get_settings(shop_id: int) -> Settings:

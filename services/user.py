@@ -19,7 +19,7 @@ import json
 import peewee
 
 import events
-from events.hub import CONTROL_CHANNEL
+from events.control import CONTROL_CHANNEL
 from lib.errors import conflict, forbidden, not_found, unauthorized
 from models.base import iso, paginate
 from models.user import Role, Staff

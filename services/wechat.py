@@ -16,10 +16,10 @@ from wechatpy import WeChatClient, WeChatOAuth
 from wechatpy.exceptions import WeChatClientException, WeChatOAuthException
 
 from lib.errors import ServiceUnavailable, conflict, unauthorized
+from lib.runtime import current
 from models.base import utcnow
 from models.wechat import ShopWechat
 from services import member as member_service
-from services.runtime import current
 
 log = logging.getLogger("mall.wechat")
 

@@ -13,11 +13,12 @@ import pytest
 
 from lib.config import Config
 from lib.errors import RateLimited
+from lib.runtime import current
 from models.migrations.steps import MIGRATIONS
 from services.account import LoginLimiter
-from services.runtime import current
 from tests.conftest import BACKEND, RUN_ID, make_config, unique
 from tests.helpers import free_port, run_cli, server_env, start_server_process
+from tests.ws_client import WsClient
 
 # ---------- CLI and schema ----------
 
@@ -67,7 +68,11 @@ async def test_server_process_serves_and_shuts_down_gracefully(server):
 
         health = await Api(port).get("/api/health")
         assert health.status == 200 and health.body["database"] == "ok"
+        socket = await WsClient.connect(port)
+        assert (await socket.subscribe("goods:1"))["op"] == "subscribed"
         process.send_signal(signal.SIGTERM)
+        assert await socket.recv(timeout=30) is None  # open WebSockets are closed as going away
+        assert socket.connection.close_code == 1001
         await asyncio.get_running_loop().run_in_executor(None, process.wait, 30)
     finally:
         if process.poll() is None:

@@ -13,10 +13,10 @@ import pytest
 
 import events
 from events.bus import HISTORY_LEN
+from lib.runtime import current
 from models.events import OutboxEvent
 from models.user import Staff
 from services.account import hash_password
-from services.runtime import current
 from tests.conftest import REDIS_URL, Api, make_config, unique
 from tests.helpers import free_port, run_cli, server_env, start_server_process
 from tests.ws_client import WsClient

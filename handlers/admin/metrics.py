@@ -1,7 +1,7 @@
+from events import connections
 from events.metrics import counters
 from handlers.base import AdminHandler
-from handlers.ws import WsHandler
-from services.runtime import current
+from lib.runtime import current
 
 
 class MetricsHandler(AdminHandler):
@@ -10,7 +10,7 @@ class MetricsHandler(AdminHandler):
     async def get(self):
         runtime = current()
         values = {
-            "ws_connections": len(WsHandler.live),
+            "ws_connections": len(connections.live),
             "ws_subscriptions": runtime.hub.subscription_count,
             "ws_channels": len(runtime.hub.channels),
             **vars(counters),

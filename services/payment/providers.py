@@ -21,9 +21,9 @@ from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.utils import load_private_key, load_public_key
 
 from lib.errors import Conflict, field_error
+from lib.runtime import current
 from models.base import utcnow
 from models.payment import ShopPayConfig
-from services.runtime import current
 
 log = logging.getLogger("mall.payment")
 

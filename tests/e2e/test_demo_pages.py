@@ -51,7 +51,7 @@ async def test_team_page_fills_live_and_a_second_tab_joins(server, api, make_sho
 
 async def test_board_shows_paid_orders_and_recovers_from_a_dropped_socket(server, api, make_shop, make_member,
                                                                           page_factory):
-    from handlers.ws import WsHandler
+    from events import connections
     from tests.test_orders import new_goods
 
     shop = await make_shop()
@@ -79,8 +79,7 @@ async def test_board_shows_paid_orders_and_recovers_from_a_dropped_socket(server
     await expect(paid_alerts).to_have_count(1, timeout=TIMEOUT_MS)
     await expect(paid_alerts.first).to_contain_text(first)
 
-    for connection in list(WsHandler.live):  # the server drops every socket (a deploy, a crash)
-        connection.close(1001, "going away")
+    connections.close_all(1001, "going away")  # the server drops every socket (a deploy, a crash)
     missed = await buy()  # committed while the page is reconnecting: replayed with `since`
     await expect(paid_alerts).to_have_count(2, timeout=TIMEOUT_MS)
     await expect(paid_alerts.first).to_contain_text(missed)

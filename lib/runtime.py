@@ -1,8 +1,9 @@
-"""The process-wide parts that services share: config, token secret, Redis, limiter, event bus.
+"""The process-wide handles every layer shares: config, token secret, Redis, limiter, event bus.
 
-`server.py` builds one `Runtime` at start and installs it with `install()`; services reach it
-through `current()`. Keeping it in one place means a service never imports a handler and tests
-can start a server with their own settings.
+`server.py` builds one `Runtime` at start and installs it with `install()`; code reaches it
+through `current()`. It only holds references, so it sits on the lowest floor (lib): events and
+services read it without importing each other or a handler, and tests can start a server with
+their own settings.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class Runtime:
     limiter: Any = None  # services.account.LoginLimiter
     bus: Any = None  # events.bus.Bus
     relay: Any = None  # events.relay.Relay
-    hub: Any = None  # handlers.ws.Hub
+    hub: Any = None  # events.hub.Hub
 
 
 _current: Runtime | None = None
