@@ -5,10 +5,10 @@ the WebSocket handler its connections (`events.connections`), services and handl
 on a control message (`events.control`)."""
 from __future__ import annotations
 
-from events.outbox import atomic, in_transaction, record, transaction
+from events.outbox import atomic, in_transaction, purge_published, record, transaction
 from lib.runtime import current
 
-__all__ = ["atomic", "in_transaction", "record", "transaction", "position", "start_events", "stop_events"]
+__all__ = ["atomic", "in_transaction", "purge_published", "record", "transaction", "position", "start_events", "stop_events"]
 
 
 async def position(channel: str) -> dict:

@@ -82,3 +82,16 @@ async def transaction(operation: Callable[[], Awaitable[T]]) -> T:
     if in_transaction():
         return await attempt()
     return await retry_on_deadlock(attempt)
+
+
+PURGE_BATCH = 5000  # rows deleted per run: a backlog drains over several runs without long locks
+
+
+async def purge_published(before) -> None:
+    """Delete outbox rows published before `before`, a batch at a time."""
+    old = (OutboxEvent.select(OutboxEvent.id)
+           .where(OutboxEvent.published_at.is_null(False) & (OutboxEvent.published_at < before))
+           .order_by(OutboxEvent.id).limit(PURGE_BATCH))
+    ids = [row.id for row in await old.aio_execute()]
+    if ids:
+        await OutboxEvent.delete().where(OutboxEvent.id.in_(ids)).aio_execute()

@@ -25,7 +25,7 @@ class OpenApiHandler(ApiHandler):
 
     async def get(self):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(dumps(spec()))
+        self.finish(dumps(spec(self.settings["route_table"])))
 
 
 class DocsHandler(ApiHandler):

@@ -1,7 +1,11 @@
 """Timed jobs: each a PeriodicCallback calling one service function.
 
 Every job is idempotent and safe when N processes run it at once (services use conditional
-updates), so no leader election is needed. Jobs register themselves in `JOBS`.
+updates), so no leader election is needed. Each module lists its jobs in `JOBS`:
+- orders: unpaid orders past their deadline, auto-confirm, group-buy teams at their deadline,
+  WeChat payments whose notification never came and refunds owed
+- money: commission settlement, WeChat withdrawals, coupon expiry
+- housekeeping: display counters, the published outbox, daily statistics
 """
 from __future__ import annotations
 
@@ -9,17 +13,14 @@ import logging
 
 import tornado.ioloop
 
+from tasks import housekeeping, money, orders
+
 log = logging.getLogger("mall.jobs")
 
-# (name, coroutine function taking the runtime); filled as modules land
-JOBS: list = []
+JOBS = orders.JOBS + money.JOBS + housekeeping.JOBS  # (name, coroutine function taking the runtime)
 
 
 def start_jobs(runtime) -> list[tornado.ioloop.PeriodicCallback]:
-    import tasks.counters  # noqa: F401  (modules register their jobs)
-    import tasks.events  # noqa: F401
-    import tasks.orders  # noqa: F401
-
     interval_ms = runtime.config.job_interval_seconds * 1000
     callbacks = []
     for name, job in JOBS:
@@ -34,5 +35,3 @@ def start_jobs(runtime) -> list[tornado.ioloop.PeriodicCallback]:
         callback.start()
         callbacks.append(callback)
     return callbacks
-
-

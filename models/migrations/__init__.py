@@ -12,40 +12,15 @@ import contextlib
 import logging
 
 import peewee
-from playhouse import migrate as pw_migrate
 
 from models.db import is_mysql
+from models.migrations.schema import create_tables
+from models.migrations.steps import MIGRATIONS
 from models.system import DatabaseIdentity, SchemaVersion
 
 log = logging.getLogger("mall.migrate")
 
-MYSQL_TABLE_SETTINGS = ["ENGINE=InnoDB", "DEFAULT CHARSET=utf8mb4", "COLLATE=utf8mb4_unicode_ci"]
 MIGRATION_LOCK_TIMEOUT_S = 120  # a peer applying a long migration may hold the lock this long
-
-
-def create_tables(db: peewee.Database, *models) -> None:
-    for model in models:
-        if is_mysql():
-            model._meta.table_settings = MYSQL_TABLE_SETTINGS
-    db.create_tables(models, safe=True)
-
-
-def add_column(db: peewee.Database, model, field_name: str) -> None:
-    """Add a column declared on `model` unless the table already has it."""
-    table = model._meta.table_name
-    field = model._meta.fields[field_name]
-    if field.column_name in {c.name for c in db.get_columns(table)}:
-        return
-    migrator = pw_migrate.MySQLMigrator(db) if is_mysql() else pw_migrate.SqliteMigrator(db)
-    pw_migrate.migrate(migrator.add_column(table, field.column_name, field))
-
-
-def add_indexes(db: peewee.Database, model) -> None:
-    """Create the indexes declared on `model` that the table does not have yet."""
-    have = {index.name for index in db.get_indexes(model._meta.table_name)}
-    for index in model._meta.fields_to_index():
-        if index._name not in have:
-            db.execute(index)
 
 
 @contextlib.contextmanager
@@ -64,8 +39,6 @@ def _migration_lock(db: peewee.Database):
 
 def migrate(db: peewee.Database) -> list[int]:
     """Apply pending migrations; returns the versions applied now (empty when up to date)."""
-    from models.migrations.steps import MIGRATIONS
-
     applied_now: list[int] = []
     with db.allow_sync(), _migration_lock(db):
         create_tables(db, SchemaVersion)

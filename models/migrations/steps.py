@@ -10,7 +10,7 @@ from models.finance import CreditLedger, IdempotencyKey, Recharge, Withdrawal
 from models.goods import Category, Goods, Sku, StockLedger
 from models.groups import GroupActivity, GroupMember, GroupTeam
 from models.member import Address, Member, MemberLevel
-from models.migrations import add_column, add_indexes, create_tables
+from models.migrations.schema import add_column, add_indexes, create_tables
 from models.order import CartItem, Order, OrderItem, OrderLog
 from models.payment import Payment, ShopPayConfig
 from models.sale import CouponTemplate, MemberCoupon
