@@ -25,7 +25,9 @@ class OpenApiHandler(ApiHandler):
 
     async def get(self):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(dumps(spec(self.settings["route_table"])))
+        if "openapi_document" not in self.settings:  # built once per application
+            self.application.settings["openapi_document"] = spec(self.settings["route_table"])
+        self.finish(dumps(self.settings["openapi_document"]))
 
 
 class DocsHandler(ApiHandler):

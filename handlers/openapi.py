@@ -12,7 +12,6 @@ Response bodies are described as JSON objects (the services render plain dicts).
 """
 from __future__ import annotations
 
-import functools
 import inspect
 import re
 import textwrap
@@ -147,8 +146,7 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
     return operation
 
 
-@functools.cache
-def spec(routes: tuple) -> dict:
+def spec(routes) -> dict:
     """The document of a route table (handlers/routes.py hands it its own: no import back)."""
     paths: dict = {}
     schemas: dict = {"Error": ERROR}

@@ -160,7 +160,7 @@ ROUTES = [
 def make_app(config) -> tornado.web.Application:
     return tornado.web.Application(
         ROUTES,
-        route_table=tuple(ROUTES),  # what /api/openapi.json describes
+        route_table=ROUTES,  # what /api/openapi.json describes
         default_handler_class=NotFoundHandler,
         log_function=log_request,
         compress_response=True,

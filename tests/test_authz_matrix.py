@@ -45,7 +45,7 @@ MEMBER_OWNED = {"address", "cart_item", "order"}  # what one shopper must not re
 
 def operations() -> list[dict]:
     """Every REST operation of the OpenAPI document with its audience and a plausible body."""
-    document = spec(tuple(ROUTES))
+    document = spec(ROUTES)
     found = []
     for path, methods in document["paths"].items():
         for method, operation in methods.items():
