@@ -17,10 +17,9 @@ from models.groups import GroupTeam
 from models.user import Staff
 from services import perm
 from services.account import hash_password, issue_token
+from tests.builders import buyer, campaign, fast_members, join_and_pay, members_with_money, new_goods, open_and_pay
 from tests.conftest import unique
-from tests.test_groups import campaign, join_and_pay, members_with_money, open_and_pay
-from tests.test_live import needs_redis
-from tests.test_orders import buyer, fast_members, new_goods
+from tests.helpers import needs_redis
 from tests.ws_client import WsClient
 
 METHODS = ("get", "post", "put", "patch", "delete")

@@ -11,8 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.test_authz_matrix import snapshot
-from tests.test_orders import ADDRESS, buyer, fast_members, new_goods
+from tests.builders import ADDRESS, buyer, fast_members, new_goods, snapshot
 from tests.ws_client import WsClient
 
 # values that are wrong for some field or other: types, bounds, sizes, encodings

@@ -16,9 +16,8 @@ from models.finance import Recharge
 from models.member import Member
 from models.order import Order
 from services import distribution, finance
+from tests.builders import buyer, fast_members, new_goods, notify, wechat_shop
 from tests.invariants import violations
-from tests.test_orders import buyer, fast_members, new_goods
-from tests.test_wechatpay import notify, wechat_shop
 
 
 async def ledger_of(api, shop, member, currency="balance"):

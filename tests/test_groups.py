@@ -8,32 +8,9 @@ import datetime
 from models.base import utcnow
 from models.groups import GroupTeam
 from services import groups
-from tests.test_orders import buyer, fast_members, new_goods
+from tests.builders import (campaign, join_and_pay, members_with_money, new_goods, notify, open_and_pay,
+                            place_and_prepay, refund, wechat_shop)
 from tests.ws_client import WsClient
-
-
-async def campaign(api, shop, stock=20, **overrides) -> tuple[dict, dict]:
-    goods = await new_goods(api, shop, title="拼团茶", price_fen=5900, stock=stock)
-    body = {"title": "好茶拼团", "goods_id": goods["id"], "duration_seconds": 3600,
-            "tiers": [{"team_size": 3, "price_fen": 3900}, {"team_size": 5, "price_fen": 2900}], **overrides}
-    created = await api.post("/api/merchant/groups/activities", body, token=shop.owner_token)
-    assert created.status == 201, created.body
-    return goods, created.body
-
-
-async def members_with_money(api, shop, count, balance=10000):
-    members = await fast_members(shop.id, count)
-    return [(m, await buyer(api, shop, m, balance_fen=balance)) for m in members]
-
-
-async def open_and_pay(api, shop, activity, member, address_id, team_size=3):
-    opened = await api.post(f"/api/mobile/{shop.id}/groups/teams", {"activity_id": activity["id"], "team_size": team_size,
-                                                                   "address_id": address_id}, token=member.token)
-    assert opened.status == 201, opened.body
-    paid = await api.post(f"/api/mobile/{shop.id}/orders/{opened.body['order']['id']}/pay", {"method": "balance"},
-                          token=member.token)
-    assert paid.status == 200, paid.body
-    return opened.body
 
 
 async def test_team_fills_live_and_succeeds(server, api, make_shop):
@@ -192,7 +169,6 @@ async def test_campaign_rules(api, make_shop):
 
 async def test_wechat_payment_for_a_closed_team_is_refunded(api, make_shop, fake_wechat, fake_wechatpay):
     from models.payment import Payment
-    from tests.test_wechatpay import notify, wechat_shop
 
     shop, token, member_id, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
     created = await api.post("/api/merchant/groups/activities", {
@@ -232,17 +208,6 @@ async def test_buy_alone_at_the_single_price(api, make_shop):
     shipped = await api.post(f"/api/merchant/orders/{bought.body['id']}/ship", {"express_company": "SF", "express_no": "S1"},
                              token=shop.owner_token)
     assert paid.status == 200 and shipped.status == 200  # no team to wait for
-
-
-async def join_and_pay(api, shop, team_id, member, address_id, pay=True) -> dict:
-    joined = await api.post(f"/api/mobile/{shop.id}/groups/teams/{team_id}/join", {"address_id": address_id},
-                            token=member.token)
-    assert joined.status == 201, joined.body
-    if pay:
-        paid = await api.post(f"/api/mobile/{shop.id}/orders/{joined.body['order']['id']}/pay", {"method": "balance"},
-                              token=member.token)
-        assert paid.status == 200, paid.body
-    return joined.body["order"]
 
 
 async def test_campaign_edit_content_and_delete(api, make_shop):
@@ -423,15 +388,6 @@ async def test_buy_alone_counts_toward_the_purchase_limit(api, make_shop):
 
 
 # ---------------------------------------------------------------- refunds, deadlines, SKUs (defects found by review)
-async def refund(api, shop, member, order_id):
-    """The member asks for a refund and the merchant approves it."""
-    asked = await api.post(f"/api/mobile/{shop.id}/orders/{order_id}/refund", {"reason": "changed my mind"},
-                           token=member.token)
-    assert asked.status == 200, asked.body
-    approved = await api.post(f"/api/merchant/orders/{order_id}/refund/approve", {}, token=shop.owner_token)
-    assert approved.status == 200, approved.body
-
-
 async def test_a_refunded_member_gives_the_seat_back_and_stops_counting(server, api, make_shop):
     """Refunds while a team fills are allowed (退团): the seat is free again, paid_count follows the
     paying members, a refunded leader hands over to the next paid member, an emptied team closes."""
@@ -528,7 +484,6 @@ async def test_a_balance_payment_just_after_expiry_is_refused_and_just_before_is
 async def test_a_wechat_payment_just_after_expiry_is_refunded_once_and_never_counted(api, make_shop, fake_wechat,
                                                                                     fake_wechatpay):
     from models.payment import Payment
-    from tests.test_wechatpay import notify, wechat_shop
 
     shop, token, member_id, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
     created = await api.post("/api/merchant/groups/activities", {
@@ -558,7 +513,6 @@ async def test_a_wechat_payment_just_after_expiry_is_refunded_once_and_never_cou
 async def test_a_wechat_payment_just_after_the_unpaid_deadline_is_refunded(api, make_shop, fake_wechat, fake_wechatpay):
     from models.order import Order
     from models.payment import Payment
-    from tests.test_wechatpay import notify, place_and_prepay, wechat_shop
 
     shop, token, _, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
     order = await place_and_prepay(api, shop, token, address_id, goods)

@@ -7,7 +7,6 @@ import itertools
 import json
 import os
 import socket
-import subprocess
 
 import pytest
 
@@ -17,8 +16,8 @@ from models.events import OutboxEvent
 from models.user import Staff
 from services.account import hash_password
 from services.runtime import current
-from tests.conftest import REDIS_URL, Api, make_config, unique
-from tests.helpers import free_port, run_cli, server_env, start_server_process
+from tests.conftest import Api, make_config, unique
+from tests.helpers import free_port, needs_redis, redis_cli, run_cli, server_env, start_redis, start_server_process
 from tests.ws_client import WsClient
 
 _team_ids = itertools.count(1000)
@@ -289,9 +288,6 @@ async def test_metrics_need_admin_and_count_deliveries(server, api, admin_token,
     assert b"mall_ws_connections " in text.body
 
 
-needs_redis = pytest.mark.skipif(not REDIS_URL, reason="needs MALL_TEST_REDIS_URL: several processes share Redis")
-
-
 @needs_redis
 async def test_event_committed_on_process_a_reaches_process_b_with_the_same_seq(server):
     port_b = free_port()
@@ -315,15 +311,6 @@ async def test_event_committed_on_process_a_reaches_process_b_with_the_same_seq(
         process_b.wait(10)
 
 
-def _redis_cli(*args) -> None:
-    subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", *args], capture_output=True, timeout=10)
-
-
-def _start_redis() -> None:
-    subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
-                    "--save", "", "--appendonly", "no"], check=True, capture_output=True, timeout=10)
-
-
 @needs_redis
 async def test_redis_restart_keeps_rest_serving_and_resyncs_subscribers(server, api, make_shop, make_member):
     shop = await make_shop()
@@ -335,7 +322,7 @@ async def test_redis_restart_keeps_rest_serving_and_resyncs_subscribers(server, 
     assert (await client.recv())["seq"] == 1
     old_epoch = subscribed["epoch"]
 
-    _redis_cli("shutdown", "nosave")
+    redis_cli("shutdown", "nosave")
     try:
         await asyncio.sleep(0.5)
         me = await api.get(f"/api/mobile/{shop.id}/me", token=member.token)
@@ -344,7 +331,7 @@ async def test_redis_restart_keeps_rest_serving_and_resyncs_subscribers(server, 
         assert health.status == 503 and health.body["bus"] == "down" and health.body["database"] == "ok"
         await emit(channel, n=2)  # committed while the bus is down: kept in the outbox
     finally:
-        _start_redis()
+        start_redis()
     resync = await client.recv_op("resync", timeout=20)
     assert resync["channel"] == channel and resync["epoch"] != old_epoch
     # the event committed during the outage is published into the new epoch as its seq 1,

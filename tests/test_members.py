@@ -6,19 +6,8 @@ import asyncio
 import secrets
 
 from services import member as member_service
+from tests.builders import configure_wechat
 from tests.conftest import unique
-
-
-async def configure_wechat(api, shop, fake_wechat) -> tuple[str, str]:
-    mini, oa = unique("wxmini"), unique("wxoa")
-    fake_wechat.add_app(mini, "mini-secret-" + mini)
-    fake_wechat.add_app(oa, "oa-secret-" + oa)
-    saved = await api.call("PUT", "/api/merchant/wechat", {
-        "mini_app_id": mini, "mini_app_secret": "mini-secret-" + mini,
-        "oa_app_id": oa, "oa_app_secret": "oa-secret-" + oa}, token=shop.owner_token)
-    assert saved.status == 200
-    assert saved.body == {"mini_app_id": mini, "mini_app_secret_set": True, "oa_app_id": oa, "oa_app_secret_set": True}
-    return mini, oa
 
 
 async def test_wechat_mini_program_login_creates_then_finds_the_member(api, make_shop, fake_wechat):

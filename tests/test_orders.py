@@ -6,44 +6,10 @@ import asyncio
 import datetime
 
 from models.base import utcnow
-from models.member import Member
 from models.order import Order
 from services import order as order_service
-from services.account import issue_token
-from tests.conftest import MemberFixture
+from tests.builders import ADDRESS, buyer, fast_members, new_goods
 from tests.ws_client import WsClient
-
-ADDRESS = {"name": "王五", "mobile": "13912345678", "province": "上海市", "city": "上海市", "district": "浦东新区",
-           "detail": "世纪大道 100 号"}
-
-
-async def fast_members(shop_id: int, count: int) -> list[MemberFixture]:
-    """Members created directly (no password hashing): for races that need many buyers."""
-    members = []
-    for i in range(count):
-        row = await Member.aio_create(shop_id=shop_id, nickname=f"buyer{i}")
-        members.append(MemberFixture(row.id, shop_id, "", issue_token("member", row.id, 1, shop_id=shop_id)))
-    return members
-
-
-async def buyer(api, shop, member, balance_fen: int = 0) -> int:
-    """Give the member an address (and balance); returns the address id."""
-    if balance_fen:
-        topped = await api.post(f"/api/merchant/members/{member.id}/balance", {"delta_fen": balance_fen},
-                                token=shop.owner_token)
-        assert topped.status == 200
-    created = await api.post(f"/api/mobile/{shop.id}/addresses", ADDRESS, token=member.token)
-    assert created.status == 201
-    return created.body["id"]
-
-
-async def new_goods(api, shop, **overrides) -> dict:
-    body = {"title": "Tea", "price_fen": 1000, "stock": 10, "status": "on_sale",
-            "images": ["https://img.example.com/t.jpg"], **overrides}
-    created = await api.post("/api/merchant/goods", body, token=shop.owner_token)
-    assert created.status == 201, created.body
-    return created.body
-
 
 async def test_preview_prices_exactly_like_the_order(api, make_shop, make_member):
     shop = await make_shop()

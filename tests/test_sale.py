@@ -10,7 +10,7 @@ import pytest
 from models.base import utcnow
 from models.sale import CouponTemplate, MemberCoupon
 from services import sale
-from tests.test_orders import buyer, fast_members, new_goods
+from tests.builders import buyer, fast_members, new_goods
 
 SHIPPING = 1000
 FIELDS = ("goods_total_fen", "level_discount_fen", "full_reduction_fen", "coupon_discount_fen",

@@ -18,11 +18,9 @@ import time
 
 from models.order import Order
 from tests.conftest import MYSQL_URL, REDIS_URL
+from tests.builders import buyer, campaign, fast_members, new_goods
+from tests.helpers import mariadb_up, redis_cli, run, start_redis
 from tests.invariants import violations
-from tests.test_faults import mariadb_up, run
-from tests.test_groups import campaign
-from tests.test_live import _redis_cli, _start_redis
-from tests.test_orders import buyer, fast_members, new_goods
 from tests.ws_client import WsClient
 
 SECONDS = float(os.environ.get("MALL_SOAK_SECONDS", "30"))
@@ -146,9 +144,9 @@ async def test_soak_mixed_traffic_keeps_every_invariant(server, api, make_shop):
         while FAULTS and time.monotonic() < deadline - 20:
             await asyncio.sleep(min(30.0, max(0.0, deadline - 20 - time.monotonic())))
             if REDIS_URL and time.monotonic() < deadline - 20:
-                _redis_cli("shutdown", "nosave")
+                redis_cli("shutdown", "nosave")
                 await asyncio.sleep(2)
-                _start_redis()
+                start_redis()
                 faults.append("redis restart")
             await asyncio.sleep(5)
             if MYSQL_URL and time.monotonic() < deadline - 20:

@@ -13,35 +13,8 @@ from models.base import utcnow
 from models.order import Order, OrderLog
 from models.payment import Payment
 from services import order as order_service
-from tests.test_members import configure_wechat
-from tests.test_orders import ADDRESS, new_goods
+from tests.builders import ADDRESS, configure_wechat, new_goods, notify, place_and_prepay, wechat_shop
 from tests.ws_client import WsClient
-
-
-async def wechat_shop(api, make_shop, fake_wechat, fake_wechatpay):
-    """A shop with a mini-program and WeChat Pay, a member logged in by WeChat, an address, goods."""
-    shop = await make_shop()
-    mini, _ = await configure_wechat(api, shop, fake_wechat)
-    saved = await api.call("PUT", "/api/merchant/payment/wechat", fake_wechatpay.merchant_config(mini),
-                           token=shop.owner_token)
-    assert saved.status == 200 and saved.body["configured"] and "private_key" not in saved.body
-    login = await api.post(f"/api/mobile/{shop.id}/auth/wechat", {"code": fake_wechat.login_code(mini, "o_" + secrets.token_hex(6))})
-    token, member_id = login.body["token"], login.body["member"]["id"]
-    address_id = (await api.post(f"/api/mobile/{shop.id}/addresses", ADDRESS, token=token)).body["id"]
-    goods = await new_goods(api, shop, price_fen=1990, stock=5)
-    return shop, token, member_id, address_id, goods
-
-
-async def place_and_prepay(api, shop, token, address_id, goods) -> dict:
-    order = (await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": goods["id"], "quantity": 1}],
-                                                              "address_id": address_id}, token=token)).body
-    prepay = await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "wechat"}, token=token)
-    assert prepay.status == 200, prepay.body
-    return {**order, "pay_params": prepay.body["pay_params"]}
-
-
-async def notify(api, shop, headers, body):
-    return await api.call("POST", f"/api/pay/wechat/v3/notify/{shop.id}", raw=body, headers=headers)
 
 
 async def test_wechat_pay_flow_and_replays(server, api, make_shop, fake_wechat, fake_wechatpay):
