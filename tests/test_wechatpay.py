@@ -13,7 +13,8 @@ from models.base import utcnow
 from models.order import Order, OrderLog
 from models.payment import Payment
 from services import order as order_service
-from tests.builders import ADDRESS, configure_wechat, new_goods, notify, place_and_prepay, wechat_shop
+from tests.builders import (ADDRESS, assert_invalid, configure_wechat, eventually, new_goods, notify, place_and_prepay,
+                            wechat_shop)
 from tests.ws_client import WsClient
 
 
@@ -89,15 +90,16 @@ async def test_the_price_is_frozen_before_wechat_is_asked(api, make_shop, fake_w
     shop, token, _, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
     order = (await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": goods["id"], "quantity": 1}],
                                                               "address_id": address_id}, token=token)).body
+    hang_seconds = fake_wechatpay.hang_seconds
     fake_wechatpay.fault, fake_wechatpay.hang_seconds = "hang", 1.0
     try:
         prepay = asyncio.ensure_future(api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "wechat"},
                                                 token=token))
-        await asyncio.sleep(0.4)  # the call to WeChat Pay is in flight
+        await eventually(lambda: fake_wechatpay.hanging, what="the call to WeChat Pay is in flight")
         changed = await api.post(f"/api/merchant/orders/{order['id']}/price", {"total_fen": 990}, token=shop.owner_token)
         assert changed.status == 409 and changed.body["error"]["code"] == "price_frozen", changed.body
     finally:
-        fake_wechatpay.fault = None
+        fake_wechatpay.fault, fake_wechatpay.hang_seconds = None, hang_seconds
     assert (await prepay).status == 200
     assert fake_wechatpay.prepays[order["order_no"]]["amount"]["total"] == 1990
     assert (await notify(api, shop, *fake_wechatpay.notification(order["order_no"]))).status == 200
