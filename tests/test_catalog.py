@@ -193,7 +193,7 @@ async def test_search_sort_and_pagination_over_many_goods(api, make_shop):
     assert seen == [100 + i for i in visible]  # every visible goods once, in price order
 
     search = (await api.get(f"/api/mobile/{shop.id}/goods?q=green&page_size=100")).body
-    assert search["total"] == len(teas) and all("Green tea" in g["title"] for g in search["items"])
+    assert search["total"] == len(teas) == len(search["items"]) and all("Green tea" in g["title"] for g in search["items"])
     by_child = (await api.get(f"/api/mobile/{shop.id}/goods?category_id={tea['id']}&page_size=100")).body
     assert by_child["total"] == len(teas)
     by_parent = (await api.get(f"/api/mobile/{shop.id}/goods?category_id={drinks['id']}&page_size=100")).body

@@ -394,7 +394,7 @@ async def test_a_refunded_member_gives_the_seat_back_and_stops_counting(server, 
     shop = await make_shop()
     _, activity = await campaign(api, shop, stock=20)
     people = await members_with_money(api, shop, 5)
-    (leader, _), (second, _), (third, _), (fourth, _), (fifth, _) = people
+    second, fourth, fifth = people[1][0], people[3][0], people[4][0]
     opened = await open_and_pay(api, shop, activity, *people[0])
     team_id = opened["team"]["id"]
     team_url = f"/api/mobile/{shop.id}/groups/teams/{team_id}"
@@ -410,7 +410,7 @@ async def test_a_refunded_member_gives_the_seat_back_and_stops_counting(server, 
     assert (team["status"], team["paid_count"], team["seats_left"], len(team["members"])) == ("open", 1, 2, 1)
 
     # the third member pays: two paying members in a team of three is not a success
-    third_order = await join_and_pay(api, shop, team_id, *people[2])
+    await join_and_pay(api, shop, team_id, *people[2])
     team = (await api.get(team_url)).body
     assert (team["status"], team["paid_count"], team["seats_left"]) == ("open", 2, 1)
 
@@ -444,7 +444,6 @@ async def test_a_refunded_member_gives_the_seat_back_and_stops_counting(server, 
         paid = [o for o in (await api.get(f"/api/mobile/{shop.id}/orders", token=member.token)).body["items"]
                 if o["status"] > 0]
         assert me["balance_fen"] == 10000 - sum(o["total_fen"] for o in paid)
-    assert third_order["id"] and leader
     watcher.close()
 
 

@@ -285,7 +285,7 @@ async def test_metrics_need_admin_and_count_deliveries(server, api, admin_token,
     assert (await api.get("/api/admin/metrics", token=shop.owner_token)).status == 401
     metrics = await api.get("/api/admin/metrics", token=admin_token)
     assert metrics.status == 200
-    assert metrics.body["frames_delivered"] > 0 and metrics.body["relay"]["pending"] >= 0
+    assert metrics.body["frames_delivered"] > 0 and isinstance(metrics.body["relay"]["pending"], int)
     text = await api.http.fetch(f"{api.base}/api/admin/metrics?format=prometheus",
                                 headers={"Authorization": f"Bearer {admin_token}"})
     assert b"mall_ws_connections " in text.body
