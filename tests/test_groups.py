@@ -8,8 +8,8 @@ import datetime
 from models.base import utcnow
 from models.groups import GroupTeam
 from services import groups
-from tests.builders import (campaign, join_and_pay, members_with_money, new_goods, notify, open_and_pay,
-                            place_and_prepay, refund, wechat_shop)
+from tests.builders import (assert_invalid, campaign, goods_with_skus, join_and_pay, members_with_money, new_goods, notify,
+                            open_and_pay, place_and_prepay, refund, wechat_shop)
 from tests.ws_client import WsClient
 
 
@@ -151,10 +151,10 @@ async def test_campaign_rules(api, make_shop):
     assert limited.status == 409 and limited.body["error"]["code"] == "purchase_limit_exceeded"
     bad_tier = await api.post(f"/api/mobile/{shop.id}/groups/teams", {"activity_id": activity["id"], "team_size": 4,
                                                                      "address_id": address_id}, token=member.token)
-    assert bad_tier.status == 422
+    assert_invalid(bad_tier, "team_size")
     bad = await api.post("/api/merchant/groups/activities", {"title": "x", "goods_id": activity["goods_id"],
                          "duration_seconds": 5, "tiers": [{"team_size": 1, "price_fen": 0}]}, token=shop.owner_token)
-    assert bad.status == 422
+    assert_invalid(bad, "duration_seconds", "tiers.0.team_size", "tiers.0.price_fen")
     other = await make_shop()
     assert (await api.get(f"/api/mobile/{other.id}/groups/activities/{activity['id']}")).status == 404
     listing = (await api.get(f"/api/mobile/{shop.id}/groups/activities")).body
@@ -223,10 +223,12 @@ async def test_campaign_edit_content_and_delete(api, make_shop):
     assert patched.status == 200
     assert (patched.body["title"], patched.body["tiers"], patched.body["purchase_limit"], patched.body["share"]["title"]) \
         == ("新茶拼团", [{"team_size": 2, "price_fen": 4500}], 2, "一起喝茶")
-    for bad in ({"title": None}, {"ends_at": "2020-01-01T00:00:00Z", "starts_at": "2021-01-01T00:00:00Z"},
-                {"simulate_min_paid": 2}, {"tiers": []}, {"goods_id": 10**9}):
-        refused = await api.patch(url, bad, token=shop.owner_token)
-        assert refused.status in (404, 422), (bad, refused.body)
+    for bad, field in (({"title": None}, "title"),
+                       ({"ends_at": "2020-01-01T00:00:00Z", "starts_at": "2021-01-01T00:00:00Z"}, "ends_at"),
+                       ({"simulate_min_paid": 2}, "simulate_min_paid"), ({"tiers": []}, "tiers")):
+        assert_invalid(await api.patch(url, bad, token=shop.owner_token), field)
+    missing_goods = await api.patch(url, {"goods_id": 10**9}, token=shop.owner_token)
+    assert (missing_goods.status, missing_goods.body["error"]["code"]) == (404, "not_found"), missing_goods.body
     assert (await api.get(url, token=shop.owner_token)).body["title"] == "新茶拼团"
 
     (member, address_id), = await members_with_money(api, shop, 1)
@@ -325,7 +327,7 @@ async def test_merchant_ends_teams_early_and_it_is_audited(api, make_shop):
     assert foreign.status == 404
     bad = await api.post(f"/api/merchant/groups/teams/{pending.body['team']['id']}/end", {"outcome": "maybe"},
                          token=shop.owner_token)
-    assert bad.status == 422
+    assert_invalid(bad, "outcome")
 
 
 async def test_simulated_success_at_expiry(api, make_shop):
@@ -534,18 +536,14 @@ async def sku_campaign(api, shop, shirt, **overrides):
 
 async def test_group_buy_on_goods_with_skus(api, make_shop):
     shop = await make_shop()
-    shirt = await new_goods(api, shop, title="T恤", specs=[{"name": "颜色", "values": ["红", "蓝"]},
-                                                         {"name": "尺码", "values": ["M", "L"]}],
-                            skus=[{"spec_values": [c, s], "price_fen": 8000, "stock": 5}
-                                  for c in ("红", "蓝") for s in ("M", "L")])
+    shirt = await goods_with_skus(api, shop, {"颜色": ["红", "蓝"], "尺码": ["M", "L"]}, title="T恤")
     red_m, red_l, blue_m, _ = [sku["id"] for sku in shirt["skus"]]
-    other_goods = await new_goods(api, shop, title="Other", specs=[{"name": "尺码", "values": ["S"]}],
-                                  skus=[{"spec_values": ["S"], "price_fen": 100, "stock": 1}])
+    other_goods = await goods_with_skus(api, shop, {"尺码": ["S"]}, price_fen=100, stock=1, title="Other")
     refused = await sku_campaign(api, shop, shirt, sku_prices=[{"sku_id": other_goods["skus"][0]["id"],
                                                                 "team_size": 2, "price_fen": 4000}])
-    assert refused.status == 422, refused.body
+    assert_invalid(refused, "sku_prices")
     refused = await sku_campaign(api, shop, shirt, sku_prices=[{"sku_id": red_m, "team_size": 3, "price_fen": 4000}])
-    assert refused.status == 422, refused.body  # not a tier of the campaign
+    assert_invalid(refused, "sku_prices")  # not a tier of the campaign
     created = await sku_campaign(api, shop, shirt, sku_prices=[{"sku_id": red_m, "team_size": 2, "price_fen": 4500}])
     assert created.status == 201, created.body
     activity = created.body
@@ -555,10 +553,10 @@ async def test_group_buy_on_goods_with_skus(api, make_shop):
     teams = f"/api/mobile/{shop.id}/groups/teams"
     no_sku = await api.post(teams, {"activity_id": activity["id"], "team_size": 2, "address_id": leader_addr},
                             token=leader.token)
-    assert no_sku.status == 422 and "sku_id" in str(no_sku.body), no_sku.body
+    assert_invalid(no_sku, "sku_id")
     foreign = await api.post(teams, {"activity_id": activity["id"], "team_size": 2, "address_id": leader_addr,
                                      "sku_id": other_goods["skus"][0]["id"]}, token=leader.token)
-    assert foreign.status in (404, 422), foreign.body
+    assert (foreign.status, foreign.body["error"]["code"]) == (404, "not_found"), foreign.body  # another goods' SKU
     opened = await api.post(teams, {"activity_id": activity["id"], "team_size": 2, "address_id": leader_addr,
                                     "sku_id": red_m}, token=leader.token)
     assert opened.status == 201, opened.body
@@ -567,7 +565,7 @@ async def test_group_buy_on_goods_with_skus(api, make_shop):
     await api.post(f"/api/mobile/{shop.id}/orders/{opened.body['order']['id']}/pay", {"method": "balance"}, token=leader.token)
     team_id = opened.body["team"]["id"]
     join_no_sku = await api.post(f"{teams}/{team_id}/join", {"address_id": second_addr}, token=second.token)
-    assert join_no_sku.status == 422
+    assert_invalid(join_no_sku, "sku_id")
     joined = await api.post(f"{teams}/{team_id}/join", {"address_id": second_addr, "sku_id": blue_m}, token=second.token)
     assert joined.status == 201, joined.body
     assert (joined.body["order"]["items"][0]["sku_id"], joined.body["order"]["total_fen"]) == (blue_m, 5000)
@@ -584,7 +582,7 @@ async def test_group_buy_on_goods_with_skus(api, make_shop):
         token=shop.owner_token)
     with_sku = await api.post(teams, {"activity_id": plain_campaign.body["id"], "team_size": 2,
                                       "address_id": third_addr, "sku_id": red_m}, token=third.token)
-    assert with_sku.status == 422, with_sku.body
+    assert_invalid(with_sku, "sku_id")
 
 
 async def test_seats_are_live_and_a_pending_team_says_so(server, api, make_shop):

@@ -8,7 +8,7 @@ import datetime
 from models.base import utcnow
 from models.order import Order
 from services import order as order_service
-from tests.builders import ADDRESS, buyer, fast_members, new_goods
+from tests.builders import ADDRESS, assert_invalid, buyer, fast_members, new_goods
 from tests.ws_client import WsClient
 
 async def test_preview_prices_exactly_like_the_order(api, make_shop, make_member):
@@ -43,8 +43,10 @@ async def test_preview_prices_exactly_like_the_order(api, make_shop, make_member
     assert order.body["items"][1]["sku_title"] == "L" and len(order.body["order_no"]) == 26
     # the answer to the POST is rendered without reading the order back: it must be what a GET shows
     assert (await api.get(f"/api/mobile/{shop.id}/orders/{order.body['id']}", token=member.token)).body == order.body
-    assert (await api.post(f"/api/mobile/{shop.id}/orders/preview", {"items": items, "coupon_id": 5},
-                           token=member.token)).status == 422
+    unknown_coupon = await api.post(f"/api/mobile/{shop.id}/orders/preview", {"items": items, "coupon_id": 5},
+                                    token=member.token)
+    assert unknown_coupon.status == 422 and unknown_coupon.body["error"]["code"] == "coupon_unavailable"
+    assert unknown_coupon.body["error"]["details"]["coupon_id"] == 5, unknown_coupon.body
 
 
 async def test_full_flow_with_live_events(server, api, make_shop, make_member):
@@ -239,7 +241,8 @@ async def test_refund_rejection_and_merchant_edits(api, make_shop, make_member):
     repriced = await api.post(f"/api/merchant/orders/{order['id']}/price", {"total_fen": 800}, token=shop.owner_token)
     assert repriced.status == 200 and repriced.body["total_fen"] == 800 and repriced.body["price_adjustment_fen"] == -200
     assert repriced.body["logs"][-1]["note"] == '{"before_fen": 1000, "after_fen": 800}'
-    assert (await api.post(f"/api/merchant/orders/{order['id']}/price", {"total_fen": 0}, token=shop.owner_token)).status == 422
+    assert_invalid(await api.post(f"/api/merchant/orders/{order['id']}/price", {"total_fen": 0}, token=shop.owner_token),
+                   "total_fen")
     await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "balance"}, token=member.token)
     assert (await api.get(f"/api/mobile/{shop.id}/me", token=member.token)).body["balance_fen"] == 4200
     assert (await api.post(f"/api/merchant/orders/{order['id']}/price", {"total_fen": 500},
@@ -408,5 +411,5 @@ async def test_reward_points_already_spent_follow_the_shop_setting(api, make_sho
     # the merchant may reject it instead; a bad setting value is a 422
     assert (await api.post(f"/api/merchant/orders/{order['id']}/refund/reject", {"reason": "积分已用"},
                            token=shop.owner_token)).status == 200
-    assert (await api.patch("/api/merchant/settings", {"points": {"refund_spent_rewards": "maybe"}},
-                            token=shop.owner_token)).status == 422
+    assert_invalid(await api.patch("/api/merchant/settings", {"points": {"refund_spent_rewards": "maybe"}},
+                                   token=shop.owner_token), "points.refund_spent_rewards")

@@ -155,7 +155,7 @@ async def test_pay_config_validation_and_members_without_wechat(api, make_shop, 
     shop = await make_shop()
     bad = await api.call("PUT", "/api/merchant/payment/wechat",
                          {**fake_wechatpay.merchant_config("wxapp"), "private_key": "not a key"}, token=shop.owner_token)
-    assert bad.status == 422
+    assert_invalid(bad, "private_key")
     assert (await api.get("/api/merchant/payment/wechat", token=shop.owner_token)).body == {"configured": False}
     member = await make_member(shop.id)
     address_id = (await api.post(f"/api/mobile/{shop.id}/addresses", ADDRESS, token=member.token)).body["id"]
