@@ -477,7 +477,9 @@ async def test_a_balance_payment_just_after_expiry_is_refused_and_just_before_is
         if on_time:
             assert paid.status == 200 and (team["status"], team["paid_count"], balance) == ("success", 2, 5000 - 3900)
         else:
-            assert paid.status == 409 and paid.body["error"]["code"] == "team_unavailable", paid.body
+            # refused by the team's deadline, or as a cancelled order when the expiry job (every 0.5 s
+            # here) closed the team within the 50 ms
+            assert paid.status == 409 and paid.body["error"]["code"] in ("team_unavailable", "invalid_state"), paid.body
             # expired at its instant, whether or not the expiry job has run yet
             assert (team["status"], team["paid_count"], balance) == ("failed", 1, 5000)
 
