@@ -16,8 +16,8 @@ import subprocess
 
 import pytest
 
-from tests.conftest import MYSQL_URL, REDIS_URL, Api, make_config
 from tests.builders import buyer, fast_members, new_goods
+from tests.conftest import MYSQL_URL, REDIS_URL, Api, make_config
 from tests.helpers import ROOT, free_port, server_env, start_server_process, wait_listening
 from tests.ws_client import WsClient
 

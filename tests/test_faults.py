@@ -23,8 +23,8 @@ from models.order import PAID, Order
 from models.payment import Payment
 from services import order as order_service
 from services import payment as payment_service
-from tests.conftest import MYSQL_URL, REDIS_URL, Api, make_config
 from tests.builders import buyer, fast_members, new_goods, place_and_prepay, wechat_shop
+from tests.conftest import MYSQL_URL, REDIS_URL, Api, make_config
 from tests.helpers import free_port, mariadb_up, redis_cli, run, server_env, start_redis, start_server_process
 from tests.invariants import violations
 from tests.ws_client import WsClient

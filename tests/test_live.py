@@ -16,8 +16,8 @@ from models.events import OutboxEvent
 from models.user import Staff
 from services.account import hash_password
 from services.runtime import current
-from tests.conftest import Api, make_config, unique
 from tests.builders import assert_invalid, eventually
+from tests.conftest import Api, make_config, unique
 from tests.helpers import free_port, needs_redis, redis_cli, run_cli, server_env, start_redis, start_server_process
 from tests.ws_client import WsClient
 

@@ -22,8 +22,8 @@ import random
 import time
 
 from models.order import Order
-from tests.conftest import MYSQL_URL, REDIS_URL
 from tests.builders import buyer, campaign, eventually, fast_members, new_goods, seeded
+from tests.conftest import MYSQL_URL, REDIS_URL
 from tests.helpers import mariadb_up, redis_cli, run, start_redis
 from tests.invariants import violations
 from tests.ws_client import WsClient
