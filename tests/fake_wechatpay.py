@@ -55,6 +55,7 @@ class FakeWechatPay:
         self.fail_transfers = False  # answer transfers with a system error (WeChat having a bad day)
         self.fault: str | None = None  # every v3 call: "error" answers 500, "hang" answers after hang_seconds
         self.hang_seconds = 3.0
+        self.hanging = 0  # calls being held by the "hang" fault right now (a test can wait for one)
         self.v2_api_key = secrets.token_hex(16)
 
     def merchant_config(self, app_id: str) -> dict:
@@ -125,7 +126,11 @@ class FakeWechatPay:
         class Base(tornado.web.RequestHandler):
             async def prepare(self):
                 if fake.fault == "hang":
-                    await asyncio.sleep(fake.hang_seconds)
+                    fake.hanging += 1
+                    try:
+                        await asyncio.sleep(fake.hang_seconds)
+                    finally:
+                        fake.hanging -= 1
                 elif fake.fault == "error":
                     self.set_status(500)
                     self.finish({"code": "SYSTEM_ERROR", "message": "system busy, try again"})

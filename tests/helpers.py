@@ -1,4 +1,5 @@
-"""Helpers for tests that run `server.py` as a real subprocess."""
+"""Helpers for tests that run `server.py` as a real subprocess, or stop and start the MariaDB and
+Redis they share (only the fault and soak tests do that; see their module docstrings)."""
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +10,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import REDIS_URL
+
 ROOT = Path(__file__).resolve().parent.parent
+
+needs_redis = pytest.mark.skipif(not REDIS_URL, reason="needs MALL_TEST_REDIS_URL: several processes share Redis")
 
 
 def free_port() -> int:
@@ -63,3 +70,25 @@ async def wait_listening(port: int, process: subprocess.Popen, attempts: int = 2
         except OSError:
             await asyncio.sleep(0.05)
     raise RuntimeError(f"nothing listens on {port}")
+
+
+def redis_cli(*args) -> None:
+    subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", *args], capture_output=True, timeout=10)
+
+
+def start_redis() -> None:
+    subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
+                    "--save", "", "--appendonly", "no"], check=True, capture_output=True, timeout=10)
+
+
+async def run(*command: str) -> None:
+    """A command without blocking the event loop the in-process server runs on."""
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL,
+                                                   stderr=asyncio.subprocess.DEVNULL)
+    await process.wait()
+
+
+async def mariadb_up() -> bool:
+    process = await asyncio.create_subprocess_exec("mysqladmin", "-uroot", "--connect-timeout=1", "ping",
+                                                   stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    return await process.wait() == 0

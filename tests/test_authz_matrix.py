@@ -16,21 +16,15 @@ after: no refused request changes anything.
 from __future__ import annotations
 
 import datetime
-import json
 import re
 
 from handlers.openapi import spec
 from handlers.routes import ROUTES
-from models.base import BaseModel
 from models.member import Member
-from models.shop import Shop
-from models.stats import DailyGoodsStat, DailyStat
-from models.system import AdminUser, PlatformSettings
 from models.user import Staff
 from services.account import hash_password, issue_token
+from tests.builders import buyer, fast_members, new_goods, open_and_pay, snapshot
 from tests.conftest import unique
-from tests.test_groups import open_and_pay
-from tests.test_orders import buyer, fast_members, new_goods
 
 MARK = "ZQXMARKA"  # in every name of shop A: must never appear in anything shop B is shown
 MISSING = 999_999_999
@@ -109,32 +103,6 @@ def url(operation: dict, shop_id: int, objects: dict, object_id: int | None = No
                 value = object_id if object_id is not None else objects[kind_used]
         path = path.replace(placeholder, str(value), 1)
     return path, kind_used
-
-
-def _models_with_shop_id() -> list[type]:
-    found, stack = [], list(BaseModel.__subclasses__())
-    while stack:
-        model = stack.pop()
-        stack.extend(model.__subclasses__())
-        if "shop_id" in model._meta.fields and not model.__subclasses__() \
-                and model not in (DailyStat, DailyGoodsStat):  # rollups are made by the job, at any time
-            found.append(model)
-    return found
-
-
-async def snapshot(shop_ids: list[int]) -> dict:
-    """Every stored row of the shops, and the platform's admins and settings, as text."""
-    def rows(query) -> list:
-        return [json.dumps(row, sort_keys=True, default=str) for row in query]
-
-    taken = {}
-    for model in _models_with_shop_id():
-        taken[model.__name__] = rows(await model.select().where(model.shop_id.in_(shop_ids))
-                                     .order_by(model.id).dicts().aio_execute())
-    taken["Shop"] = rows(await Shop.select().where(Shop.id.in_(shop_ids)).dicts().aio_execute())
-    taken["AdminUser"] = rows(await AdminUser.select().order_by(AdminUser.id).dicts().aio_execute())
-    taken["PlatformSettings"] = rows(await PlatformSettings.select().dicts().aio_execute())
-    return taken
 
 
 async def populated_shop(api, make_shop) -> dict:

@@ -11,8 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.test_authz_matrix import snapshot
-from tests.test_orders import ADDRESS, buyer, fast_members, new_goods
+from tests.builders import ADDRESS, assert_invalid, buyer, fast_members, new_goods, snapshot
 from tests.ws_client import WsClient
 
 # values that are wrong for some field or other: types, bounds, sizes, encodings
@@ -41,6 +40,8 @@ async def hostile_fields(api, method, path, valid: dict, token: str, shop_ids: l
             assert response.status < 500, (path, field, repr(value)[:40], response.status, response.body)
             if response.status != expect:
                 assert 400 <= response.status < 500 and error_body(response), (path, field, repr(value)[:40])
+                if response.body["error"]["code"] == "validation_failed":
+                    assert_invalid(response, field)
                 assert await snapshot(shop_ids) == before, (path, field, repr(value)[:40])
                 refused += 1
     return refused
@@ -67,6 +68,8 @@ async def test_hostile_values_in_every_field_are_refused_cleanly(api, make_shop)
                                       token=member.token)
             assert response.status in (201, 404, 409, 422) and (response.status == 201 or error_body(response)), \
                 (field, repr(value)[:40], response.body)
+            if response.status == 422:
+                assert_invalid(response, f"items.0.{field}")
             refused += response.status != 201
     assert refused > 100
     me = (await api.get(f"{mobile}/me", token=member.token)).body

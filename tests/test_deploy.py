@@ -16,9 +16,9 @@ import subprocess
 
 import pytest
 
+from tests.builders import buyer, fast_members, new_goods
 from tests.conftest import MYSQL_URL, REDIS_URL, Api, make_config
 from tests.helpers import ROOT, free_port, server_env, start_server_process, wait_listening
-from tests.test_orders import buyer, fast_members, new_goods
 from tests.ws_client import WsClient
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)

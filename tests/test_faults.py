@@ -23,12 +23,10 @@ from models.order import PAID, Order
 from models.payment import Payment
 from services import payment
 from services.payment import providers as payment_providers
+from tests.builders import buyer, fast_members, new_goods, place_and_prepay, wechat_shop
 from tests.conftest import MYSQL_URL, REDIS_URL, Api, make_config
-from tests.helpers import free_port, server_env, start_server_process
+from tests.helpers import free_port, mariadb_up, redis_cli, run, server_env, start_redis, start_server_process
 from tests.invariants import violations
-from tests.test_live import _redis_cli, _start_redis
-from tests.test_orders import buyer, fast_members, new_goods
-from tests.test_wechatpay import place_and_prepay, wechat_shop
 from tests.ws_client import WsClient
 
 needs_mysql = pytest.mark.skipif(not MYSQL_URL, reason="restarts MariaDB: needs MALL_TEST_MYSQL_URL")
@@ -114,19 +112,6 @@ async def check_answers_hold(shop_id: int, outcomes: list[Outcome]) -> None:
             assert orders[outcome.order_id] >= PAID, outcome
 
 
-async def run(*command: str) -> None:
-    """A command without blocking the event loop the in-process server runs on."""
-    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL,
-                                                   stderr=asyncio.subprocess.DEVNULL)
-    await process.wait()
-
-
-async def mariadb_up() -> bool:
-    process = await asyncio.create_subprocess_exec("mysqladmin", "-uroot", "--connect-timeout=1", "ping",
-                                                   stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    return await process.wait() == 0
-
-
 @needs_mysql
 async def test_mariadb_restart_under_load_is_503_then_recovers_with_nothing_half_written(server, api, make_shop):
     shop, goods, buyers = await shop_under_load(api, make_shop, 12)
@@ -175,10 +160,10 @@ async def test_redis_stopped_under_load_orders_go_on_and_their_events_arrive_aft
     async with order_load([api], shop, buyers, goods["id"]) as outcomes:
         await asyncio.sleep(0.5)
         try:
-            _redis_cli("shutdown", "nosave")
+            redis_cli("shutdown", "nosave")
             await asyncio.sleep(1.5)
         finally:
-            _start_redis()
+            start_redis()
         await asyncio.sleep(1.0)
     statuses = collections.Counter(o.status for o in outcomes)
     assert set(statuses) == {200, 201}, statuses  # orders and payments need the database only

@@ -6,19 +6,8 @@ import asyncio
 import secrets
 
 from services import member as member_service
+from tests.builders import assert_invalid, configure_wechat
 from tests.conftest import unique
-
-
-async def configure_wechat(api, shop, fake_wechat) -> tuple[str, str]:
-    mini, oa = unique("wxmini"), unique("wxoa")
-    fake_wechat.add_app(mini, "mini-secret-" + mini)
-    fake_wechat.add_app(oa, "oa-secret-" + oa)
-    saved = await api.call("PUT", "/api/merchant/wechat", {
-        "mini_app_id": mini, "mini_app_secret": "mini-secret-" + mini,
-        "oa_app_id": oa, "oa_app_secret": "oa-secret-" + oa}, token=shop.owner_token)
-    assert saved.status == 200
-    assert saved.body == {"mini_app_id": mini, "mini_app_secret_set": True, "oa_app_id": oa, "oa_app_secret_set": True}
-    return mini, oa
 
 
 async def test_wechat_mini_program_login_creates_then_finds_the_member(api, make_shop, fake_wechat):
@@ -45,7 +34,7 @@ async def test_wechat_mini_program_login_creates_then_finds_the_member(api, make
     used = fake_wechat.login_code(mini, openid)
     assert (await api.post(path, {"code": used})).status == 200
     assert (await api.post(path, {"code": used})).status == 401  # codes are single-use
-    assert (await api.post(path, {"code": ""})).status == 422
+    assert_invalid(await api.post(path, {"code": ""}), "code")
     members = await api.get("/api/merchant/members", token=shop.owner_token)
     assert members.body["total"] == 1
 
@@ -88,7 +77,7 @@ async def test_profile_and_mobile_binding(api, make_shop, make_member, fake_wech
     profile = await api.patch(f"/api/mobile/{shop.id}/me", {"nickname": "新名字", "gender": 2,
                                                              "avatar": "https://img.example.com/me.png"}, token=token)
     assert profile.status == 200 and profile.body["nickname"] == "新名字" and profile.body["gender"] == 2
-    assert (await api.patch(f"/api/mobile/{shop.id}/me", {"gender": 7}, token=token)).status == 422
+    assert_invalid(await api.patch(f"/api/mobile/{shop.id}/me", {"gender": 7}, token=token), "gender")
     other = await make_member(shop.id)
     taken = await api.post(f"/api/mobile/{shop.id}/me/mobile", {"mobile": other.mobile}, token=token)
     assert taken.status == 409 and taken.body["error"]["code"] == "mobile_taken"
@@ -159,8 +148,7 @@ async def test_address_rules(api, make_shop, make_member):
     assert [(a["id"], a["is_default"]) for a in listing] == [(second.body["id"], True), (first.body["id"], False)]
     for bad, field in ((address(mobile="123"), "mobile"), (address(province=""), "province"),
                        (address(district="   "), "district"), (address(detail=None), "detail")):
-        response = await api.post(base, bad, token=member.token)
-        assert response.status == 422 and field in [f["field"] for f in response.body["error"]["details"]["fields"]]
+        assert_invalid(await api.post(base, bad, token=member.token), field)
     foreign = f"{base}/{first.body['id']}"
     assert (await api.get(foreign, token=stranger.token)).status == 404
     assert (await api.patch(foreign, {"name": "x"}, token=stranger.token)).status == 404
@@ -205,7 +193,7 @@ async def test_points_adjustment_and_merchant_ledger(api, make_shop, make_member
     path = f"/api/merchant/members/{member.id}/points"
     assert (await api.post(path, {"delta": 50, "remark": "签到"}, token=shop.owner_token)).body["points"] == 50
     assert (await api.post(path, {"delta": -51}, token=shop.owner_token)).status == 409
-    assert (await api.post(path, {"delta": "50"}, token=shop.owner_token)).status == 422
+    assert_invalid(await api.post(path, {"delta": "50"}, token=shop.owner_token), "delta")
     ledger = (await api.get(f"/api/merchant/members/{member.id}/ledger?currency=points", token=shop.owner_token)).body
     assert [(r["amount"], r["balance_after"], r["remark"]) for r in ledger["items"]] == [(50, 50, "签到")]
 
@@ -248,7 +236,8 @@ async def test_levels_upgrade_with_spending_and_member_management(api, make_shop
                              token=token)).body
     gold = (await api.post("/api/merchant/levels", {"name": "金卡", "threshold_fen": 50000, "discount_percent": 95},
                            token=token)).body
-    assert (await api.post("/api/merchant/levels", {"name": "x", "discount_percent": 0}, token=token)).status == 422
+    assert_invalid(await api.post("/api/merchant/levels", {"name": "x", "discount_percent": 0}, token=token),
+                   "discount_percent")
     member = await make_member(shop.id)
     # completed-order spending (the orders module calls this when an order completes)
     assert await member_service.record_spending(shop.id, member.id, 9999) is None
@@ -261,7 +250,7 @@ async def test_levels_upgrade_with_spending_and_member_management(api, make_shop
     tagged = await api.patch(f"/api/merchant/members/{other.id}", {"tags": ["vip", "团长"], "is_blacklisted": True,
                                                                    "level_id": silver["id"]}, token=token)
     assert tagged.status == 200 and tagged.body["tags"] == sorted(["vip", "团长"]) and tagged.body["is_blacklisted"]
-    assert (await api.patch(f"/api/merchant/members/{other.id}", {"level_id": 999999}, token=token)).status == 422
+    assert_invalid(await api.patch(f"/api/merchant/members/{other.id}", {"level_id": 999999}, token=token), "level_id")
     by_level = (await api.get(f"/api/merchant/members?level_id={gold['id']}", token=token)).body
     assert [m["id"] for m in by_level["items"]] == [member.id]
     by_tag = (await api.get("/api/merchant/members?tag=团长", token=token)).body

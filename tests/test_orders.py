@@ -6,44 +6,10 @@ import asyncio
 import datetime
 
 from models.base import utcnow
-from models.member import Member
 from models.order import Order
 from services import orders as order_service
-from services.account import issue_token
-from tests.conftest import MemberFixture
+from tests.builders import ADDRESS, assert_invalid, buyer, fast_members, new_goods
 from tests.ws_client import WsClient
-
-ADDRESS = {"name": "王五", "mobile": "13912345678", "province": "上海市", "city": "上海市", "district": "浦东新区",
-           "detail": "世纪大道 100 号"}
-
-
-async def fast_members(shop_id: int, count: int) -> list[MemberFixture]:
-    """Members created directly (no password hashing): for races that need many buyers."""
-    members = []
-    for i in range(count):
-        row = await Member.aio_create(shop_id=shop_id, nickname=f"buyer{i}")
-        members.append(MemberFixture(row.id, shop_id, "", issue_token("member", row.id, 1, shop_id=shop_id)))
-    return members
-
-
-async def buyer(api, shop, member, balance_fen: int = 0) -> int:
-    """Give the member an address (and balance); returns the address id."""
-    if balance_fen:
-        topped = await api.post(f"/api/merchant/members/{member.id}/balance", {"delta_fen": balance_fen},
-                                token=shop.owner_token)
-        assert topped.status == 200
-    created = await api.post(f"/api/mobile/{shop.id}/addresses", ADDRESS, token=member.token)
-    assert created.status == 201
-    return created.body["id"]
-
-
-async def new_goods(api, shop, **overrides) -> dict:
-    body = {"title": "Tea", "price_fen": 1000, "stock": 10, "status": "on_sale",
-            "images": ["https://img.example.com/t.jpg"], **overrides}
-    created = await api.post("/api/merchant/goods", body, token=shop.owner_token)
-    assert created.status == 201, created.body
-    return created.body
-
 
 async def test_preview_prices_exactly_like_the_order(api, make_shop, make_member):
     shop = await make_shop()
@@ -77,8 +43,10 @@ async def test_preview_prices_exactly_like_the_order(api, make_shop, make_member
     assert order.body["items"][1]["sku_title"] == "L" and len(order.body["order_no"]) == 26
     # the answer to the POST is rendered without reading the order back: it must be what a GET shows
     assert (await api.get(f"/api/mobile/{shop.id}/orders/{order.body['id']}", token=member.token)).body == order.body
-    assert (await api.post(f"/api/mobile/{shop.id}/orders/preview", {"items": items, "coupon_id": 5},
-                           token=member.token)).status == 422
+    unknown_coupon = await api.post(f"/api/mobile/{shop.id}/orders/preview", {"items": items, "coupon_id": 5},
+                                    token=member.token)
+    assert unknown_coupon.status == 422 and unknown_coupon.body["error"]["code"] == "coupon_unavailable"
+    assert unknown_coupon.body["error"]["details"]["coupon_id"] == 5, unknown_coupon.body
 
 
 async def test_full_flow_with_live_events(server, api, make_shop, make_member):
@@ -273,7 +241,8 @@ async def test_refund_rejection_and_merchant_edits(api, make_shop, make_member):
     repriced = await api.post(f"/api/merchant/orders/{order['id']}/price", {"total_fen": 800}, token=shop.owner_token)
     assert repriced.status == 200 and repriced.body["total_fen"] == 800 and repriced.body["price_adjustment_fen"] == -200
     assert repriced.body["logs"][-1]["note"] == '{"before_fen": 1000, "after_fen": 800}'
-    assert (await api.post(f"/api/merchant/orders/{order['id']}/price", {"total_fen": 0}, token=shop.owner_token)).status == 422
+    assert_invalid(await api.post(f"/api/merchant/orders/{order['id']}/price", {"total_fen": 0}, token=shop.owner_token),
+                   "total_fen")
     await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "balance"}, token=member.token)
     assert (await api.get(f"/api/mobile/{shop.id}/me", token=member.token)).body["balance_fen"] == 4200
     assert (await api.post(f"/api/merchant/orders/{order['id']}/price", {"total_fen": 500},
@@ -442,5 +411,5 @@ async def test_reward_points_already_spent_follow_the_shop_setting(api, make_sho
     # the merchant may reject it instead; a bad setting value is a 422
     assert (await api.post(f"/api/merchant/orders/{order['id']}/refund/reject", {"reason": "积分已用"},
                            token=shop.owner_token)).status == 200
-    assert (await api.patch("/api/merchant/settings", {"points": {"refund_spent_rewards": "maybe"}},
-                            token=shop.owner_token)).status == 422
+    assert_invalid(await api.patch("/api/merchant/settings", {"points": {"refund_spent_rewards": "maybe"}},
+                                   token=shop.owner_token), "points.refund_spent_rewards")

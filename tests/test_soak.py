@@ -7,6 +7,11 @@ screen exactly once, in gapless seq order.
 30 s in CI; MALL_SOAK_SECONDS=300 for the long run (RELIABILITY.md). MALL_SOAK_FAULTS=1 also
 restarts Redis and (MariaDB pass) MariaDB during the run: 503s are then allowed while a dependency
 is down, and a screen that is told to `resync` refetches the feed by REST, as a client must.
+
+The random seed is printed (`soak seed N`, shown with a failure; `-s` shows it always) and is in
+every assertion message; MALL_SOAK_SEED=N replays the run: the same prices and, for each shopper
+and the merchant, the same sequence of choices (each draws from its own generator, so the choices
+do not depend on how the actors interleave; what the server answers still may).
 """
 from __future__ import annotations
 
@@ -17,12 +22,10 @@ import random
 import time
 
 from models.order import Order
+from tests.builders import buyer, campaign, eventually, fast_members, new_goods, seeded
 from tests.conftest import MYSQL_URL, REDIS_URL
+from tests.helpers import mariadb_up, redis_cli, run, start_redis
 from tests.invariants import violations
-from tests.test_faults import mariadb_up, run
-from tests.test_groups import campaign
-from tests.test_live import _redis_cli, _start_redis
-from tests.test_orders import buyer, fast_members, new_goods
 from tests.ws_client import WsClient
 
 SECONDS = float(os.environ.get("MALL_SOAK_SECONDS", "30"))
@@ -52,7 +55,7 @@ class Screen:
 
 
 async def test_soak_mixed_traffic_keeps_every_invariant(server, api, make_shop):
-    rng = random.Random(os.environ.get("MALL_SOAK_SEED", str(time.time_ns())))
+    seed, rng = seeded("soak")
     shop = await make_shop()
     owner = shop.owner_token
     goods = [await new_goods(api, shop, title=f"G{i}", price_fen=rng.randrange(100, 3000), stock=STOCK) for i in range(4)]
@@ -82,7 +85,8 @@ async def test_soak_mixed_traffic_keeps_every_invariant(server, api, make_shop):
             refusals[response.body["error"]["code"]] += 1
         return response
 
-    async def shopper(member) -> None:
+    async def shopper(index: int, member) -> None:
+        rng = random.Random(f"{seed}:shopper:{index}")
         mobile, token = f"/api/mobile/{shop.id}", member.token
         while time.monotonic() < deadline:
             action = rng.choices(["browse", "cart", "order", "cancel", "refund", "confirm", "team"],
@@ -121,6 +125,7 @@ async def test_soak_mixed_traffic_keeps_every_invariant(server, api, make_shop):
                     await call("pay", "POST", f"{mobile}/orders/{joined.body['order']['id']}/pay", {"method": "balance"}, token)
 
     async def merchant() -> None:
+        rng = random.Random(f"{seed}:merchant")
         while time.monotonic() < deadline:
             action = rng.choice(["ship", "refunds", "restock", "top_up", "list"])
             if action in ("ship", "list"):
@@ -146,9 +151,9 @@ async def test_soak_mixed_traffic_keeps_every_invariant(server, api, make_shop):
         while FAULTS and time.monotonic() < deadline - 20:
             await asyncio.sleep(min(30.0, max(0.0, deadline - 20 - time.monotonic())))
             if REDIS_URL and time.monotonic() < deadline - 20:
-                _redis_cli("shutdown", "nosave")
+                redis_cli("shutdown", "nosave")
                 await asyncio.sleep(2)
-                _start_redis()
+                start_redis()
                 faults.append("redis restart")
             await asyncio.sleep(5)
             if MYSQL_URL and time.monotonic() < deadline - 20:
@@ -159,23 +164,21 @@ async def test_soak_mixed_traffic_keeps_every_invariant(server, api, make_shop):
                     await asyncio.sleep(0.05)
                 faults.append("mariadb restart")
 
-    await asyncio.gather(*(shopper(m) for m in shoppers), merchant(), inject_faults())
+    await asyncio.gather(*(shopper(i, m) for i, m in enumerate(shoppers)), merchant(), inject_faults())
 
     bad = {key: count for key, count in statuses.items() if key[1] >= 500 and not (FAULTS and key[1] == 503)}
-    assert not bad, bad
-    assert await violations(shop.id, stocked) == []
+    assert not bad, (f"seed {seed}", bad)
+    assert await violations(shop.id, stocked) == [], f"seed {seed}"
     paid = {o.id for o in await Order.select(Order.id).where((Order.shop_id == shop.id)
                                                              & Order.paid_at.is_null(False)).aio_execute()}
-    settle_by = asyncio.get_running_loop().time() + 20
-    while any(not screen.resyncs and not paid <= set(screen.paid) for screen in screens) \
-            and asyncio.get_running_loop().time() < settle_by:
-        await asyncio.sleep(0.1)
+    await eventually(lambda: all(screen.resyncs or paid <= set(screen.paid) for screen in screens), timeout=20,
+                     what=f"every screen has every order.paid (seed {seed})")
     for screen in screens:
         for epoch, seqs in screen.seqs.items():
-            assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), (epoch, "gap or repeat")
-        assert all(count == 1 for count in screen.paid.values()), "an order.paid arrived twice"
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), (f"seed {seed}", epoch, "gap or repeat")
+        assert set(screen.paid.values()) <= {1}, (f"seed {seed}", "an order.paid arrived twice")
         if not screen.resyncs:  # told to resync: the REST list is the truth from there on
-            assert set(screen.paid) == paid
+            assert set(screen.paid) == paid, f"seed {seed}"
         screen.client.close()
     for follower in followers:
         follower.cancel()
@@ -183,7 +186,7 @@ async def test_soak_mixed_traffic_keeps_every_invariant(server, api, make_shop):
     per_kind = collections.Counter()
     for (kind, status), count in statuses.items():
         per_kind[kind] += count
-    print(f"\nsoak {SECONDS:.0f}s: {requests} requests ({requests / SECONDS:.0f}/s), {len(paid)} paid orders, "
+    print(f"\nsoak {SECONDS:.0f}s, seed {seed}: {requests} requests ({requests / SECONDS:.0f}/s), {len(paid)} paid orders, "
           f"faults {faults or 'none'}, statuses {dict(collections.Counter(s for _, s in statuses.elements()))}, "
           f"per kind {dict(per_kind)}, 4xx codes {dict(refusals)}, screens resynced {[s.resyncs for s in screens]}, violations 0")
-    assert len(paid) > 10 and requests > 100
+    assert len(paid) > 10 and requests > 100, f"seed {seed}"

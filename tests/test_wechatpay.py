@@ -13,35 +13,9 @@ from models.base import utcnow
 from models.order import Order, OrderLog
 from models.payment import Payment
 from services import payment
-from tests.test_members import configure_wechat
-from tests.test_orders import ADDRESS, new_goods
+from tests.builders import (ADDRESS, assert_invalid, configure_wechat, eventually, new_goods, notify, place_and_prepay,
+                            wechat_shop)
 from tests.ws_client import WsClient
-
-
-async def wechat_shop(api, make_shop, fake_wechat, fake_wechatpay):
-    """A shop with a mini-program and WeChat Pay, a member logged in by WeChat, an address, goods."""
-    shop = await make_shop()
-    mini, _ = await configure_wechat(api, shop, fake_wechat)
-    saved = await api.call("PUT", "/api/merchant/payment/wechat", fake_wechatpay.merchant_config(mini),
-                           token=shop.owner_token)
-    assert saved.status == 200 and saved.body["configured"] and "private_key" not in saved.body
-    login = await api.post(f"/api/mobile/{shop.id}/auth/wechat", {"code": fake_wechat.login_code(mini, "o_" + secrets.token_hex(6))})
-    token, member_id = login.body["token"], login.body["member"]["id"]
-    address_id = (await api.post(f"/api/mobile/{shop.id}/addresses", ADDRESS, token=token)).body["id"]
-    goods = await new_goods(api, shop, price_fen=1990, stock=5)
-    return shop, token, member_id, address_id, goods
-
-
-async def place_and_prepay(api, shop, token, address_id, goods) -> dict:
-    order = (await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": goods["id"], "quantity": 1}],
-                                                              "address_id": address_id}, token=token)).body
-    prepay = await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "wechat"}, token=token)
-    assert prepay.status == 200, prepay.body
-    return {**order, "pay_params": prepay.body["pay_params"]}
-
-
-async def notify(api, shop, headers, body):
-    return await api.call("POST", f"/api/pay/wechat/v3/notify/{shop.id}", raw=body, headers=headers)
 
 
 async def test_wechat_pay_flow_and_replays(server, api, make_shop, fake_wechat, fake_wechatpay):
@@ -116,15 +90,16 @@ async def test_the_price_is_frozen_before_wechat_is_asked(api, make_shop, fake_w
     shop, token, _, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
     order = (await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": goods["id"], "quantity": 1}],
                                                               "address_id": address_id}, token=token)).body
+    hang_seconds = fake_wechatpay.hang_seconds
     fake_wechatpay.fault, fake_wechatpay.hang_seconds = "hang", 1.0
     try:
         prepay = asyncio.ensure_future(api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "wechat"},
                                                 token=token))
-        await asyncio.sleep(0.4)  # the call to WeChat Pay is in flight
+        await eventually(lambda: fake_wechatpay.hanging, what="the call to WeChat Pay is in flight")
         changed = await api.post(f"/api/merchant/orders/{order['id']}/price", {"total_fen": 990}, token=shop.owner_token)
         assert changed.status == 409 and changed.body["error"]["code"] == "price_frozen", changed.body
     finally:
-        fake_wechatpay.fault = None
+        fake_wechatpay.fault, fake_wechatpay.hang_seconds = None, hang_seconds
     assert (await prepay).status == 200
     assert fake_wechatpay.prepays[order["order_no"]]["amount"]["total"] == 1990
     assert (await notify(api, shop, *fake_wechatpay.notification(order["order_no"]))).status == 200
@@ -180,7 +155,7 @@ async def test_pay_config_validation_and_members_without_wechat(api, make_shop, 
     shop = await make_shop()
     bad = await api.call("PUT", "/api/merchant/payment/wechat",
                          {**fake_wechatpay.merchant_config("wxapp"), "private_key": "not a key"}, token=shop.owner_token)
-    assert bad.status == 422
+    assert_invalid(bad, "private_key")
     assert (await api.get("/api/merchant/payment/wechat", token=shop.owner_token)).body == {"configured": False}
     member = await make_member(shop.id)
     address_id = (await api.post(f"/api/mobile/{shop.id}/addresses", ADDRESS, token=member.token)).body["id"]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from tests.e2e.conftest import SCREENSHOTS
-from tests.test_groups import campaign, join_and_pay, members_with_money, open_and_pay
-from tests.test_orders import ADDRESS
+from tests.builders import ADDRESS, campaign, join_and_pay, members_with_money, new_goods, open_and_pay
 
 TIMEOUT_MS = 10_000
 
@@ -52,7 +51,6 @@ async def test_team_page_fills_live_and_a_second_tab_joins(server, api, make_sho
 async def test_board_shows_paid_orders_and_recovers_from_a_dropped_socket(server, api, make_shop, make_member,
                                                                           page_factory):
     from events import connections
-    from tests.test_orders import new_goods
 
     shop = await make_shop()
     goods = await new_goods(api, shop, price_fen=2500, stock=20)
