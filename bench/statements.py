@@ -65,8 +65,8 @@ async def measure(database_url: str, redis_url: str) -> dict[str, collections.Co
 
         await create_or_update_admin("bench_admin", "bench-pass-1")
         admin = (await call("POST", "/api/admin/auth/login", {"username": "bench_admin", "password": "bench-pass-1"}))["token"]
-        shop = await call("POST", "/api/admin/shops", {"name": "S", "owner_username": f"o{run}", "owner_password": "owner-pass-1"},
-                          admin)
+        shop = await call("POST", "/api/admin/shops",
+                          {"name": "S", "owner_username": f"o{run}", "owner_password": "owner-pass-1"}, admin)
         owner = (await call("POST", "/api/merchant/auth/login", {"username": f"o{run}", "password": "owner-pass-1"}))["token"]
         goods = await call("POST", "/api/merchant/goods", {"title": "Tea", "price_fen": 1000, "stock": 100,
                                                            "status": "on_sale"}, owner)

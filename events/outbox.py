@@ -21,8 +21,8 @@ import json
 import secrets
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
-from models.db import database, retry_on_deadlock
 from lib.runtime import current
+from models.db import database, retry_on_deadlock
 from models.events import OutboxEvent
 
 _pending: contextvars.ContextVar[list | None] = contextvars.ContextVar("outbox_pending", default=None)

@@ -1,0 +1,1 @@
+"""HTTP and WebSocket handlers: parse, authorize (once per audience, in handlers/base.py), call a service, render."""

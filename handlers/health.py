@@ -1,3 +1,4 @@
+"""`GET /api/health`: whether this process can reach its database and bus (for load balancers and operators)."""
 from handlers.base import ApiHandler
 from services import health
 

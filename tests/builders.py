@@ -215,7 +215,8 @@ async def wechat_shop(api, make_shop, fake_wechat, fake_wechatpay):
     saved = await api.call("PUT", "/api/merchant/payment/wechat", fake_wechatpay.merchant_config(mini),
                            token=shop.owner_token)
     assert saved.status == 200 and saved.body["configured"] and "private_key" not in saved.body
-    login = await api.post(f"/api/mobile/{shop.id}/auth/wechat", {"code": fake_wechat.login_code(mini, "o_" + secrets.token_hex(6))})
+    code = fake_wechat.login_code(mini, "o_" + secrets.token_hex(6))
+    login = await api.post(f"/api/mobile/{shop.id}/auth/wechat", {"code": code})
     token, member_id = login.body["token"], login.body["member"]["id"]
     address_id = (await api.post(f"/api/mobile/{shop.id}/addresses", ADDRESS, token=token)).body["id"]
     goods = await new_goods(api, shop, price_fen=1990, stock=5)

@@ -137,7 +137,8 @@ class FakeWechatPay:
                     return
                 fields = dict(AUTH.findall(self.request.headers.get("Authorization", "")))
                 body = self.request.body.decode()
-                message = f"{self.request.method}\n{self.request.uri}\n{fields.get('timestamp')}\n{fields.get('nonce_str')}\n{body}\n"
+                message = (f"{self.request.method}\n{self.request.uri}\n{fields.get('timestamp')}\n"
+                           f"{fields.get('nonce_str')}\n{body}\n")
                 try:
                     assert fields.get("mchid") == fake.mch_id and fields.get("serial_no") == fake.cert_serial_no
                     fake.merchant_key.public_key().verify(base64.b64decode(fields.get("signature", "")), message.encode(),

@@ -17,8 +17,17 @@ from models.groups import GroupTeam
 from models.user import Staff
 from services import perm
 from services.account import hash_password, issue_token
-from tests.builders import (assert_invalid, buyer, campaign, eventually, fast_members, join_and_pay, members_with_money,
-                            new_goods, open_and_pay)
+from tests.builders import (
+    assert_invalid,
+    buyer,
+    campaign,
+    eventually,
+    fast_members,
+    join_and_pay,
+    members_with_money,
+    new_goods,
+    open_and_pay,
+)
 from tests.conftest import unique
 from tests.helpers import needs_redis
 from tests.ws_client import WsClient
@@ -274,7 +283,8 @@ async def test_platform_admins_settings_and_stats(api, admin_token, make_shop):
                            token=admin_token)).status == 409
     ops_token = (await api.post("/api/admin/auth/login", {"username": name, "password": "ops-pass-12"})).body["token"]
     assert (await api.get("/api/admin/stats", token=ops_token)).status == 200
-    me = [a for a in (await api.get("/api/admin/admins?page_size=100", token=ops_token)).body["items"] if a["username"] == name][0]
+    admins = (await api.get("/api/admin/admins?page_size=100", token=ops_token)).body["items"]
+    me = [a for a in admins if a["username"] == name][0]
     assert (await api.patch(f"/api/admin/admins/{me['id']}", {"is_active": False}, token=ops_token)).status == 409
     assert (await api.patch(f"/api/admin/admins/{me['id']}", {"is_active": False}, token=admin_token)).status == 200
     assert (await api.get("/api/admin/stats", token=ops_token)).status == 401
@@ -446,7 +456,8 @@ async def test_changing_ones_own_staff_or_admin_password_needs_the_current_one_a
 
     name = unique("ops")
     await api.post("/api/admin/admins", {"username": name, "password": "ops-pass-12"}, token=admin_token)
-    login = lambda password: api.post("/api/admin/auth/login", {"username": name, "password": password})
+    def login(password):
+        return api.post("/api/admin/auth/login", {"username": name, "password": password})
     ops_token, ops_second = (await login("ops-pass-12")).body["token"], (await login("ops-pass-12")).body["token"]
     me = [a for a in (await api.get("/api/admin/admins?page_size=100", token=ops_token)).body["items"]
           if a["username"] == name][0]

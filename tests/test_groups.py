@@ -8,8 +8,19 @@ import datetime
 from models.base import utcnow
 from models.groups import GroupTeam
 from services import groups
-from tests.builders import (assert_invalid, campaign, goods_with_skus, join_and_pay, members_with_money, new_goods, notify,
-                            open_and_pay, place_and_prepay, refund, wechat_shop)
+from tests.builders import (
+    assert_invalid,
+    campaign,
+    goods_with_skus,
+    join_and_pay,
+    members_with_money,
+    new_goods,
+    notify,
+    open_and_pay,
+    place_and_prepay,
+    refund,
+    wechat_shop,
+)
 from tests.ws_client import WsClient
 
 

@@ -111,7 +111,8 @@ async def test_password_change_needs_the_current_one_and_revokes_every_older_tok
         revoked = await api.get(f"/api/mobile/{shop.id}/me", token=token)
         assert revoked.status == 401 and revoked.body["error"]["code"] == "token_revoked"
     assert (await api.get(f"/api/mobile/{shop.id}/me", token=changed.body["token"])).status == 200
-    login = lambda password: api.post(f"/api/mobile/{shop.id}/auth/login", {"mobile": member.mobile, "password": password})
+    def login(password):
+        return api.post(f"/api/mobile/{shop.id}/auth/login", {"mobile": member.mobile, "password": password})
     assert (await login("member-pass-1")).status == 401
     assert (await login("new-pass-12")).status == 200
     # binding the mobile alone changes no credential and keeps the session

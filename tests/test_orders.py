@@ -11,6 +11,7 @@ from services import orders as order_service
 from tests.builders import ADDRESS, assert_invalid, buyer, fast_members, new_goods
 from tests.ws_client import WsClient
 
+
 async def test_preview_prices_exactly_like_the_order(api, make_shop, make_member):
     shop = await make_shop()
     await api.patch("/api/merchant/settings", {"order": {"shipping_fee_fen": 800}}, token=shop.owner_token)

@@ -13,8 +13,7 @@ from models.base import utcnow
 from models.order import Order, OrderLog
 from models.payment import Payment
 from services import payment
-from tests.builders import (ADDRESS, assert_invalid, configure_wechat, eventually, new_goods, notify, place_and_prepay,
-                            wechat_shop)
+from tests.builders import ADDRESS, assert_invalid, configure_wechat, eventually, new_goods, notify, place_and_prepay, wechat_shop
 from tests.ws_client import WsClient
 
 
@@ -176,7 +175,8 @@ async def test_wechat_pay_apiv2_flow(api, make_shop, fake_wechat, fake_wechatpay
     saved = await api.call("PUT", "/api/merchant/payment/wechat", fake_wechatpay.v2_merchant_config(mini),
                            token=shop.owner_token)
     assert saved.status == 200 and saved.body["api_version"] == "v2" and "v2_api_key" not in saved.body
-    login = await api.post(f"/api/mobile/{shop.id}/auth/wechat", {"code": fake_wechat.login_code(mini, "o_" + secrets.token_hex(6))})
+    code = fake_wechat.login_code(mini, "o_" + secrets.token_hex(6))
+    login = await api.post(f"/api/mobile/{shop.id}/auth/wechat", {"code": code})
     token = login.body["token"]
     address_id = (await api.post(f"/api/mobile/{shop.id}/addresses", ADDRESS, token=token)).body["id"]
     goods = await new_goods(api, shop, price_fen=990, stock=3)

@@ -1,0 +1,1 @@
+"""The platform admin API (`/api/admin`): shops, admins, platform settings, metrics, test pushes."""

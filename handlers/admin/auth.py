@@ -1,3 +1,4 @@
+"""Platform admins sign in (`POST /api/admin/auth/login`)."""
 from handlers.base import ApiHandler, LoginBody, client_ip
 from services import system
 

@@ -1,3 +1,4 @@
+"""Operators' live-push metrics (`GET /api/admin/metrics`, JSON or Prometheus text)."""
 from events import connections
 from events.metrics import counters
 from handlers.base import AdminHandler

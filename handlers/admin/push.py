@@ -1,3 +1,4 @@
+"""`POST /api/admin/events/test`: push a test event end to end (outbox, relay, bus, WebSocket)."""
 import pydantic
 
 import events

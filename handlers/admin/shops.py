@@ -1,3 +1,4 @@
+"""Shops on the platform: open one with its owner, list, suspend or reactivate (a suspended shop's APIs answer 403)."""
 from typing import Literal
 
 import pydantic

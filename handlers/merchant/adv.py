@@ -1,3 +1,4 @@
+"""Banners (adv): the shop's carousel and ad slots."""
 import datetime
 
 import pydantic

@@ -1,3 +1,4 @@
+"""Staff sign in (`POST /api/merchant/auth/login`) and read who they are, with their permissions."""
 from handlers.base import ApiHandler, LoginBody, MerchantHandler, client_ip
 from services import shop as shop_service
 from services import user

@@ -1,3 +1,4 @@
+"""Money in the back-office: withdrawals to review, the shop ledger (also as CSV), daily totals, distributors."""
 import datetime
 
 import pydantic

@@ -1,3 +1,4 @@
+"""The catalog: categories, goods with specs and SKUs, stock changes (ledgered), shelves."""
 from typing import Literal
 
 import pydantic

@@ -1,11 +1,11 @@
+"""Group-buy (拼团) campaigns, their teams, ending a team early, redeeming pick-up codes."""
 import datetime
 from typing import Literal
 
 import pydantic
 
 from handlers.base import Id, MerchantHandler, Money, RequestBody
-from services import groups
-from services import orders
+from services import groups, orders
 
 
 class TierBody(RequestBody):

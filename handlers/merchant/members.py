@@ -1,3 +1,4 @@
+"""Members and levels: list, edit, blacklist, adjust balance or points (ledgered, audited)."""
 
 import pydantic
 

@@ -1,3 +1,4 @@
+"""Orders in the back-office: list, detail with its log, ship, refunds, price changes, close, remarks."""
 import pydantic
 
 from handlers.base import MerchantHandler, RequestBody

@@ -1,3 +1,4 @@
+"""Promotions (sale): coupon templates and issuing coupons to members."""
 import datetime
 from typing import Literal
 

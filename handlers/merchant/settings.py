@@ -1,3 +1,4 @@
+"""Shop settings (one validated document), WeChat app keys and WeChat Pay keys (secrets never returned)."""
 from typing import Any, Literal
 
 import pydantic

@@ -1,3 +1,4 @@
+"""A member's delivery addresses (at most 20, exactly one default)."""
 import pydantic
 
 from handlers.base import Mobile, MobileHandler, RequestBody

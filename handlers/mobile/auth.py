@@ -1,3 +1,4 @@
+"""Shoppers register and sign in: mobile + password, WeChat mini-program, WeChat official account."""
 import pydantic
 
 from handlers.base import Mobile, MobileHandler, Password, RequestBody, client_ip

@@ -1,3 +1,4 @@
+"""A member's money: recharges (WeChat Pay), withdrawals, ledgers, and the distributor centre (分销)."""
 from typing import Literal
 
 import pydantic

@@ -1,3 +1,4 @@
+"""Group-buy (拼团) for shoppers: campaigns, opening and joining teams, buying alone, my teams."""
 import pydantic
 
 from handlers.base import Id, MobileHandler, RequestBody

@@ -1,3 +1,4 @@
+"""The signed-in member: profile, mobile and password, balance and points ledgers."""
 import pydantic
 
 import events

@@ -1,10 +1,11 @@
+"""Shoppers' orders: cart, preview, place, pay (balance or WeChat Pay), cancel, confirm receipt, refund."""
 from typing import Literal
 
 import pydantic
 
 from handlers.base import Id, MobileHandler, RequestBody, client_ip
-from services.orders import cart
 from services import orders
+from services.orders import cart
 
 Quantity = pydantic.conint(ge=1, le=999)
 

@@ -1,3 +1,4 @@
+"""Coupons for shoppers: the claim centre, claiming, my coupons, which coupons fit a cart."""
 import pydantic
 
 from handlers.base import MobileHandler, RequestBody

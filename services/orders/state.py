@@ -17,6 +17,7 @@ from models.base import iso, paginate, utcnow
 from models.locks import lock_order
 from models.order import PAID, REFUND_NONE, STATUS_NAMES, Order, OrderItem, OrderLog
 
+
 def render_order(order: Order, items: list[OrderItem], logs: list[OrderLog] | None = None,
                  merchant: bool = False) -> dict:
     data = {

@@ -130,7 +130,7 @@ async def refund_owed(order_id: int | None = None, transaction_id: str | None = 
             log.warning("refund of payment %s not sent yet: %s", pay.id, exc)
             continue
 
-        async def mark_refunded() -> bool:
+        async def mark_refunded(pay=pay) -> bool:
             if not await Payment.update(status=REFUNDED).where(
                     (Payment.id == pay.id) & (Payment.status == REFUND_PENDING)).aio_execute():
                 return False

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.e2e.conftest import SCREENSHOTS
 from tests.builders import ADDRESS, campaign, join_and_pay, members_with_money, new_goods, open_and_pay
+from tests.e2e.conftest import SCREENSHOTS
 
 TIMEOUT_MS = 10_000
 
