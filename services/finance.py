@@ -37,6 +37,7 @@ from models.finance import (
 from models.locks import lock_member
 from models.member import Member
 from models.payment import NOT_AN_ORDER
+from services import audit, payment, sale, sysset
 
 log = logging.getLogger("mall.finance")
 RECHARGE_PREFIX = "RC"
@@ -66,8 +67,6 @@ async def change_credit(shop_id: int, member_id: int, currency: str, delta: int,
 
 async def adjust_credit(shop_id: int, member_id: int, currency: str, delta: int, staff_id: int, remark: str) -> int:
     """A manual change by staff: ledgered and in the operation log, in one transaction."""
-    from services import audit
-
     async with events.atomic():
         after = await change_credit(shop_id, member_id, currency, delta, "adjust", operator_id=staff_id, remark=remark)
         await audit.record(shop_id, f"member.{currency}.adjust", "member", member_id, {currency: after - delta},
@@ -96,8 +95,6 @@ def render_recharge(row: Recharge) -> dict:
 
 async def start_recharge(shop_id: int, member: Member, amount_fen: int, client_ip: str) -> dict:
     """A pending recharge and the mini-program's payment parameters for it."""
-    from services import payment, sale, sysset
-
     settings = await sysset.get_settings(shop_id)
     if not settings.balance.recharge_enabled:
         raise conflict("recharge_disabled", "this shop does not take recharges")
@@ -160,8 +157,6 @@ def render_withdrawal(row: Withdrawal) -> dict:
 
 async def request_withdrawal(shop_id: int, member: Member, source: str, target: str, amount_fen: int) -> dict:
     """Take the amount out of the source now (409 if it is not there); the merchant reviews it."""
-    from services import sysset
-
     rules = (await sysset.get_settings(shop_id)).balance
     if not rules.withdraw_enabled:
         raise conflict("withdraw_disabled", "this shop does not take withdrawals")
@@ -226,16 +221,12 @@ async def approve_withdrawal(shop_id: int, withdrawal_id: int, staff_id: int) ->
 
 
 async def _audit_review(row: Withdrawal, status: str, note: str) -> None:
-    from services import audit
-
     await audit.record(row.shop_id, f"withdrawal.{'reject' if status == WITHDRAW_REJECTED else 'approve'}", "withdrawal",
                        row.id, {"status": row.status, "amount_fen": row.amount_fen}, {"status": status}, note=note)
 
 
 async def send_transfers(withdrawal_id: int | None = None) -> int:
     """Pay approved WeChat withdrawals; what WeChat refuses or cannot take now stays approved."""
-    from services import payment
-
     query = Withdrawal.select().where(Withdrawal.status == WITHDRAW_APPROVED).order_by(Withdrawal.id).limit(JOB_BATCH)
     if withdrawal_id is not None:
         query = query.where(Withdrawal.id == withdrawal_id)

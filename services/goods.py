@@ -16,6 +16,7 @@ from lib.cache import TTLCache
 from lib.errors import conflict, field_error, invalid, not_found
 from models.base import iso, paginate, utcnow
 from models.goods import ON_SALE, Category, Goods, Sku, StockLedger
+from services import audit
 
 SORTS = {
     "price_asc": (Goods.price_fen.asc(), Goods.id.desc()),
@@ -245,8 +246,6 @@ async def update_goods(shop_id: int, goods_id: int, changes: dict, staff_id: int
     detail = await goods_detail(shop_id, goods_id, merchant=True)
     after = {"price_fen": detail["price_fen"], "skus": {s["title"]: s["price_fen"] for s in detail["skus"]}}
     if after != before:
-        from services import audit
-
         await audit.record(shop_id, "goods.price", "goods", goods_id, before, after)
     return detail
 

@@ -298,7 +298,7 @@ async def _check_rules(shop_id: int, member: Member, activity: GroupActivity) ->
         raise conflict("purchase_limit_exceeded", f"at most {activity.purchase_limit} per member in this group-buy")
 
 
-async def _place(shop_id: int, member: Member, activity: GroupActivity, price_fen: int, address_id: int,
+async def _place_campaign_order(shop_id: int, member: Member, activity: GroupActivity, price_fen: int, address_id: int,
                  sku_id: int | None, team: GroupTeam | None = None):
     """One unit of the campaign's goods (the chosen SKU) at `price_fen`, inside the caller's transaction."""
     snapshot = await orders.address_snapshot(shop_id, member, address_id)
@@ -324,7 +324,7 @@ async def buy_alone(shop_id: int, member: Member, activity_id: int, address_id: 
     async with events.atomic():
         await lock_member(member.id)
         await _check_rules(shop_id, member, activity)
-        order = await _place(shop_id, member, activity, activity.single_price_fen, address_id, sku_id)
+        order = await _place_campaign_order(shop_id, member, activity, activity.single_price_fen, address_id, sku_id)
     return await orders.order_detail(shop_id, order.id, member.id)
 
 
@@ -341,8 +341,8 @@ async def open_team(shop_id: int, member: Member, activity_id: int, team_size: i
             expires_at = min(expires_at, activity.ends_at)  # a team never outlives its campaign
         team = await GroupTeam.aio_create(shop_id=shop_id, activity_id=activity.id, leader_member_id=member.id,
                                           team_size=team_size, price_fen=price, expires_at=expires_at)
-        order = await _place(shop_id, member, activity, _unit_price(activity, team_size, price, sku_id), address_id,
-                             sku_id, team)
+        unit_price = _unit_price(activity, team_size, price, sku_id)
+        order = await _place_campaign_order(shop_id, member, activity, unit_price, address_id, sku_id, team)
     return {"team": await team_detail(shop_id, team.id),
             "order": await orders.order_detail(shop_id, order.id, member.id)}
 
@@ -371,8 +371,8 @@ async def join_team(shop_id: int, member: Member, team_id: int, address_id: int,
             & (GroupTeam.expires_at > now)).aio_execute()
         if not took:
             raise _join_refusal(await GroupTeam.aio_get(GroupTeam.id == team_id), now)
-        order = await _place(shop_id, member, activity, _unit_price(activity, team.team_size, team.price_fen, sku_id),
-                             address_id, sku_id, team)
+        unit_price = _unit_price(activity, team.team_size, team.price_fen, sku_id)
+        order = await _place_campaign_order(shop_id, member, activity, unit_price, address_id, sku_id, team)
         await _team_event(await GroupTeam.aio_get(GroupTeam.id == team_id), "team.progress")
     return {"team": await team_detail(shop_id, team_id),
             "order": await orders.order_detail(shop_id, order.id, member.id)}

@@ -11,7 +11,7 @@ from models.base import iso, paginate, utcnow
 from models.db import database
 from models.shop import SHOP_ACTIVE, SHOP_SUSPENDED, Shop
 from models.user import Staff
-from services import account
+from services import account, audit, sysset
 
 
 def render_shop(shop: Shop) -> dict:
@@ -49,8 +49,6 @@ async def get_shop(shop_id: int) -> Shop:
 async def update_shop(shop_id: int, changes: dict) -> dict:
     """Rename, suspend or resume (audited). Suspending answers 403 `shop_suspended` to every API
     of the shop from the next request, and closes its signed-in WebSocket connections."""
-    from services import audit
-
     before = render_shop(await get_shop(shop_id))
     if changes:
         async with events.atomic():
@@ -60,8 +58,6 @@ async def update_shop(shop_id: int, changes: dict) -> dict:
             if changes.get("status") == SHOP_SUSPENDED and before["status"] != SHOP_SUSPENDED:
                 await events.record(CONTROL_CHANNEL, "access.revoked", {"shop_id": shop_id})
         forget_shop(shop_id)
-        from services import sysset
-
         sysset.forget_settings(shop_id)  # the settings carry the shop's name
     return render_shop(await get_shop(shop_id))
 

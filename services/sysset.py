@@ -19,6 +19,7 @@ from lib.errors import invalid
 from models.base import utcnow
 from models.shop import Shop
 from models.sysset import ShopSettings
+from services import audit
 
 
 class _Section(pydantic.BaseModel):
@@ -170,8 +171,6 @@ async def update_settings(shop_id: int, changes: dict[str, Any]) -> dict:
             except peewee.IntegrityError:  # another request created the row first
                 await _write(shop_id, data)
         if changed:
-            from services import audit
-
             await audit.record(shop_id, "settings.update", "settings", shop_id, {k: old[k] for k in changed},
                                {k: new[k] for k in changed})
             await events.record(CONTROL_CHANNEL, "shop.changed", {"shop_id": shop_id})  # other processes forget

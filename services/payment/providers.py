@@ -24,6 +24,7 @@ from lib.errors import Conflict, field_error
 from lib.runtime import current
 from models.base import utcnow
 from models.payment import ShopPayConfig
+from services import audit
 
 log = logging.getLogger("mall.payment")
 
@@ -253,8 +254,6 @@ async def save_config(shop_id: int, fields: dict) -> dict:
         await ShopPayConfig.update(**fields, updated_at=utcnow()).where(ShopPayConfig.shop_id == shop_id).aio_execute()
         config = await get_config(shop_id)
     _providers.pop(shop_id, None)
-    from services import audit
-
     await audit.record(shop_id, "settings.payment", "pay_config", shop_id, after=fields)  # secrets shown as "(changed)"
     return render_config(config)
 
