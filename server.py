@@ -64,9 +64,11 @@ class MallServer:
             redis = aioredis.Redis(connection_pool=pool)
         # every Redis key of this deployment lives under the database's identity: a database
         # recreated (or a new one given the same prefix) starts from no seqs, markers or counts
-        redis_prefix = f"{config.redis_prefix}db-{database_identity(self.db)}:"
+        identity = database_identity(self.db)
+        redis_prefix = f"{config.redis_prefix}db-{identity}:"
         self.runtime = runtime_module.Runtime(
             config=config, jwt_secret=resolve_jwt_secret(config), redis=redis, redis_prefix=redis_prefix,
+            database_identity=identity,
             limiter=LoginLimiter(redis, redis_prefix, config.login_failures_per_account,
                                  config.login_failures_per_ip, config.login_window_seconds),
         )

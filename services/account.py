@@ -51,6 +51,8 @@ def issue_token(audience: str, subject_id: int, token_version: int, shop_id: int
     ttl = getattr(runtime.config, f"{audience}_token_ttl_seconds")
     now = int(time.time())
     payload = {"aud": audience, "sub": str(subject_id), "ver": token_version, "iat": now, "exp": now + ttl}
+    if runtime.database_identity:  # ids are reused by a database recreated or restored: tokens are not
+        payload["dbi"] = runtime.database_identity
     if shop_id is not None:
         payload["shop_id"] = shop_id
     return jwt.encode(payload, runtime.jwt_secret, algorithm=ALGORITHM)
@@ -71,6 +73,9 @@ def decode_token(token: str, audience: str) -> Claims:
         raise unauthorized("invalid_token", "token is invalid") from None
     if audience in ("merchant", "member") and not isinstance(claims.shop_id, int):
         raise unauthorized("invalid_token", "token is invalid")
+    identity = current().database_identity
+    if identity and payload.get("dbi") != identity:
+        raise unauthorized("token_revoked", "this token was issued for another database; sign in again")
     return claims
 
 

@@ -479,7 +479,12 @@ async def test_recreated_database_on_the_same_redis_still_pushes_live(fresh_data
     _recreate_database(fresh_database_url)
     process = await start_server_process(env, port)
     try:
+        old_token = token
         api, token = await _admin_on(port, env)  # a fresh database: no lockout carried over
+        # the new admin has the old one's id, but a token of the old database is not a key to the new one
+        refused = await api.get("/api/admin/shops", token=old_token)
+        assert refused.status == 401 and refused.body["error"]["code"] == "token_revoked"
+        assert (await api.get("/api/admin/shops", token=token)).status == 200
         client = await WsClient.connect(port)
         new = await client.subscribe("team:1")
         # team 1 of the new database is another team: none of the old history, a new epoch
