@@ -20,7 +20,7 @@ from lib import runtime as runtime_module
 from lib.config import Config, ConfigError, load_config, resolve_jwt_secret
 from models.db import open_database
 from models.migrations import database_identity, migrate, schema_version
-from services.account import LoginLimiter
+from services.credentials import LoginLimiter
 from services.wiring import wire
 
 log = logging.getLogger("mall.server")
@@ -141,7 +141,7 @@ async def _create_admin(config: Config, username: str, password: str) -> bool:
     db = open_database(config.database_url)
     migrate(db)
     runtime_module.install(runtime_module.Runtime(config=config, jwt_secret=""))
-    from services.system import create_or_update_admin
+    from services.platform import create_or_update_admin
 
     try:
         _, created = await create_or_update_admin(username, password)

@@ -61,7 +61,7 @@ async def measure(database_url: str, redis_url: str) -> dict[str, collections.Co
         return json.loads(response.body) if response.body else {}
 
     try:
-        from services.system import create_or_update_admin
+        from services.platform import create_or_update_admin
 
         await create_or_update_admin("bench_admin", "bench-pass-1")
         admin = (await call("POST", "/api/admin/auth/login", {"username": "bench_admin", "password": "bench-pass-1"}))["token"]

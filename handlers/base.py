@@ -34,7 +34,7 @@ from lib.errors import (
 )
 from lib.runtime import current
 from models.db import UNAVAILABLE_ERRORS
-from services import account, audit, system, user
+from services import audit, credentials, platform, staff
 from services import member as member_service
 from services import shop as shop_service
 
@@ -209,8 +209,8 @@ class NotFoundHandler(ApiHandler):
 class AdminHandler(ApiHandler):
     async def prepare(self) -> None:
         await super().prepare()
-        claims = account.decode_token(self.bearer_token(), "admin")
-        self.admin = await system.admin_for_token(claims)
+        claims = credentials.decode_token(self.bearer_token(), "admin")
+        self.admin = await platform.admin_for_token(claims)
         audit.acting_as(f"admin:{self.admin.id}")
 
 
@@ -222,8 +222,8 @@ class MerchantHandler(ApiHandler):
 
     async def prepare(self) -> None:
         await super().prepare()
-        claims = account.decode_token(self.bearer_token(), "merchant")
-        self.staff = await user.staff_for_token(claims)
+        claims = credentials.decode_token(self.bearer_token(), "merchant")
+        self.staff = await staff.staff_for_token(claims)
         audit.acting_as(f"staff:{self.staff.id}")
         self.shop = await shop_service.active_shop(self.staff.shop_id)
         self.shop_id = self.shop.id
@@ -232,7 +232,7 @@ class MerchantHandler(ApiHandler):
         needed = self.permissions.get(self.request.method)
         if needed is None:
             raise forbidden("permission_denied", "this endpoint declares no permission")
-        if not user.has_permission(self.staff, needed):
+        if not staff.has_permission(self.staff, needed):
             raise forbidden("permission_denied", f"this needs the {needed} permission")
 
 
@@ -247,7 +247,7 @@ class MobileHandler(ApiHandler):
         self.member = None
         if self.request.method in self.public_methods:
             return
-        claims = account.decode_token(self.bearer_token(), "member")
+        claims = credentials.decode_token(self.bearer_token(), "member")
         if claims.shop_id != self.shop_id:
             raise forbidden("wrong_shop", "this token belongs to another shop")
         self.member = await member_service.member_for_token(claims)

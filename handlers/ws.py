@@ -41,7 +41,7 @@ from events.channels import CHANNEL
 from lib.errors import DomainError, Unauthenticated, unauthorized
 from lib.runtime import current
 from models.db import UNAVAILABLE_ERRORS
-from services import account, user
+from services import credentials, staff
 from services import member as member_service
 from services import shop as shop_service
 
@@ -61,7 +61,7 @@ class WsHandler(tornado.websocket.WebSocketHandler):
 
     async def open(self) -> None:
         self.principal: tuple[str, object] | None = None  # ("member", Member) / ("merchant", Staff)
-        self.claims: account.Claims | None = None  # the principal's token, to re-read it
+        self.claims: credentials.Claims | None = None  # the principal's token, to re-read it
         self.access_generation = 0  # bumped by every access change that concerns this connection
         self.subscriptions: set[str] = set()
         self.unflushed = 0
@@ -175,7 +175,7 @@ class WsHandler(tornado.websocket.WebSocketHandler):
             audience = jwt.decode(token, options={"verify_signature": False}).get("aud")
             if audience not in ("member", "merchant"):
                 raise unauthorized("invalid_token", "token is invalid")
-            claims = account.decode_token(token, audience)
+            claims = credentials.decode_token(token, audience)
             principal = await _load_principal(claims)
         except (DomainError, jwt.InvalidTokenError) as exc:
             still = "still signed in as before" if self.principal else "continuing anonymously"
@@ -272,11 +272,11 @@ class WsHandler(tornado.websocket.WebSocketHandler):
         self.send_op(op="unsubscribed", channel=channel if isinstance(channel, str) else None)
 
 
-async def _load_principal(claims: account.Claims) -> tuple[str, object]:
+async def _load_principal(claims: credentials.Claims) -> tuple[str, object]:
     """The principal a token names, as the database has it now; Unauthenticated if it is revoked."""
     if claims.audience == "member":
         return "member", await member_service.member_for_token(claims)
-    return "merchant", await user.staff_for_token(claims)
+    return "merchant", await staff.staff_for_token(claims)
 
 
 def _may_read(principal: tuple[str, object] | None, channel: str) -> str | None:
@@ -289,7 +289,7 @@ def _may_read(principal: tuple[str, object] | None, channel: str) -> str | None:
     if member_id is not None:
         return None if kind == "member" and who.id == int(member_id) else "forbidden"
     if shop_id is not None:
-        if kind != "merchant" or who.shop_id != int(shop_id) or not user.has_permission(who, ORDERS_PERMISSION):
+        if kind != "merchant" or who.shop_id != int(shop_id) or not staff.has_permission(who, ORDERS_PERMISSION):
             return "forbidden"
     return None
 

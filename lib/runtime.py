@@ -20,7 +20,7 @@ class Runtime:
     redis: Any = None  # redis.asyncio.Redis, or None in embedded mode
     redis_prefix: str = ""  # of every Redis key: the configured prefix and the database identity
     database_identity: str = ""  # drawn when the schema was created; tokens carry it (claim `dbi`)
-    limiter: Any = None  # services.account.LoginLimiter
+    limiter: Any = None  # services.credentials.LoginLimiter
     bus: Any = None  # events.bus.Bus
     relay: Any = None  # events.relay.Relay
     hub: Any = None  # events.hub.Hub

@@ -20,7 +20,7 @@ class SchemaVersion(BaseModel):
 
 
 class PlatformSettings(BaseModel):
-    """The platform's own settings document (one row), validated by services.system."""
+    """The platform's own settings document (one row), validated by services.platform."""
 
     data = peewee.TextField(default="{}")
     updated_at = peewee.DateTimeField(default=utcnow)

@@ -18,7 +18,7 @@ from models.finance import POINTS, CreditLedger
 from models.locks import lock_member
 from models.member import Member, MemberLevel
 from models.order import COMPLETED
-from services import account, finance, sysset
+from services import credentials, finance, sysset
 
 
 def render_member(member: Member, merchant: bool = False) -> dict:
@@ -33,12 +33,12 @@ def render_member(member: Member, merchant: bool = False) -> dict:
 
 
 def session(member: Member) -> dict:
-    token = account.issue_token("member", member.id, member.token_version, shop_id=member.shop_id)
+    token = credentials.issue_token("member", member.id, member.token_version, shop_id=member.shop_id)
     return {"token": token, "member": render_member(member)}
 
 
 async def register(shop_id: int, mobile: str, password: str, nickname: str | None) -> dict:
-    password_hash = await account.hash_password(password)
+    password_hash = await credentials.hash_password(password)
     try:
         member = await Member.aio_create(shop_id=shop_id, mobile=mobile, password_hash=password_hash,
                                          nickname=nickname or f"用户{mobile[-4:]}")
@@ -49,12 +49,12 @@ async def register(shop_id: int, mobile: str, password: str, nickname: str | Non
 
 async def login(shop_id: int, mobile: str, password: str, ip: str) -> dict:
     member = await Member.aio_get_or_none((Member.shop_id == shop_id) & (Member.mobile == mobile))
-    await account.check_login("member", f"{shop_id}:{mobile}", ip, member and member.password_hash,
+    await credentials.check_login("member", f"{shop_id}:{mobile}", ip, member and member.password_hash,
                               password, active=bool(member and member.is_active))
     return session(member)
 
 
-async def member_for_token(claims: account.Claims) -> Member:
+async def member_for_token(claims: credentials.Claims) -> Member:
     member = await Member.aio_get_or_none((Member.id == claims.subject_id) & (Member.shop_id == claims.shop_id))
     if member is None or not member.is_active or member.token_version != claims.token_version:
         raise unauthorized("token_revoked", "token is no longer valid")
@@ -113,9 +113,9 @@ async def bind_mobile(member: Member, mobile: str, password: str | None, current
     changes = {"mobile": mobile}
     if password:
         if member.password_hash:
-            await account.check_current_password("member", f"{member.shop_id}:{member.mobile}", ip,
+            await credentials.check_current_password("member", f"{member.shop_id}:{member.mobile}", ip,
                                                  member.password_hash, current_password)
-        changes["password_hash"] = await account.hash_password(password)
+        changes["password_hash"] = await credentials.hash_password(password)
         changes["token_version"] = Member.token_version + 1
     try:
         async with events.atomic():

@@ -1,4 +1,4 @@
-"""Shops (tenants): created by the platform together with their owner account."""
+"""Shops (tenants): created by the platform together with their owner credentials."""
 from __future__ import annotations
 
 import peewee
@@ -11,7 +11,7 @@ from models.base import iso, paginate, utcnow
 from models.db import database
 from models.shop import SHOP_ACTIVE, SHOP_SUSPENDED, Shop
 from models.user import Staff
-from services import account, audit, sysset
+from services import audit, credentials, sysset
 
 
 def render_shop(shop: Shop) -> dict:
@@ -21,7 +21,7 @@ def render_shop(shop: Shop) -> dict:
 
 async def create_shop(name: str, owner_username: str, owner_password: str) -> dict:
     """The shop and its owner staff account, in one transaction: both or neither."""
-    password_hash = await account.hash_password(owner_password)
+    password_hash = await credentials.hash_password(owner_password)
     try:
         async with database.aio_atomic():
             shop = await Shop.aio_create(name=name)

@@ -21,7 +21,7 @@ from models.member import Member
 from models.shop import Shop
 from models.stats import DailyGoodsStat, DailyStat
 from models.system import AdminUser, PlatformSettings
-from services.account import issue_token
+from services.credentials import issue_token
 from tests.conftest import MemberFixture, unique
 
 ADDRESS = {"name": "王五", "mobile": "13912345678", "province": "上海市", "city": "上海市", "district": "浦东新区",

@@ -166,7 +166,7 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(scope="session")
 async def admin_token(api):
-    from services.system import create_or_update_admin
+    from services.platform import create_or_update_admin
 
     await create_or_update_admin("root_admin", "admin-pass-1")
     response = await api.post("/api/admin/auth/login", {"username": "root_admin", "password": "admin-pass-1"})

@@ -22,7 +22,7 @@ from handlers.openapi import spec
 from handlers.routes import ROUTES
 from models.member import Member
 from models.user import Staff
-from services.account import hash_password, issue_token
+from services.credentials import hash_password, issue_token
 from tests.builders import buyer, fast_members, new_goods, open_and_pay, snapshot
 from tests.conftest import unique
 

@@ -16,7 +16,7 @@ from models.base import ShopScoped, utcnow
 from models.groups import GroupTeam
 from models.user import Staff
 from services import perm
-from services.account import hash_password, issue_token
+from services.credentials import hash_password, issue_token
 from tests.builders import (
     assert_invalid,
     buyer,

@@ -5,7 +5,7 @@ import asyncio
 import datetime
 
 from models.user import Staff
-from services.account import hash_password, issue_token
+from services.credentials import hash_password, issue_token
 from tests.builders import assert_invalid
 from tests.conftest import unique
 from tests.ws_client import WsClient

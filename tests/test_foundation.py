@@ -15,7 +15,7 @@ from lib.config import Config
 from lib.errors import RateLimited
 from lib.runtime import current
 from models.migrations.steps import MIGRATIONS
-from services.account import LoginLimiter
+from services.credentials import LoginLimiter
 from tests.builders import assert_invalid
 from tests.conftest import RUN_ID, make_config, unique
 from tests.helpers import free_port, run_cli, server_env, start_server_process

@@ -15,7 +15,7 @@ from events.bus import HISTORY_LEN
 from lib.runtime import current
 from models.events import OutboxEvent
 from models.user import Staff
-from services.account import hash_password
+from services.credentials import hash_password
 from tests.builders import assert_invalid, eventually
 from tests.conftest import Api, make_config, unique
 from tests.helpers import free_port, needs_redis, redis_cli, run_cli, server_env, start_redis, start_server_process
@@ -53,7 +53,7 @@ async def test_channel_authorization(server, make_shop, make_member):
     member, other = await make_member(shop.id), await make_member(shop.id)
     limited = await Staff.aio_create(shop_id=shop.id, username=unique("clerk"), permissions="[]",
                                      password_hash=await hash_password("clerk-pass-1"))
-    from services.account import issue_token
+    from services.credentials import issue_token
 
     clerk_token = issue_token("merchant", limited.id, limited.token_version, shop_id=shop.id)
 

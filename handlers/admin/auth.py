@@ -1,9 +1,9 @@
 """Platform admins sign in (`POST /api/admin/auth/login`)."""
 from handlers.base import ApiHandler, LoginBody, client_ip
-from services import system
+from services import platform
 
 
 class LoginHandler(ApiHandler):
     async def post(self):
         body = self.body(LoginBody)
-        self.send(await system.login_admin(body.username, body.password, client_ip(self)))
+        self.send(await platform.login_admin(body.username, body.password, client_ip(self)))

@@ -5,7 +5,7 @@ import pydantic
 
 from handlers.base import AdminHandler, Password, RequestBody, Username, client_ip
 from handlers.merchant.staff import audit_filters
-from services import audit, dashboard, system
+from services import audit, dashboard, platform
 from services import shop as shop_service
 
 
@@ -23,17 +23,17 @@ class AdminPatch(RequestBody):
 class AdminsHandler(AdminHandler):
     async def get(self):
         page, page_size = self.page_args()
-        self.send(await system.list_admins(page, page_size))
+        self.send(await platform.list_admins(page, page_size))
 
     async def post(self):
         body = self.body(AdminBody)
-        self.send(await system.create_admin(body.username, body.password), 201)
+        self.send(await platform.create_admin(body.username, body.password), 201)
 
 
 class AdminUserHandler(AdminHandler):
     async def patch(self, admin_id):
         changes = self.body(AdminPatch).model_dump(exclude_unset=True)
-        self.send(await system.update_admin(self.admin, int(admin_id), changes, client_ip(self)))
+        self.send(await platform.update_admin(self.admin, int(admin_id), changes, client_ip(self)))
 
 
 class SettingsPatch(RequestBody):
@@ -45,10 +45,10 @@ class SettingsPatch(RequestBody):
 
 class PlatformSettingsHandler(AdminHandler):
     async def get(self):
-        self.send(await system.get_platform_settings())
+        self.send(await platform.get_platform_settings())
 
     async def patch(self):
-        self.send(await system.update_platform_settings(self.body(SettingsPatch).model_dump(exclude_unset=True)))
+        self.send(await platform.update_platform_settings(self.body(SettingsPatch).model_dump(exclude_unset=True)))
 
 
 class StatsHandler(AdminHandler):

@@ -4,7 +4,7 @@ import datetime
 import pydantic
 
 from handlers.base import Id, MerchantHandler, Password, RequestBody, Username, client_ip
-from services import audit, dashboard, perm, user
+from services import audit, dashboard, perm, staff
 
 Keys = pydantic.conlist(pydantic.constr(min_length=1, max_length=64), max_length=100)
 Name = pydantic.constr(max_length=32)
@@ -50,21 +50,21 @@ class StaffListHandler(MerchantHandler):
 
     async def get(self):
         page, page_size = self.page_args()
-        self.send(await user.list_staff(self.shop_id, page, page_size))
+        self.send(await staff.list_staff(self.shop_id, page, page_size))
 
     async def post(self):
-        self.send(await user.create_staff(self.staff, self.body(StaffBody).model_dump()), 201)
+        self.send(await staff.create_staff(self.staff, self.body(StaffBody).model_dump()), 201)
 
 
 class StaffHandler(MerchantHandler):
     permissions = {"GET": "staff.view", "PATCH": "staff.edit"}
 
     async def get(self, staff_id):
-        self.send(user.render_staff(await user.get_staff(self.shop_id, int(staff_id))))
+        self.send(staff.render_staff(await staff.get_staff(self.shop_id, int(staff_id))))
 
     async def patch(self, staff_id):
         changes = self.body(StaffPatch).model_dump(exclude_unset=True)
-        self.send(await user.update_staff(self.staff, int(staff_id), changes, client_ip(self)))
+        self.send(await staff.update_staff(self.staff, int(staff_id), changes, client_ip(self)))
 
 
 class RolesHandler(MerchantHandler):
@@ -76,7 +76,7 @@ class RolesHandler(MerchantHandler):
 
     async def post(self):
         body = self.body(RoleBody)
-        self.send(await user.create_role(self.shop_id, body.name, body.permissions, self.staff), 201)
+        self.send(await staff.create_role(self.shop_id, body.name, body.permissions, self.staff), 201)
 
 
 class RoleHandler(MerchantHandler):
@@ -87,10 +87,10 @@ class RoleHandler(MerchantHandler):
 
     async def patch(self, role_id):
         changes = self.body(RolePatch).model_dump(exclude_unset=True)
-        self.send(await user.update_role(self.shop_id, int(role_id), changes, self.staff))
+        self.send(await staff.update_role(self.shop_id, int(role_id), changes, self.staff))
 
     async def delete(self, role_id):
-        await user.delete_role(self.shop_id, int(role_id), self.staff)
+        await staff.delete_role(self.shop_id, int(role_id), self.staff)
         self.no_content()
 
 

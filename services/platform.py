@@ -9,12 +9,12 @@ import pydantic
 from lib.errors import conflict, invalid, not_found, unauthorized
 from models.base import iso, paginate, utcnow
 from models.system import AdminUser, PlatformSettings
-from services import account
+from services import credentials
 
 
 async def create_or_update_admin(username: str, password: str) -> tuple[AdminUser, bool]:
     """Create the admin, or set a new password (and revoke old tokens) if it exists."""
-    password_hash = await account.hash_password(password)
+    password_hash = await credentials.hash_password(password)
     admin = await AdminUser.aio_get_or_none(AdminUser.username == username)
     if admin is None:
         return await AdminUser.aio_create(username=username, password_hash=password_hash), True
@@ -26,12 +26,12 @@ async def create_or_update_admin(username: str, password: str) -> tuple[AdminUse
 
 async def login_admin(username: str, password: str, ip: str) -> dict:
     admin = await AdminUser.aio_get_or_none(AdminUser.username == username)
-    await account.check_login("admin", username, ip, admin and admin.password_hash, password,
+    await credentials.check_login("admin", username, ip, admin and admin.password_hash, password,
                               active=bool(admin and admin.is_active))
-    return {"token": account.issue_token("admin", admin.id, admin.token_version)}
+    return {"token": credentials.issue_token("admin", admin.id, admin.token_version)}
 
 
-async def admin_for_token(claims: account.Claims) -> AdminUser:
+async def admin_for_token(claims: credentials.Claims) -> AdminUser:
     admin = await AdminUser.aio_get_or_none(AdminUser.id == claims.subject_id)
     if admin is None or not admin.is_active or admin.token_version != claims.token_version:
         raise unauthorized("token_revoked", "token is no longer valid")
@@ -49,7 +49,7 @@ async def list_admins(page: int, page_size: int) -> dict:
 
 
 async def create_admin(username: str, password: str) -> dict:
-    password_hash = await account.hash_password(password)
+    password_hash = await credentials.hash_password(password)
     try:
         admin = await AdminUser.aio_create(username=username, password_hash=password_hash)
     except peewee.IntegrityError:
@@ -68,11 +68,11 @@ async def update_admin(acting: AdminUser, admin_id: int, changes: dict, ip: str)
         raise conflict("cannot_disable_self", "you cannot disable your own account")
     own_password = admin.id == acting.id and bool(changes.get("password"))
     if own_password:
-        await account.check_current_password("admin", admin.username, ip, admin.password_hash,
+        await credentials.check_current_password("admin", admin.username, ip, admin.password_hash,
                                              changes.get("current_password"))
     columns: dict = {}
     if changes.get("password"):
-        columns["password_hash"] = await account.hash_password(changes["password"])
+        columns["password_hash"] = await credentials.hash_password(changes["password"])
     if "is_active" in changes:
         columns["is_active"] = changes["is_active"]
     if columns:
@@ -81,7 +81,7 @@ async def update_admin(acting: AdminUser, admin_id: int, changes: dict, ip: str)
     admin = await AdminUser.aio_get(AdminUser.id == admin_id)
     rendered = render_admin(admin)
     if own_password:
-        rendered["token"] = account.issue_token("admin", admin.id, admin.token_version)
+        rendered["token"] = credentials.issue_token("admin", admin.id, admin.token_version)
     return rendered
 
 

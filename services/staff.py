@@ -10,7 +10,7 @@ Managing staff never reaches beyond the manager's own authority: a non-owner can
 keys they hold, and can only change (password, keys, role, active, name) a colleague who holds
 nothing they lack — otherwise resetting a stronger colleague's password and signing in as them
 would be an escalation. A role is edited only by someone holding every key of the role and of
-each of its holders. Nobody but the owner touches the owner's account.
+each of its holders. Nobody but the owner touches the owner's credentials.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from events.control import CONTROL_CHANNEL
 from lib.errors import conflict, forbidden, not_found, unauthorized
 from models.base import iso, paginate
 from models.user import Role, Staff
-from services import account, audit, perm
+from services import audit, credentials, perm
 from services import shop as shop_service
 
 
@@ -37,10 +37,10 @@ def render_staff(staff: Staff) -> dict:
 
 async def login_staff(username: str, password: str, ip: str) -> dict:
     staff = await Staff.aio_get_or_none(Staff.username == username)
-    await account.check_login("merchant", username, ip, staff and staff.password_hash, password,
+    await credentials.check_login("merchant", username, ip, staff and staff.password_hash, password,
                               active=bool(staff and staff.is_active))
     await shop_service.active_shop(staff.shop_id)
-    token = account.issue_token("merchant", staff.id, staff.token_version, shop_id=staff.shop_id)
+    token = credentials.issue_token("merchant", staff.id, staff.token_version, shop_id=staff.shop_id)
     await _load_permissions(staff)
     return {"token": token, "shop_id": staff.shop_id, "staff": render_staff(staff)}
 
@@ -51,7 +51,7 @@ async def _load_permissions(staff: Staff) -> Staff:
     return staff
 
 
-async def staff_for_token(claims: account.Claims) -> Staff:
+async def staff_for_token(claims: credentials.Claims) -> Staff:
     staff = await Staff.aio_get_or_none((Staff.id == claims.subject_id) & (Staff.shop_id == claims.shop_id))
     if staff is None or not staff.is_active or staff.token_version != claims.token_version:
         raise unauthorized("token_revoked", "token is no longer valid")
@@ -94,7 +94,7 @@ async def _check_role(actor: Staff, shop_id: int, role_id: int | None) -> None:
 async def create_staff(actor: Staff, fields: dict) -> dict:
     keys = _check_grant(actor, fields.get("permissions", []))
     await _check_role(actor, actor.shop_id, fields.get("role_id"))
-    password_hash = await account.hash_password(fields["password"])
+    password_hash = await credentials.hash_password(fields["password"])
     try:
         async with events.atomic():
             staff = await Staff.aio_create(shop_id=actor.shop_id, username=fields["username"], name=fields.get("name", ""),
@@ -130,7 +130,7 @@ async def update_staff(actor: Staff, staff_id: int, changes: dict, ip: str) -> d
         raise forbidden("permission_denied", "you cannot change your own permissions")
     own_password = target.id == actor.id and bool(changes.get("password"))
     if own_password:
-        await account.check_current_password("merchant", target.username, ip, target.password_hash,
+        await credentials.check_current_password("merchant", target.username, ip, target.password_hash,
                                              changes.get("current_password"))
     columns: dict = {}
     if "name" in changes:
@@ -142,7 +142,7 @@ async def update_staff(actor: Staff, staff_id: int, changes: dict, ip: str) -> d
         columns["role_id"] = changes["role_id"]
     revoke = False
     if changes.get("password"):
-        columns["password_hash"] = await account.hash_password(changes["password"])
+        columns["password_hash"] = await credentials.hash_password(changes["password"])
         revoke = True
     if "is_active" in changes and changes["is_active"] != target.is_active:
         columns["is_active"] = changes["is_active"]
@@ -163,7 +163,7 @@ async def update_staff(actor: Staff, staff_id: int, changes: dict, ip: str) -> d
             await events.record(CONTROL_CHANNEL, "access.changed", {"shop_id": actor.shop_id})
     rendered = render_staff(after)
     if own_password:
-        rendered["token"] = account.issue_token("merchant", after.id, after.token_version, shop_id=after.shop_id)
+        rendered["token"] = credentials.issue_token("merchant", after.id, after.token_version, shop_id=after.shop_id)
     return rendered
 
 
