@@ -7,6 +7,7 @@ import json
 import signal
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import jwt
 import pytest
@@ -15,7 +16,7 @@ from lib.config import Config
 from models.migrations.steps import MIGRATIONS
 from services.account import LoginLimiter
 from services.runtime import current
-from tests.conftest import BACKEND, RUN_ID, make_config, unique
+from tests.conftest import BACKEND, MYSQL_URL, RUN_ID, make_config, unique
 from tests.helpers import free_port, run_cli, server_env, start_server_process
 
 # ---------- CLI and schema ----------
@@ -257,3 +258,33 @@ async def test_health_reports_dependencies(api):
     assert response.body == {"status": "ok", "database": "ok", "bus": "ok"} | {
         k: v for k, v in response.body.items() if k not in ("status", "database", "bus")}
     assert BACKEND in ("sqlite", "mysql")
+
+
+# ---------- start-up failures ----------
+
+def _startup_cases(tmp_path) -> list[tuple[list[str], dict, str, str]]:
+    """(command, env, dependency named, URL shown) with the secret "s3cret-pw" in every URL."""
+    sqlite = f"sqlite:///{tmp_path / 'mall.db'}"
+    dead_mysql = "mysql://mall:s3cret-pw@127.0.0.1:1/mall"
+    cases = [
+        (command, server_env(make_config(dead_mysql)), "database", "mysql://mall:***@127.0.0.1:1/mall")
+        for command in (["migrate"], [], ["create-admin", "--username", "admin", "--password", "admin-pass"],
+                        ["seed-demo"])]
+    cases.append(([], server_env(make_config(sqlite, redis_url="redis://:s3cret-pw@127.0.0.1:1/0")),
+                  "Redis", "redis://:***@127.0.0.1:1/0"))
+    if MYSQL_URL:  # a reachable MariaDB that refuses the password
+        parsed = urlparse(MYSQL_URL)
+        wrong = parsed._replace(netloc=f"{parsed.username or 'root'}:s3cret-pw@{parsed.hostname}:{parsed.port or 3306}")
+        shown = wrong.geturl().replace("s3cret-pw", "***")
+        cases += [(command, server_env(make_config(wrong.geturl())), "database", shown) for command in (["migrate"], [])]
+    return cases
+
+
+def test_every_start_up_failure_is_one_clear_line(tmp_path):
+    for command, env, dependency, shown in _startup_cases(tmp_path):
+        result = run_cli(command, env)
+        output = (result.stdout + result.stderr).strip()
+        assert result.returncode not in (0, None), (command, dependency, output)
+        assert "Traceback" not in output and len(output.splitlines()) <= 2, (command, dependency, output)
+        assert dependency in output and shown in output and "s3cret-pw" not in output, (command, dependency, output)
+        assert "check" in output, output  # it says what to check
