@@ -24,7 +24,7 @@ from lib.config import Config, ConfigError, load_config, redact_url, resolve_jwt
 from models.db import UNAVAILABLE_ERRORS, open_database
 from models.migrations import migrate, schema_version
 from services import runtime as runtime_module
-from services.account import LoginLimiter
+from services.account import LoginLimiter, RegistrationLimiter
 
 log = logging.getLogger("mall.server")
 
@@ -113,6 +113,7 @@ class MallServer:
             config=config, jwt_secret=resolve_jwt_secret(config), redis=redis,
             limiter=LoginLimiter(redis, config.redis_prefix, config.login_failures_per_account,
                                  config.login_failures_per_ip, config.login_window_seconds),
+            registrations=RegistrationLimiter(redis, config.redis_prefix, config.registrations_per_ip_per_hour),
         )
         runtime_module.install(self.runtime)
         with self._redis_dependency():

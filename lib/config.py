@@ -39,6 +39,8 @@ class Config:
     login_failures_per_account: int = 5
     login_failures_per_ip: int = 30
     login_window_seconds: int = 900
+    # shopper registrations accepted from one client address per hour (429 beyond); 0 = no limit
+    registrations_per_ip_per_hour: int = 20
     shutdown_grace_seconds: float = 10
     # server pings every WebSocket this often; a peer that does not answer in time is closed
     ws_ping_interval_seconds: float = 25

@@ -6,6 +6,7 @@ linked to the others as they appear.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 
 import peewee
@@ -15,6 +16,7 @@ from lib.errors import conflict, field_error, not_found, unauthorized
 from models.base import iso, paginate
 from models.member import Member, MemberLevel
 from services import account
+from services.runtime import current
 
 
 def render_member(member: Member, merchant: bool = False) -> dict:
@@ -33,13 +35,16 @@ def session(member: Member) -> dict:
     return {"token": token, "member": render_member(member)}
 
 
-async def register(shop_id: int, mobile: str, password: str, nickname: str | None) -> dict:
-    password_hash = await account.hash_password(password)
-    try:
-        member = await Member.aio_create(shop_id=shop_id, mobile=mobile, password_hash=password_hash,
-                                         nickname=nickname or f"用户{mobile[-4:]}")
-    except peewee.IntegrityError:
-        raise conflict("mobile_taken", "that mobile number is already registered") from None
+async def register(shop_id: int, mobile: str, password: str, nickname: str | None, ip: str | None = None) -> dict:
+    """A new member; `ip` (the client's address) is held to the registrations-per-hour limit."""
+    limiter = current().registrations
+    async with limiter.slot(ip) if limiter is not None else contextlib.nullcontext():
+        password_hash = await account.hash_password(password)
+        try:
+            member = await Member.aio_create(shop_id=shop_id, mobile=mobile, password_hash=password_hash,
+                                             nickname=nickname or f"用户{mobile[-4:]}")
+        except peewee.IntegrityError:
+            raise conflict("mobile_taken", "that mobile number is already registered") from None
     return session(member)
 
 

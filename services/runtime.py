@@ -1,4 +1,4 @@
-"""The process-wide parts that services share: config, token secret, Redis, limiter, event bus.
+"""The process-wide parts that services share: config, token secret, Redis, limiters, event bus.
 
 `server.py` builds one `Runtime` at start and installs it with `install()`; services reach it
 through `current()`. Keeping it in one place means a service never imports a handler and tests
@@ -18,6 +18,7 @@ class Runtime:
     jwt_secret: str
     redis: Any = None  # redis.asyncio.Redis, or None in embedded mode
     limiter: Any = None  # services.account.LoginLimiter
+    registrations: Any = None  # services.account.RegistrationLimiter; None: no limit
     bus: Any = None  # events.bus.Bus
     relay: Any = None  # events.relay.Relay
     hub: Any = None  # handlers.ws.Hub

@@ -12,12 +12,12 @@ from urllib.parse import urlparse
 import jwt
 import pytest
 
-from lib.config import Config
+from lib.config import Config, load_config
 from models.migrations.steps import MIGRATIONS
 from services.account import LoginLimiter
 from services.runtime import current
 from tests.conftest import BACKEND, MYSQL_URL, RUN_ID, make_config, unique
-from tests.helpers import free_port, run_cli, server_env, start_server_process
+from tests.helpers import ROOT, free_port, run_cli, server_env, start_server_process
 
 # ---------- CLI and schema ----------
 
@@ -258,6 +258,49 @@ async def test_health_reports_dependencies(api):
     assert response.body == {"status": "ok", "database": "ok", "bus": "ok"} | {
         k: v for k, v in response.body.items() if k not in ("status", "database", "bus")}
     assert BACKEND in ("sqlite", "mysql")
+
+
+# ---------- registration rate limit ----------
+
+async def test_registrations_are_limited_per_client_address_across_processes(server, make_shop):
+    """A limit of 3 per hour, shared by the processes of a deployment through Redis (one process on
+    the embedded backend, whose count is in memory). Refused registrations do not count."""
+    from tests.conftest import REDIS_URL, Api
+
+    shop = await make_shop()
+    env = server_env(server.config, MALL_BEHIND_PROXY=1, MALL_REGISTRATIONS_PER_IP_PER_HOUR=3)
+    ports = [free_port() for _ in range(2 if REDIS_URL else 1)]
+    processes = [await start_server_process(env, port) for port in ports]
+    fronts = [Api(port) for port in ports]
+    seq = int(RUN_ID, 16)
+    ip, other_ip = f"10.{seq % 250}.{seq // 250 % 250}.1", f"10.{seq % 250}.{seq // 250 % 250}.2"
+    path = f"/api/mobile/{shop.id}/auth/register"
+
+    async def register(front, address, mobile):
+        return await front.post(path, {"mobile": mobile, "password": "member-pass-1"}, headers={"X-Real-IP": address})
+
+    try:
+        mobiles = [f"136{seq % 10**6:06d}{n:02d}" for n in range(6)]
+        assert (await register(fronts[0], ip, mobiles[0])).status == 201
+        assert (await register(fronts[-1], ip, mobiles[0])).status == 409  # refused: does not count
+        assert (await register(fronts[-1], ip, mobiles[1])).status == 201
+        assert (await register(fronts[0], ip, mobiles[2])).status == 201
+        for front in fronts:
+            blocked = await register(front, ip, mobiles[3])
+            assert blocked.status == 429, blocked.body
+            assert blocked.body["error"]["code"] == "too_many_registrations"
+            assert 0 < int(blocked.headers["Retry-After"]) <= 3600
+        assert (await register(fronts[-1], other_ip, mobiles[4])).status == 201  # another address
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_registration_limit_is_configured_and_documented():
+    assert load_config(env={}).registrations_per_ip_per_hour == 20
+    assert load_config(env={"MALL_REGISTRATIONS_PER_IP_PER_HOUR": "0"}).registrations_per_ip_per_hour == 0
+    assert "MALL_REGISTRATIONS_PER_IP_PER_HOUR" in (ROOT / "README.md").read_text()
 
 
 # ---------- start-up failures ----------
