@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 import jwt
 import pytest
+import tornado.websocket
 
 from lib.config import Config, load_config
 from models.migrations.steps import MIGRATIONS
@@ -258,6 +259,32 @@ async def test_health_reports_dependencies(api):
     assert response.body == {"status": "ok", "database": "ok", "bus": "ok"} | {
         k: v for k, v in response.body.items() if k not in ("status", "database", "bus")}
     assert BACKEND in ("sqlite", "mysql")
+
+
+# ---------- response headers ----------
+
+async def test_every_answer_carries_the_security_headers_and_no_server_version(server, api, make_shop):
+    shop = await make_shop()
+    answers = {
+        "json": await api.get("/api/health"), "not found": await api.get("/api/no/such/thing"),
+        "405": await api.delete("/api/admin/auth/login"), "401": await api.get("/api/merchant/me"),
+        "merchant": await api.get("/api/merchant/me", token=shop.owner_token),
+        "openapi": await api.get("/api/openapi.json"), "docs page": await api.get("/api/docs"),
+        "docs asset": await api.get("/api/docs/assets/swagger-ui.css"), "demo page": await api.get("/demo/"),
+        "static 404": await api.get("/demo/nothing.html"), "ws without upgrade": await api.get("/ws"),
+        "pay notify": await api.post("/api/pay/wechat/v3/notify/999999999", {}),
+    }
+    connection = await tornado.websocket.websocket_connect(f"ws://127.0.0.1:{server.port}/ws")
+    answers["ws handshake"] = type("Handshake", (), {"status": 101, "headers": dict(connection.headers)})()
+    connection.close()
+    for name, response in answers.items():
+        headers = response.headers
+        assert headers.get("X-Content-Type-Options") == "nosniff", (name, headers)
+        assert headers.get("Referrer-Policy") == "no-referrer", (name, headers)
+        assert "Tornado" not in headers.get("Server", ""), (name, headers)
+        assert headers.get("X-Frame-Options") == "DENY", (name, headers)
+        assert "frame-ancestors 'none'" in headers.get("Content-Security-Policy", ""), (name, headers)
+    assert "default-src 'none'" in answers["json"].headers["Content-Security-Policy"]  # JSON runs nothing
 
 
 # ---------- registration rate limit ----------
