@@ -190,6 +190,17 @@ class ApiHandler(Hardened):
             raise ApiError(422, "validation_failed", f"query parameter {name} must be a date (YYYY-MM-DD)",
                            {"fields": [{"field": name}]}) from None
 
+    def choice_arg(self, name: str, choices, default: str | None = None) -> str | None:
+        """An enum-like query parameter (a status, a sort): a value outside `choices` is 422,
+        never silently ignored (which would answer an unfiltered list as if it were filtered)."""
+        raw = self.get_query_argument(name, None)
+        if raw in (None, ""):
+            return default
+        if raw not in choices:
+            raise ApiError(422, "validation_failed", f"query parameter {name} must be one of: {', '.join(choices)}",
+                           {"fields": [{"field": name, "allowed": list(choices)}]})
+        return raw
+
     def page_args(self) -> tuple[int, int]:
         return (self.int_arg("page", 1, minimum=1, maximum=1_000_000),
                 self.int_arg("page_size", 20, minimum=1, maximum=MAX_PAGE_SIZE))

@@ -186,3 +186,46 @@ async def test_an_unsupported_method_is_405_with_allow_before_any_permission_che
                 checked += 1
     assert checked > 300
 
+
+# every enum-like filter of every list, in the three audiences (OpenAPI must list them as enums too)
+ENUM_FILTERS = [
+    ("/api/admin/shops", "status", "active"), ("/api/admin/metrics", "format", "json"),
+    ("/api/merchant/goods", "status", "on_sale"), ("/api/merchant/members", "blacklisted", "true"),
+    ("/api/merchant/members/{member_id}/ledger", "currency", "points"),
+    ("/api/merchant/groups/teams", "status", "open"), ("/api/merchant/withdrawals", "status", "pending"),
+    ("/api/merchant/finance/ledger", "currency", "balance"), ("/api/merchant/finance/ledger.csv", "currency", "balance"),
+    ("/api/merchant/distributors", "status", "approved"),
+    ("/api/mobile/{shop_id}/goods", "sort", "price_asc"), ("/api/mobile/{shop_id}/me/coupons", "status", "unused"),
+    ("/api/mobile/{shop_id}/me/ledger", "currency", "points"),
+    ("/api/mobile/{shop_id}/distribution/commissions", "status", "settled"),
+]
+
+
+async def test_unknown_filter_values_are_422_and_known_ones_filter(api, admin_token, make_shop, make_member):
+    shop = await make_shop()
+    member = await make_member(shop.id)
+    tokens = {"admin": admin_token, "merchant": shop.owner_token, "mobile": member.token}
+
+    def concrete(path: str) -> str:
+        return path.replace("{shop_id}", str(shop.id)).replace("{member_id}", str(member.id))
+
+    for path, name, known in ENUM_FILTERS:
+        token = tokens[path.split("/")[2]]
+        for unknown in ("onsale", "ON_SALE", "1", "*"):
+            refused = await api.get(f"{concrete(path)}?{name}={unknown}", token=token)
+            assert refused.status == 422, (path, name, unknown, refused.status, refused.text[:200])
+            assert refused.body["error"]["details"]["fields"][0]["field"] == name, (path, refused.body)
+            assert known in refused.body["error"]["details"]["fields"][0]["allowed"], (path, refused.body)
+        for value in ("", known):
+            accepted = await api.get(f"{concrete(path)}?{name}={value}", token=token)
+            assert accepted.status == 200, (path, name, value, accepted.status, accepted.text[:200])
+    # the spec lists every allowed value, and each one is accepted
+    spec = (await api.get("/api/openapi.json")).body
+    enums = {(path, p["name"]): p["schema"]["enum"] for path, operations in spec["paths"].items()
+             for p in operations.get("get", {}).get("parameters", []) if "enum" in p["schema"] and p["in"] == "query"}
+    assert {(path, name) for path, name, _ in ENUM_FILTERS} <= set(enums), set(enums)
+    for (path, name), allowed in enums.items():
+        token = tokens[path.split("/")[2]]
+        for value in allowed:
+            accepted = await api.get(f"{concrete(path)}?{name}={value}", token=token)
+            assert accepted.status == 200, (path, name, value, accepted.status, accepted.text[:200])
