@@ -68,7 +68,8 @@ def _choice_params(function, source: str) -> list[dict]:
     params = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "choice_arg" and len(node.args) >= 2:
-            choices = eval(compile(ast.Expression(node.args[1]), "<choices>", "eval"), function.__globals__)  # noqa: S307 - our own source
+            # our own source text: a tuple literal or a name of the handler's module
+            choices = eval(compile(ast.Expression(node.args[1]), "<choices>", "eval"), function.__globals__)
             schema = {"type": "string", "enum": list(choices)}
             if len(node.args) > 2 and isinstance(node.args[2], ast.Constant) and node.args[2].value is not None:
                 schema["default"] = node.args[2].value
