@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
 import sys
 
+import peewee
+import pymysql
 import tornado.httpserver
 import tornado.netutil
+from redis.exceptions import RedisError
 
 from lib import runtime as runtime_module
-from lib.config import Config, ConfigError, load_config, resolve_jwt_secret
-from models.db import open_database
+from lib.config import Config, ConfigError, load_config, redact_url, resolve_jwt_secret
+from models.db import UNAVAILABLE_ERRORS, open_database
 from models.migrations import database_identity, migrate, schema_version
-from services.credentials import LoginLimiter
+from services.credentials import LoginLimiter, RegistrationLimiter
 from services.wiring import wire
 
 log = logging.getLogger("mall.server")
@@ -28,6 +32,48 @@ log = logging.getLogger("mall.server")
 # The HTTP layer drops bodies beyond this hard cap without reading them; below it, handlers
 # answer 413 with a JSON body once max_body_bytes is exceeded.
 HARD_BODY_CAP_FACTOR = 8
+
+# What a dependency that is down, unreachable or refusing us raises at start-up. Anything else is
+# a bug and keeps its traceback.
+UNREACHABLE = UNAVAILABLE_ERRORS + (peewee.DatabaseError, pymysql.err.MySQLError, RedisError, OSError,
+                                    asyncio.TimeoutError)
+DATABASE_HINTS = {  # MySQL error number -> what the operator should check
+    1044: "that the user may use this database (GRANT)",
+    1045: "the user and password in MALL_DATABASE_URL",
+    1049: "that the database exists (deploy/README.md creates it) and its name in MALL_DATABASE_URL",
+    2003: "that MariaDB/MySQL is running and listening at that host and port (MALL_DATABASE_URL)",
+    2005: "the host name in MALL_DATABASE_URL",
+    2013: "that MariaDB/MySQL is running and listening at that host and port (MALL_DATABASE_URL)",
+}
+
+
+class StartupError(Exception):
+    """A dependency the server cannot start without: one line naming it, its URL without the
+    password, the reason and what to check."""
+
+
+@contextlib.contextmanager
+def dependency(name: str, url: str, hint: str):
+    try:
+        yield
+    except UNREACHABLE as exc:
+        number = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        if name == "database":
+            hint = DATABASE_HINTS.get(number, hint)
+        raise StartupError(f"cannot start: the {name} at {redact_url(url)} is unusable: {reason}; check {hint}") from None
+
+
+def database_dependency(config: Config):
+    return dependency("database", config.database_url, "MALL_DATABASE_URL and that the database server is running")
+
+
+def open_and_migrate(config: Config, pool_size: int = 20):
+    """The database, migrated; a database that cannot be reached is a StartupError."""
+    with database_dependency(config):
+        db = open_database(config.database_url, pool_size)
+        migrate(db)
+    return db
 
 
 class MallServer:
@@ -42,9 +88,6 @@ class MallServer:
 
     async def start(self, sockets: list[socket.socket] | None = None, migrate_schema: bool = True) -> None:
         config = self.config
-        self.db = open_database(config.database_url, config.database_pool_size)
-        if migrate_schema:
-            migrate(self.db)
         redis = None
         if config.redis_url:
             import redis.asyncio as aioredis
@@ -62,6 +105,12 @@ class MallServer:
                 retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
                 retry_on_error=[RedisConnectionError, RedisTimeoutError])
             redis = aioredis.Redis(connection_pool=pool)
+            with self._redis_dependency():
+                await redis.ping()
+        if migrate_schema:
+            self.db = open_and_migrate(config, config.database_pool_size)
+        else:
+            self.db = open_database(config.database_url, config.database_pool_size)
         # every Redis key of this deployment lives under the database's identity: a database
         # recreated (or a new one given the same prefix) starts from no seqs, markers or counts
         identity = database_identity(self.db)
@@ -71,9 +120,11 @@ class MallServer:
             database_identity=identity,
             limiter=LoginLimiter(redis, redis_prefix, config.login_failures_per_account,
                                  config.login_failures_per_ip, config.login_window_seconds),
+            registrations=RegistrationLimiter(redis, redis_prefix, config.registrations_per_ip_per_hour),
         )
         runtime_module.install(self.runtime)
-        await self._start_events()
+        with self._redis_dependency():
+            await self._start_events()
 
         from handlers.routes import make_app
 
@@ -90,6 +141,10 @@ class MallServer:
         self.jobs = start_jobs(self.runtime)
         log.info("serving on port %s (%s, %s bus)", self.port, "sqlite" if config.is_sqlite else "mysql",
                  "redis" if redis else "in-process")
+
+    def _redis_dependency(self):
+        return dependency("Redis", self.config.redis_url, "that Redis is running and reachable there "
+                                                          "and the password in MALL_REDIS_URL")
 
     async def _start_events(self) -> None:
         from events import start_events
@@ -138,8 +193,7 @@ async def serve(config: Config) -> None:
 
 
 async def _create_admin(config: Config, username: str, password: str) -> bool:
-    db = open_database(config.database_url)
-    migrate(db)
+    db = open_and_migrate(config)
     runtime_module.install(runtime_module.Runtime(config=config, jwt_secret=""))
     from services.platform import create_or_update_admin
 
@@ -151,8 +205,7 @@ async def _create_admin(config: Config, username: str, password: str) -> bool:
 
 
 async def _seed_demo(config: Config) -> dict:
-    db = open_database(config.database_url)
-    migrate(db)
+    db = open_and_migrate(config)
     runtime_module.install(runtime_module.Runtime(config=config, jwt_secret=resolve_jwt_secret(config)))
     wire()
     from services.demo import seed_demo
@@ -182,9 +235,11 @@ def main(argv: list[str] | None = None) -> int:
             resolve_jwt_secret(config)  # refuse to start a MySQL deployment without a secret
         command = args.command or "run"
         if command == "migrate":
-            db = open_database(config.database_url)
-            applied = migrate(db)
-            print(f"schema at version {schema_version(db)}" + (f" (applied {applied})" if applied else " (up to date)"))
+            with database_dependency(config):
+                db = open_database(config.database_url)
+                applied = migrate(db)
+                version = schema_version(db)
+            print(f"schema at version {version}" + (f" (applied {applied})" if applied else " (up to date)"))
         elif command == "create-admin":
             if len(args.password) < 6:
                 print("password must be at least 6 characters", file=sys.stderr)
@@ -199,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return 3
     return 0
 
 

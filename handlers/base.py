@@ -80,10 +80,93 @@ def dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-class ApiHandler(tornado.web.RequestHandler):
+# Sent with every answer. JSON runs nothing, so its policy allows nothing; pages (the docs, the
+# demo) keep their own scripts but may not be framed by another site (clickjacking).
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
+PAGE_CSP = "frame-ancestors 'none'"
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+class Hardened(tornado.web.RequestHandler):
+    """What every handler of this app shares, whatever it serves (JSON, pages, files, WebSocket):
+    the security headers, no Server header naming Tornado's version, errors as API.md's JSON
+    body, and 405 with `Allow` for a method the handler does not implement."""
+
+    csp = JSON_CSP
     request_id: str = ""
 
     def set_default_headers(self) -> None:
+        self.clear_header("Server")
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+        self.set_header("Content-Security-Policy", self.csp)
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        return [m for m in HTTP_METHODS
+                if getattr(cls, m.lower()) is not getattr(tornado.web.RequestHandler, m.lower())]
+
+    def refuse_unimplemented_method(self) -> None:
+        """Called first in `prepare`: a wrong method is 405 before any token or permission check."""
+        if self.request.method not in self.allowed_methods():
+            raise ApiError(405, "method_not_allowed", f"{self.request.method} is not allowed here")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        details: dict = {}
+        if isinstance(exc, DomainError):
+            status_code, code, message, details = status_of(exc), exc.code, exc.message, exc.details
+            self.set_status(status_code)
+            if exc.retry_after:
+                self.set_header("Retry-After", str(exc.retry_after))
+        elif isinstance(exc, ApiError):
+            code, message, details = exc.code, exc.message, exc.details
+        elif isinstance(exc, UNAVAILABLE_ERRORS + (RedisError, ConnectionError, OSError)):
+            status_code, code, message = 503, "service_unavailable", "a dependency is unavailable; retry shortly"
+            self.set_status(503)
+        elif status_code < 500:
+            code, message = STATUS_CODES.get(status_code, "bad_request"), self._reason
+        else:
+            code, message = "internal_error", "internal server error"
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Content-Security-Policy", JSON_CSP)
+        if self.request_id:
+            self.set_header("X-Request-Id", self.request_id)
+        self.finish(dumps({"error": {"code": code, "message": message, "details": details}}))
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, UNAVAILABLE_ERRORS + (RedisError, ConnectionError, OSError)):
+            log.warning("dependency unavailable on %s %s: %r", self.request.method, self.request.path, value)
+        elif isinstance(value, (tornado.web.HTTPError, DomainError)):
+            return  # client errors are in the access log already
+        else:
+            log.error("unhandled error on %s %s [%s]", self.request.method, self.request.path,
+                      self.request_id, exc_info=(typ, value, tb))
+
+
+class StaticFiles(Hardened, tornado.web.StaticFileHandler):
+    """Files under a directory (demo pages, Swagger UI assets). A path no file can have (a NUL or
+    another control character) is 404 here; the file system would raise a 500 on it."""
+
+    csp = PAGE_CSP
+
+    def prepare(self) -> None:
+        self.refuse_unimplemented_method()
+
+    def parse_url_path(self, url_path: str) -> str:
+        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in url_path):
+            raise ApiError(404, "not_found", "no such file")
+        return super().parse_url_path(url_path)
+
+
+class ApiHandler(Hardened):
+    check_method = True  # False only for the catch-all 404 handler
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
 
@@ -94,6 +177,8 @@ class ApiHandler(tornado.web.RequestHandler):
         incoming = self.request.headers.get("X-Request-Id", "")
         self.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         self.set_header("X-Request-Id", self.request_id)
+        if self.check_method:
+            self.refuse_unimplemented_method()
         limit = current().config.max_body_bytes
         declared = self.request.headers.get("Content-Length", "0")
         if len(self.request.body) > limit or (declared.isdigit() and int(declared) > limit):
@@ -139,6 +224,17 @@ class ApiHandler(tornado.web.RequestHandler):
             raise ApiError(422, "validation_failed", f"query parameter {name} must be a date (YYYY-MM-DD)",
                            {"fields": [{"field": name}]}) from None
 
+    def choice_arg(self, name: str, choices, default: str | None = None) -> str | None:
+        """An enum-like query parameter (a status, a sort): a value outside `choices` is 422,
+        never silently ignored (which would answer an unfiltered list as if it were filtered)."""
+        raw = self.get_query_argument(name, None)
+        if raw in (None, ""):
+            return default
+        if raw not in choices:
+            raise ApiError(422, "validation_failed", f"query parameter {name} must be one of: {', '.join(choices)}",
+                           {"fields": [{"field": name, "allowed": list(choices)}]})
+        return raw
+
     def page_args(self) -> tuple[int, int]:
         return (self.int_arg("page", 1, minimum=1, maximum=1_000_000),
                 self.int_arg("page_size", 20, minimum=1, maximum=MAX_PAGE_SIZE))
@@ -168,39 +264,9 @@ class ApiHandler(tornado.web.RequestHandler):
         self.set_status(status)
         self.finish(dumps(data))
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        details: dict = {}
-        if isinstance(exc, DomainError):
-            status_code, code, message, details = status_of(exc), exc.code, exc.message, exc.details
-            self.set_status(status_code)
-            if exc.retry_after:
-                self.set_header("Retry-After", str(exc.retry_after))
-        elif isinstance(exc, ApiError):
-            code, message, details = exc.code, exc.message, exc.details
-        elif isinstance(exc, UNAVAILABLE_ERRORS + (RedisError, ConnectionError, OSError)):
-            status_code, code, message = 503, "service_unavailable", "a dependency is unavailable; retry shortly"
-            self.set_status(503)
-        elif status_code < 500:
-            code, message = STATUS_CODES.get(status_code, "bad_request"), self._reason
-        else:
-            code, message = "internal_error", "internal server error"
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        if self.request_id:
-            self.set_header("X-Request-Id", self.request_id)
-        self.finish(dumps({"error": {"code": code, "message": message, "details": details}}))
-
-    def log_exception(self, typ, value, tb) -> None:
-        if isinstance(value, UNAVAILABLE_ERRORS + (RedisError, ConnectionError, OSError)):
-            log.warning("dependency unavailable on %s %s: %r", self.request.method, self.request.path, value)
-        elif isinstance(value, (tornado.web.HTTPError, DomainError)):
-            return  # client errors are in the access log already
-        else:
-            log.error("unhandled error on %s %s [%s]", self.request.method, self.request.path,
-                      self.request_id, exc_info=(typ, value, tb))
-
-
 class NotFoundHandler(ApiHandler):
+    check_method = False  # any method on an unknown path is 404
+
     async def prepare(self) -> None:
         await super().prepare()
         raise ApiError(404, "not_found", "no such endpoint")

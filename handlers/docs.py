@@ -3,9 +3,8 @@ page whose assets come from the swagger-ui-py package and are served from here (
 from pathlib import Path
 
 import swagger_ui
-import tornado.web
 
-from handlers.base import ApiHandler, dumps
+from handlers.base import PAGE_CSP, ApiHandler, StaticFiles, dumps
 from handlers.openapi import spec
 
 ASSETS = Path(swagger_ui.__file__).parent / "static"
@@ -33,10 +32,12 @@ class OpenApiHandler(ApiHandler):
 class DocsHandler(ApiHandler):
     """Interactive API documentation."""
 
+    csp = PAGE_CSP  # Swagger UI runs its scripts; the page may still not be framed
+
     async def get(self):
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.finish(PAGE)
 
 
-class AssetsHandler(tornado.web.StaticFileHandler):
+class AssetsHandler(StaticFiles):
     """Swagger UI's files, from the installed package."""

@@ -3,8 +3,9 @@
 Nothing here is written per endpoint. For each route and each HTTP method its handler implements:
 - path parameters come from the URL pattern's groups, named after the method's arguments;
 - the request body is the pydantic model the method passes to `self.body(...)`;
-- query parameters are the names it reads with `int_arg` / `date_arg` / `get_query_argument` /
-  `page_args` (also in helper functions it calls with `self`);
+- query parameters are the names it reads with `int_arg` / `date_arg` / `choice_arg` (an enum of
+  the choices it passes) / `get_query_argument` / `page_args` (also in helper functions it calls
+  with `self`);
 - security follows the audience base class (admin, merchant, member bearer JWTs); shopper methods
   listed in `public_methods` need no token; the merchant permission is given as `x-permission`;
 - every answer can be the error shape of API.md.
@@ -12,6 +13,7 @@ Response bodies are described as JSON objects (the services render plain dicts).
 """
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import textwrap
@@ -59,6 +61,21 @@ def _body_model(handler: type, function, source: str) -> type[pydantic.BaseModel
     return model if isinstance(model, type) and issubclass(model, pydantic.BaseModel) else None
 
 
+def _choice_params(function, source: str) -> list[dict]:
+    """Query parameters read with `choice_arg(name, choices[, default])`, as string enums; the
+    choices expression is evaluated in the handler module (a tuple or a module constant)."""
+    params = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "choice_arg" and len(node.args) >= 2:
+            # our own source text: a tuple literal or a name of the handler's module
+            choices = eval(compile(ast.Expression(node.args[1]), "<choices>", "eval"), function.__globals__)
+            schema = {"type": "string", "enum": list(choices)}
+            if len(node.args) > 2 and isinstance(node.args[2], ast.Constant) and node.args[2].value is not None:
+                schema["default"] = node.args[2].value
+            params.append({"name": node.args[0].value, "in": "query", "schema": schema})
+    return params
+
+
 def _drop_null_defaults(node):
     """PATCH models use `= None` for "leave unchanged"; null is not a value they accept, so the
     schema says nothing about a default there."""
@@ -104,6 +121,9 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
     if "page_args()" in source:
         parameters += [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                        {"name": "page_size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}]
+    for param in _choice_params(function, source):
+        if param["name"] not in {p["name"] for p in parameters}:
+            parameters.append(param)
     seen = {p["name"] for p in parameters}
     for regex, schema in ((_INT, {"type": "integer"}), (_DATE, {"type": "string", "format": "date"}),
                           (_STR, {"type": "string"})):
@@ -139,6 +159,8 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
         "description": "success", "content": {"application/json": {"schema": {"type": "object"}}}}}
     if "text/csv" in source:
         answers[success]["content"] = {"text/csv": {"schema": {"type": "string"}}}
+    if "text/plain" in source:  # a second representation chosen by a query parameter (metrics)
+        answers[success]["content"]["text/plain"] = {"schema": {"type": "string"}}
     for status, description in ERROR_ANSWERS.items():
         answers[status] = {"description": description, "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/Error"}}}}

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import logging
 
-import tornado.web
-
-from handlers.base import dumps
+from handlers.base import Hardened, dumps
 from services import payment
 
 log = logging.getLogger("mall.pay")
 
 
-class NotifyHandler(tornado.web.RequestHandler):
+class NotifyHandler(Hardened):
     version = "v3"
 
     def answer(self, status: int, success: bool, message: str) -> None:
@@ -54,6 +52,9 @@ class NotifyHandler(tornado.web.RequestHandler):
         self.answer(200, True, "OK")
 
     def write_error(self, status_code: int, **kwargs) -> None:
+        if status_code == 405:  # not WeChat: the API's JSON error, with Allow
+            super().write_error(status_code, **kwargs)
+            return
         # WeChat retries on anything but success; a database outage answers 5xx and a retry settles it
         self.answer(status_code, False, "temporarily unavailable")
 

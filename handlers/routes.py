@@ -11,7 +11,7 @@ from handlers.admin import metrics as admin_metrics
 from handlers.admin import platform as admin_platform
 from handlers.admin import push as admin_push
 from handlers.admin import shops as admin_shops
-from handlers.base import NotFoundHandler, log_request
+from handlers.base import NotFoundHandler, StaticFiles, log_request
 from handlers.merchant import adv as merchant_adv
 from handlers.merchant import auth as merchant_auth
 from handlers.merchant import finance as merchant_finance
@@ -41,8 +41,8 @@ ROUTES = [
     (r"/api/openapi.json", docs.OpenApiHandler),
     (r"/api/docs", docs.DocsHandler),
     (r"/api/docs/assets/(.*)", docs.AssetsHandler, {"path": str(docs.ASSETS)}),
-    (r"/demo/?()", tornado.web.StaticFileHandler, {"path": str(STATIC / "demo"), "default_filename": "index.html"}),
-    (r"/demo/(.+)", tornado.web.StaticFileHandler, {"path": str(STATIC / "demo")}),
+    (r"/demo/?()", StaticFiles, {"path": str(STATIC / "demo"), "default_filename": "index.html"}),
+    (r"/demo/(.+)", StaticFiles, {"path": str(STATIC / "demo")}),
     (r"/ws", ws.WsHandler),
     (rf"/api/pay/wechat/v3/notify/{ID}", pay.WechatV3NotifyHandler),
     (rf"/api/pay/wechat/v2/notify/{ID}", pay.WechatV2NotifyHandler),

@@ -38,6 +38,7 @@ from tornado.iostream import StreamClosedError
 
 from events import connections, control
 from events.channels import CHANNEL
+from handlers.base import ApiError, Hardened
 from lib.errors import DomainError, Unauthenticated, unauthorized
 from lib.runtime import current
 from models.db import UNAVAILABLE_ERRORS
@@ -55,9 +56,19 @@ MAX_REFUSED = 200  # refused messages before we close the connection (1008)
 ORDERS_PERMISSION = "orders.view"
 
 
-class WsHandler(tornado.websocket.WebSocketHandler):
+class WsHandler(Hardened, tornado.websocket.WebSocketHandler):
     def check_origin(self, origin: str) -> bool:
         return True
+
+    async def get(self, *args, **kwargs) -> None:
+        """Refuse a plain HTTP request with the JSON error body (Tornado answers it in plain text)."""
+        headers = self.request.headers
+        connection = {part.strip().lower() for part in headers.get("Connection", "").split(",")}
+        if headers.get("Upgrade", "").lower() != "websocket" or "upgrade" not in connection:
+            raise ApiError(400, "websocket_required", "this endpoint speaks WebSocket only (Upgrade: websocket)")
+        if headers.get("Sec-WebSocket-Version") not in ("7", "8", "13"):
+            raise ApiError(400, "websocket_version", "Sec-WebSocket-Version 13 is required")
+        await super().get(*args, **kwargs)
 
     async def open(self) -> None:
         self.principal: tuple[str, object] | None = None  # ("member", Member) / ("merchant", Staff)
@@ -117,7 +128,7 @@ class WsHandler(tornado.websocket.WebSocketHandler):
     def send_op(self, **fields) -> None:
         self.send_frame(json.dumps(fields, ensure_ascii=False).encode())
 
-    def send_error(self, code: str, message: str, **extra) -> None:
+    def send_error_op(self, code: str, message: str, **extra) -> None:
         self.send_op(op="error", code=code, message=message, **extra)
 
     # ---- incoming ----
@@ -132,7 +143,7 @@ class WsHandler(tornado.websocket.WebSocketHandler):
         if self.refused > MAX_REFUSED:
             self.close(1008, "message rate limit exceeded")
         else:
-            self.send_error("rate_limited", f"at most {RATE_PER_S:g} messages per second")
+            self.send_error_op("rate_limited", f"at most {RATE_PER_S:g} messages per second")
         return False
 
     async def on_message(self, message: str | bytes) -> None:
@@ -141,13 +152,13 @@ class WsHandler(tornado.websocket.WebSocketHandler):
         try:
             request = json.loads(message)
         except (ValueError, UnicodeDecodeError):
-            self.send_error("bad_frame", "frames must be JSON objects")
+            self.send_error_op("bad_frame", "frames must be JSON objects")
             return
         op = request.get("op") if isinstance(request, dict) else None
         handler = {"subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
                    "ping": self._ping, "auth": self._auth}.get(op if isinstance(op, str) else "")
         if handler is None:
-            self.send_error("bad_op", "op must be one of subscribe, unsubscribe, ping, auth")
+            self.send_error_op("bad_op", "op must be one of subscribe, unsubscribe, ping, auth")
             return
         try:
             await handler(request)
@@ -155,10 +166,10 @@ class WsHandler(tornado.websocket.WebSocketHandler):
             pass
         except UNAVAILABLE_ERRORS + (RedisError, OSError) as exc:
             log.warning("ws %s failed, dependency unavailable: %r", op, exc)
-            self.send_error("unavailable", "a dependency is unavailable; retry shortly", channel=request.get("channel"))
+            self.send_error_op("unavailable", "a dependency is unavailable; retry shortly", channel=request.get("channel"))
         except Exception:
             log.exception("ws %s failed", op)
-            self.send_error("internal_error", "internal error", channel=request.get("channel"))
+            self.send_error_op("internal_error", "internal error", channel=request.get("channel"))
 
     async def _ping(self, request: dict) -> None:
         self.send_op(op="pong")
@@ -166,7 +177,7 @@ class WsHandler(tornado.websocket.WebSocketHandler):
     async def _auth(self, request: dict) -> None:
         token = request.get("token")
         if not isinstance(token, str):
-            self.send_error("bad_frame", "auth needs a token string")
+            self.send_error_op("bad_frame", "auth needs a token string")
             return
         await self._authenticate(token)
 
@@ -179,7 +190,7 @@ class WsHandler(tornado.websocket.WebSocketHandler):
             principal = await _load_principal(claims)
         except (DomainError, jwt.InvalidTokenError) as exc:
             still = "still signed in as before" if self.principal else "continuing anonymously"
-            self.send_error(getattr(exc, "code", "invalid_token"), f"token refused; {still}")
+            self.send_error_op(getattr(exc, "code", "invalid_token"), f"token refused; {still}")
             return
         self.access_generation += 1  # a subscribe racing this must re-check against the new principal
         self.principal, self.claims = principal, claims
@@ -192,10 +203,10 @@ class WsHandler(tornado.websocket.WebSocketHandler):
             if _may_read(self.principal, channel) is not None:
                 self.subscriptions.discard(channel)
                 current().hub.unsubscribe(self, channel)
-                self.send_error(code, message, channel=channel)
+                self.send_error_op(code, message, channel=channel)
 
     def revoke(self) -> None:
-        self.send_error("access_revoked", "your access was revoked")
+        self.send_error_op("access_revoked", "your access was revoked")
         self.on_close()
         self.close(1008, "access revoked")
 
@@ -209,7 +220,7 @@ class WsHandler(tornado.websocket.WebSocketHandler):
             return
         except Exception as exc:  # fail closed: a connection whose access cannot be checked ends
             log.warning("could not re-check a WebSocket's access: %r", exc)
-            self.send_error("unavailable", "could not re-check your access; reconnect")
+            self.send_error_op("unavailable", "could not re-check your access; reconnect")
             self.on_close()
             self.close(1011, "access re-check failed")
             return
@@ -236,13 +247,13 @@ class WsHandler(tornado.websocket.WebSocketHandler):
     async def _subscribe(self, request: dict) -> None:
         channel, since, epoch = request.get("channel"), request.get("since"), request.get("epoch")
         if not isinstance(channel, str) or len(channel) > 64:
-            self.send_error("bad_channel", "channel must be a string such as team:42")
+            self.send_error_op("bad_channel", "channel must be a string such as team:42")
             return
         if since is not None and (type(since) is not int or since < 0):
-            self.send_error("bad_frame", "since must be a non-negative integer", channel=channel)
+            self.send_error_op("bad_frame", "since must be a non-negative integer", channel=channel)
             return
         if epoch is not None and (not isinstance(epoch, str) or len(epoch) > 32):
-            self.send_error("bad_frame", "epoch must be a short string", channel=channel)
+            self.send_error_op("bad_frame", "epoch must be a short string", channel=channel)
             return
         generation = -1
         refused = None
@@ -252,10 +263,10 @@ class WsHandler(tornado.websocket.WebSocketHandler):
         if not connections.is_live(self):
             return  # closed (revoked) meanwhile
         if refused:
-            self.send_error(refused, f"cannot subscribe to {channel}", channel=channel)
+            self.send_error_op(refused, f"cannot subscribe to {channel}", channel=channel)
             return
         if channel not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
-            self.send_error("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS} per connection", channel=channel)
+            self.send_error_op("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS} per connection", channel=channel)
             return
         self.subscriptions.add(channel)
         try:

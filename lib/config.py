@@ -9,6 +9,7 @@ import dataclasses
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -38,6 +39,8 @@ class Config:
     login_failures_per_account: int = 5
     login_failures_per_ip: int = 30
     login_window_seconds: int = 900
+    # shopper registrations accepted from one client address per hour (429 beyond); 0 = no limit
+    registrations_per_ip_per_hour: int = 20
     shutdown_grace_seconds: float = 10
     # server pings every WebSocket this often; a peer that does not answer in time is closed
     ws_ping_interval_seconds: float = 25
@@ -112,3 +115,17 @@ def resolve_jwt_secret(config: Config) -> str:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(48))
     return secret_file.read_text().strip()
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ***, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "(an unparsable URL)"
+    if password is None:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -1,4 +1,4 @@
-"""The process-wide handles every layer shares: config, token secret, Redis, limiter, event bus.
+"""The process-wide handles every layer shares: config, token secret, Redis, limiters, event bus.
 
 `server.py` builds one `Runtime` at start and installs it with `install()`; code reaches it
 through `current()`. It only holds references, so it sits on the lowest floor (lib): events and
@@ -21,6 +21,7 @@ class Runtime:
     redis_prefix: str = ""  # of every Redis key: the configured prefix and the database identity
     database_identity: str = ""  # drawn when the schema was created; tokens carry it (claim `dbi`)
     limiter: Any = None  # services.credentials.LoginLimiter
+    registrations: Any = None  # services.credentials.RegistrationLimiter; None: no limit
     bus: Any = None  # events.bus.Bus
     relay: Any = None  # events.relay.Relay
     hub: Any = None  # events.hub.Hub

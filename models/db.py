@@ -25,7 +25,7 @@ from peewee_async.pool import PoolBackend
 from peewee_async.transactions import Transaction
 from pymysql.constants import CLIENT
 
-from lib.config import ROOT
+from lib.config import ROOT, ConfigError
 
 database = peewee.DatabaseProxy()
 
@@ -157,7 +157,7 @@ def open_database(url: str, pool_size: int = 20) -> peewee.Database:
             pool_params={"minsize": 1, "maxsize": pool_size, "pool_recycle": 3600},
         )
     else:
-        raise ValueError(f"unsupported database URL scheme: {parsed.scheme!r}")
+        raise ConfigError(f"MALL_DATABASE_URL: unsupported scheme {parsed.scheme!r} (sqlite:/// or mysql://)")
     database.initialize(db)
     return db
 

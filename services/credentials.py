@@ -1,9 +1,11 @@
 """Credentials and tokens for all three audiences: argon2 password hashes, audience-checked JWTs
-(HS256 pinned), and the login limiter that makes brute force impractical.
+(HS256 pinned), the login limiter that makes brute force impractical, and the limit on
+registrations per client address.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -79,36 +81,34 @@ def decode_token(token: str, audience: str) -> Claims:
     return claims
 
 
-class LoginLimiter:
-    """Counts failed logins per account+IP and per IP in a fixed window.
+class WindowCounter:
+    """Counts per key in a fixed window that starts with the first count: in memory in embedded
+    mode, in Redis when configured (so N processes share one count)."""
 
-    Memory in embedded mode, Redis when configured (so N processes share one count).
-    A success clears the account+IP count; the per-IP count only expires, so spraying one
-    password over many usernames is limited too.
-    """
-
-    def __init__(self, redis, prefix: str, per_account: int, per_ip: int, window_s: int):
+    def __init__(self, redis, prefix: str, window_s: int):
         self.redis = redis
-        self.prefix = prefix + "login:"
-        self.per_account = per_account
-        self.per_ip = per_ip
+        self.prefix = prefix
         self.window_s = window_s
         self._memory: dict[str, tuple[int, float]] = {}
+        # DECR only a live key: one that expired meanwhile must not come back as -1 without a TTL
+        self._decr = redis.register_script(
+            "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end return 0"
+        ) if redis is not None else None
 
-    def _keys(self, audience: str, account: str, ip: str) -> tuple[str, str]:
-        return (f"{self.prefix}{audience}:acct:{account.lower()}|{ip}", f"{self.prefix}ip:{ip}")
-
-    async def _count(self, key: str) -> int:
+    async def count(self, key: str) -> int:
+        key = self.prefix + key
         if self.redis is not None:
             return int(await self.redis.get(key) or 0)
         count, expires = self._memory.get(key, (0, 0.0))
         return count if expires > time.monotonic() else 0
 
-    async def _add(self, key: str) -> None:
+    async def add(self, key: str) -> tuple[int, int]:
+        """Count one more; returns the new count and the seconds left in the window."""
+        key = self.prefix + key
         if self.redis is not None:
             async with self.redis.pipeline(transaction=True) as pipe:
-                await pipe.incr(key).expire(key, self.window_s, nx=True).execute()
-            return
+                count, _, ttl = await pipe.incr(key).expire(key, self.window_s, nx=True).ttl(key).execute()
+            return int(count), max(int(ttl), 1)
         now = time.monotonic()
         count, expires = self._memory.get(key, (0, 0.0))
         if expires <= now:
@@ -116,23 +116,80 @@ class LoginLimiter:
         self._memory[key] = (count + 1, expires)
         if len(self._memory) > 100_000:  # bound memory under a spraying attack
             self._memory = {k: v for k, v in self._memory.items() if v[1] > now}
+        return count + 1, max(int(expires - now), 1)
+
+    async def give_back(self, key: str) -> None:
+        key = self.prefix + key
+        if self.redis is not None:
+            await self._decr(keys=[key])
+            return
+        count, expires = self._memory.get(key, (0, 0.0))
+        if count > 0 and expires > time.monotonic():
+            self._memory[key] = (count - 1, expires)
+
+    async def clear(self, key: str) -> None:
+        key = self.prefix + key
+        if self.redis is not None:
+            await self.redis.delete(key)
+        else:
+            self._memory.pop(key, None)
+
+
+class LoginLimiter:
+    """Counts failed logins per account+IP and per IP in a fixed window.
+
+    A success clears the account+IP count; the per-IP count only expires, so spraying one
+    password over many usernames is limited too.
+    """
+
+    def __init__(self, redis, prefix: str, per_account: int, per_ip: int, window_s: int):
+        self.counter = WindowCounter(redis, prefix + "login:", window_s)
+        self.per_account = per_account
+        self.per_ip = per_ip
+        self.window_s = window_s
+
+    def _keys(self, audience: str, account: str, ip: str) -> tuple[str, str]:
+        return (f"{audience}:acct:{account.lower()}|{ip}", f"ip:{ip}")
 
     async def check(self, audience: str, account: str, ip: str) -> None:
         account_key, ip_key = self._keys(audience, account, ip)
-        if await self._count(account_key) >= self.per_account or await self._count(ip_key) >= self.per_ip:
-            raise RateLimited("too_many_attempts", "too many failed logins; try again later",
-                              retry_after=self.window_s)
+        if await self.counter.count(account_key) >= self.per_account or await self.counter.count(ip_key) >= self.per_ip:
+            raise RateLimited("too_many_attempts", "too many failed logins; try again later", retry_after=self.window_s)
 
     async def failed(self, audience: str, account: str, ip: str) -> None:
         for key in self._keys(audience, account, ip):
-            await self._add(key)
+            await self.counter.add(key)
 
     async def succeeded(self, audience: str, account: str, ip: str) -> None:
-        account_key, _ = self._keys(audience, account, ip)
-        if self.redis is not None:
-            await self.redis.delete(account_key)
-        else:
-            self._memory.pop(account_key, None)
+        await self.counter.clear(self._keys(audience, account, ip)[0])
+
+
+class RegistrationLimiter:
+    """Accepted sign-ups per client address per hour (`registrations_per_ip_per_hour`, 0 = no
+    limit), so one address cannot mass-create accounts. A registration takes its slot before the
+    work (one atomic increment, exact across processes) and gives it back if it fails."""
+
+    WINDOW_S = 3600
+
+    def __init__(self, redis, prefix: str, per_hour: int):
+        self.counter = WindowCounter(redis, prefix + "register:", self.WINDOW_S)
+        self.per_hour = per_hour
+
+    @contextlib.asynccontextmanager
+    async def slot(self, ip: str | None):
+        if not self.per_hour or not ip:
+            yield
+            return
+        key = f"ip:{ip}"
+        count, seconds_left = await self.counter.add(key)
+        try:
+            if count > self.per_hour:
+                raise RateLimited("too_many_registrations", "too many registrations from this address; try again later",
+                                  retry_after=seconds_left)
+            yield
+        except BaseException:
+            await self.counter.give_back(key)
+            raise
 
 
 async def check_login(audience: str, account: str, ip: str, password_hash: str | None, password: str,

@@ -6,6 +6,7 @@ linked to the others as they appear.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 
 import peewee
@@ -13,6 +14,7 @@ import peewee
 import events
 from events.hub import CONTROL_CHANNEL
 from lib.errors import conflict, field_error, not_found, unauthorized
+from lib.runtime import current
 from models.base import iso, paginate
 from models.finance import POINTS, CreditLedger
 from models.locks import lock_member
@@ -37,13 +39,16 @@ def session(member: Member) -> dict:
     return {"token": token, "member": render_member(member)}
 
 
-async def register(shop_id: int, mobile: str, password: str, nickname: str | None) -> dict:
-    password_hash = await credentials.hash_password(password)
-    try:
-        member = await Member.aio_create(shop_id=shop_id, mobile=mobile, password_hash=password_hash,
-                                         nickname=nickname or f"用户{mobile[-4:]}")
-    except peewee.IntegrityError:
-        raise conflict("mobile_taken", "that mobile number is already registered") from None
+async def register(shop_id: int, mobile: str, password: str, nickname: str | None, ip: str | None = None) -> dict:
+    """A new member; `ip` (the client's address) is held to the registrations-per-hour limit."""
+    limiter = current().registrations
+    async with limiter.slot(ip) if limiter is not None else contextlib.nullcontext():
+        password_hash = await credentials.hash_password(password)
+        try:
+            member = await Member.aio_create(shop_id=shop_id, mobile=mobile, password_hash=password_hash,
+                                             nickname=nickname or f"用户{mobile[-4:]}")
+        except peewee.IntegrityError:
+            raise conflict("mobile_taken", "that mobile number is already registered") from None
     return session(member)
 
 

@@ -31,6 +31,7 @@ def server_env(config, **extra) -> dict:
         "MALL_DATABASE_URL": config.database_url, "MALL_REDIS_URL": config.redis_url,
         "MALL_JWT_SECRET": config.jwt_secret, "MALL_REDIS_PREFIX": config.redis_prefix,
         "MALL_HOST": "127.0.0.1", "MALL_JOB_INTERVAL_SECONDS": str(config.job_interval_seconds),
+        "MALL_REGISTRATIONS_PER_IP_PER_HOUR": str(config.registrations_per_ip_per_hour),
     })
     env.update({k: str(v) for k, v in extra.items()})
     return env

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from urllib.parse import quote
 
 import pytest
+import tornado.web
 
 from tests.builders import ADDRESS, assert_invalid, buyer, fast_members, new_goods, snapshot
 from tests.ws_client import WsClient
@@ -136,3 +138,98 @@ async def test_a_socket_flooding_subscribe_ops_is_cut_off_and_others_keep_being_
     assert await calm.recv() == {"op": "pong"}
     assert asyncio.get_running_loop().time() - started < 5
     calm.close()
+
+
+# ---------- odd paths, unsupported methods, unknown filter values ----------
+
+ODD_PATHS = [
+    "/demo/index.html%00.js", "/api/docs/assets/x%00", "/demo/%00", "/demo/x%0a", "/api/docs/assets/%00/x",
+    "/demo/../server.py", "/demo/%2e%2e/%2e%2e/server.py", "/api/docs/assets/../../../server.py",
+    "/demo/%zz", "/demo/%ff%fe", "/api/docs/assets/%ff", "/api/mobile/%ff/goods", "/api/admin/shops/%00",
+    "/api/" + "a" * 20_000, "/demo/" + "b" * 20_000, "/api/docs/assets/" + "c" * 20_000,
+    "/no/such/route", "/api/nope", "/ws", "/demo/no-such-page.html",
+]
+
+
+@pytest.mark.parametrize("path", ODD_PATHS, ids=lambda p: p[:40])
+async def test_odd_paths_answer_a_json_4xx(api, path):
+    response = await api.get(path)
+    assert 400 <= response.status < 500, (path[:60], response.status, response.text[:200])
+    assert response.headers["Content-Type"].startswith("application/json"), (path[:60], response.headers)
+    assert error_body(response), (path[:60], response.text[:200])
+
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _concrete(pattern: str) -> str:
+    """A request path for a route pattern: ids 1, the first choice of an alternation, a real file."""
+    path = pattern.replace(r"(\d{1,18})", "1").replace("/?()", "/").replace(r"\.", ".")
+    path = re.sub(r"\((\w+)\|\w+\)", r"\1", path)
+    return path.replace("/demo/(.+)", "/demo/index.html").replace("(.*)", "swagger-ui.css")
+
+
+async def test_an_unsupported_method_is_405_with_allow_before_any_permission_check(api, make_shop, make_member):
+    from handlers.routes import ROUTES
+
+    shop = await make_shop()
+    member = await make_member(shop.id)
+    checked = 0
+    for pattern, handler, *_ in ROUTES:
+        base = tornado.web.RequestHandler
+        implemented = {m for m in HTTP_METHODS if getattr(handler, m.lower()) is not getattr(base, m.lower())}
+        path = _concrete(pattern)
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            if method in implemented:
+                continue
+            for token in (None, shop.owner_token, member.token):
+                response = await api.call(method, path, token=token)
+                assert response.status == 405, (method, path, token and token[:10], response.status, response.body)
+                assert response.body["error"]["code"] == "method_not_allowed", (method, path)
+                assert set(response.headers["Allow"].split(", ")) == implemented, (method, path, response.headers)
+                checked += 1
+    assert checked > 300
+
+
+# every enum-like filter of every list, in the three audiences (OpenAPI must list them as enums too)
+ENUM_FILTERS = [
+    ("/api/admin/shops", "status", "active"), ("/api/admin/metrics", "format", "json"),
+    ("/api/merchant/goods", "status", "on_sale"), ("/api/merchant/members", "blacklisted", "true"),
+    ("/api/merchant/members/{member_id}/ledger", "currency", "points"),
+    ("/api/merchant/groups/teams", "status", "open"), ("/api/merchant/withdrawals", "status", "pending"),
+    ("/api/merchant/finance/ledger", "currency", "balance"), ("/api/merchant/finance/ledger.csv", "currency", "balance"),
+    ("/api/merchant/distributors", "status", "approved"),
+    ("/api/mobile/{shop_id}/goods", "sort", "price_asc"), ("/api/mobile/{shop_id}/me/coupons", "status", "unused"),
+    ("/api/mobile/{shop_id}/me/ledger", "currency", "points"),
+    ("/api/mobile/{shop_id}/distribution/commissions", "status", "settled"),
+]
+
+
+async def test_unknown_filter_values_are_422_and_known_ones_filter(api, admin_token, make_shop, make_member):
+    shop = await make_shop()
+    member = await make_member(shop.id)
+    tokens = {"admin": admin_token, "merchant": shop.owner_token, "mobile": member.token}
+
+    def concrete(path: str) -> str:
+        return path.replace("{shop_id}", str(shop.id)).replace("{member_id}", str(member.id))
+
+    for path, name, known in ENUM_FILTERS:
+        token = tokens[path.split("/")[2]]
+        for unknown in ("onsale", "ON_SALE", "1", "*"):
+            refused = await api.get(f"{concrete(path)}?{name}={unknown}", token=token)
+            assert refused.status == 422, (path, name, unknown, refused.status, refused.text[:200])
+            assert refused.body["error"]["details"]["fields"][0]["field"] == name, (path, refused.body)
+            assert known in refused.body["error"]["details"]["fields"][0]["allowed"], (path, refused.body)
+        for value in ("", known):
+            accepted = await api.get(f"{concrete(path)}?{name}={value}", token=token)
+            assert accepted.status == 200, (path, name, value, accepted.status, accepted.text[:200])
+    # the spec lists every allowed value, and each one is accepted
+    spec = (await api.get("/api/openapi.json")).body
+    enums = {(path, p["name"]): p["schema"]["enum"] for path, operations in spec["paths"].items()
+             for p in operations.get("get", {}).get("parameters", []) if "enum" in p["schema"] and p["in"] == "query"}
+    assert {(path, name) for path, name, _ in ENUM_FILTERS} <= set(enums), set(enums)
+    for (path, name), allowed in enums.items():
+        token = tokens[path.split("/")[2]]
+        for value in allowed:
+            accepted = await api.get(f"{concrete(path)}?{name}={value}", token=token)
+            assert accepted.status == 200, (path, name, value, accepted.status, accepted.text[:200])

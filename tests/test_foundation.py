@@ -7,18 +7,20 @@ import json
 import signal
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import jwt
 import pytest
+import tornado.websocket
 
-from lib.config import Config
+from lib.config import Config, load_config
 from lib.errors import RateLimited
 from lib.runtime import current
 from models.migrations.steps import MIGRATIONS
 from services.credentials import LoginLimiter
 from tests.builders import assert_invalid
-from tests.conftest import RUN_ID, make_config, unique
-from tests.helpers import free_port, run_cli, server_env, start_server_process
+from tests.conftest import MYSQL_URL, RUN_ID, make_config, unique
+from tests.helpers import ROOT, free_port, run_cli, server_env, start_server_process
 from tests.ws_client import WsClient
 
 # ---------- CLI and schema ----------
@@ -263,3 +265,102 @@ async def test_health_reports_dependencies(api):
     assert response.status == 200
     assert response.body == {"status": "ok", "database": "ok", "bus": "ok"} | {
         k: v for k, v in response.body.items() if k not in ("status", "database", "bus")}
+
+
+# ---------- response headers ----------
+
+async def test_every_answer_carries_the_security_headers_and_no_server_version(server, api, make_shop):
+    shop = await make_shop()
+    answers = {
+        "json": await api.get("/api/health"), "not found": await api.get("/api/no/such/thing"),
+        "405": await api.delete("/api/admin/auth/login"), "401": await api.get("/api/merchant/me"),
+        "merchant": await api.get("/api/merchant/me", token=shop.owner_token),
+        "openapi": await api.get("/api/openapi.json"), "docs page": await api.get("/api/docs"),
+        "docs asset": await api.get("/api/docs/assets/swagger-ui.css"), "demo page": await api.get("/demo/"),
+        "static 404": await api.get("/demo/nothing.html"), "ws without upgrade": await api.get("/ws"),
+        "pay notify": await api.post("/api/pay/wechat/v3/notify/999999999", {}),
+    }
+    connection = await tornado.websocket.websocket_connect(f"ws://127.0.0.1:{server.port}/ws")
+    answers["ws handshake"] = type("Handshake", (), {"status": 101, "headers": dict(connection.headers)})()
+    connection.close()
+    for name, response in answers.items():
+        headers = response.headers
+        assert headers.get("X-Content-Type-Options") == "nosniff", (name, headers)
+        assert headers.get("Referrer-Policy") == "no-referrer", (name, headers)
+        assert "Tornado" not in headers.get("Server", ""), (name, headers)
+        assert headers.get("X-Frame-Options") == "DENY", (name, headers)
+        assert "frame-ancestors 'none'" in headers.get("Content-Security-Policy", ""), (name, headers)
+    assert "default-src 'none'" in answers["json"].headers["Content-Security-Policy"]  # JSON runs nothing
+
+
+# ---------- registration rate limit ----------
+
+async def test_registrations_are_limited_per_client_address_across_processes(server, make_shop):
+    """A limit of 3 per hour, shared by the processes of a deployment through Redis (one process on
+    the embedded backend, whose count is in memory). Refused registrations do not count."""
+    from tests.conftest import REDIS_URL, Api
+
+    shop = await make_shop()
+    env = server_env(server.config, MALL_BEHIND_PROXY=1, MALL_REGISTRATIONS_PER_IP_PER_HOUR=3)
+    ports = [free_port() for _ in range(2 if REDIS_URL else 1)]
+    processes = [await start_server_process(env, port) for port in ports]
+    fronts = [Api(port) for port in ports]
+    seq = int(RUN_ID, 16)
+    ip, other_ip = f"10.{seq % 250}.{seq // 250 % 250}.1", f"10.{seq % 250}.{seq // 250 % 250}.2"
+    path = f"/api/mobile/{shop.id}/auth/register"
+
+    async def register(front, address, mobile):
+        return await front.post(path, {"mobile": mobile, "password": "member-pass-1"}, headers={"X-Real-IP": address})
+
+    try:
+        mobiles = [f"136{seq % 10**6:06d}{n:02d}" for n in range(6)]
+        assert (await register(fronts[0], ip, mobiles[0])).status == 201
+        assert (await register(fronts[-1], ip, mobiles[0])).status == 409  # refused: does not count
+        assert (await register(fronts[-1], ip, mobiles[1])).status == 201
+        assert (await register(fronts[0], ip, mobiles[2])).status == 201
+        for front in fronts:
+            blocked = await register(front, ip, mobiles[3])
+            assert blocked.status == 429, blocked.body
+            assert blocked.body["error"]["code"] == "too_many_registrations"
+            assert 0 < int(blocked.headers["Retry-After"]) <= 3600
+        assert (await register(fronts[-1], other_ip, mobiles[4])).status == 201  # another address
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_registration_limit_is_configured_and_documented():
+    assert load_config(env={}).registrations_per_ip_per_hour == 20
+    assert load_config(env={"MALL_REGISTRATIONS_PER_IP_PER_HOUR": "0"}).registrations_per_ip_per_hour == 0
+    assert "MALL_REGISTRATIONS_PER_IP_PER_HOUR" in (ROOT / "README.md").read_text()
+
+
+# ---------- start-up failures ----------
+
+def _startup_cases(tmp_path) -> list[tuple[list[str], dict, str, str]]:
+    """(command, env, dependency named, URL shown) with the secret "s3cret-pw" in every URL."""
+    sqlite = f"sqlite:///{tmp_path / 'mall.db'}"
+    dead_mysql = "mysql://mall:s3cret-pw@127.0.0.1:1/mall"
+    cases = [
+        (command, server_env(make_config(dead_mysql)), "database", "mysql://mall:***@127.0.0.1:1/mall")
+        for command in (["migrate"], [], ["create-admin", "--username", "admin", "--password", "admin-pass"],
+                        ["seed-demo"])]
+    cases.append(([], server_env(make_config(sqlite, redis_url="redis://:s3cret-pw@127.0.0.1:1/0")),
+                  "Redis", "redis://:***@127.0.0.1:1/0"))
+    if MYSQL_URL:  # a reachable MariaDB that refuses the password
+        parsed = urlparse(MYSQL_URL)
+        wrong = parsed._replace(netloc=f"{parsed.username or 'root'}:s3cret-pw@{parsed.hostname}:{parsed.port or 3306}")
+        shown = wrong.geturl().replace("s3cret-pw", "***")
+        cases += [(command, server_env(make_config(wrong.geturl())), "database", shown) for command in (["migrate"], [])]
+    return cases
+
+
+def test_every_start_up_failure_is_one_clear_line(tmp_path):
+    for command, env, dependency, shown in _startup_cases(tmp_path):
+        result = run_cli(command, env)
+        output = (result.stdout + result.stderr).strip()
+        assert result.returncode not in (0, None), (command, dependency, output)
+        assert "Traceback" not in output and len(output.splitlines()) <= 2, (command, dependency, output)
+        assert dependency in output and shown in output and "s3cret-pw" not in output, (command, dependency, output)
+        assert "check" in output, output  # it says what to check

@@ -18,7 +18,7 @@ class MetricsHandler(AdminHandler):
             "relay": await runtime.relay.lag(),
             "bus": runtime.bus.name,
         }
-        if self.get_query_argument("format", "json") != "prometheus":
+        if self.choice_arg("format", ("json", "prometheus"), "json") == "json":
             self.send(values)
             return
         lines = []

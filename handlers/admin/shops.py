@@ -23,7 +23,7 @@ class UpdateShopBody(RequestBody):
 class ShopsHandler(AdminHandler):
     async def get(self):
         page, page_size = self.page_args()
-        status = self.get_query_argument("status", None)
+        status = self.choice_arg("status", ("active", "suspended"))
         self.send(await shop_service.list_shops(page, page_size, status))
 
     async def post(self):

@@ -20,8 +20,7 @@ class WithdrawalsHandler(MerchantHandler):
 
     async def get(self):
         page, page_size = self.page_args()
-        status = self.get_query_argument("status", None)
-        status = status if status in ("pending", "approved", "paid", "rejected") else None
+        status = self.choice_arg("status", ("pending", "approved", "paid", "rejected"))
         self.send(await finance.list_withdrawals(self.shop_id, page, page_size,
                                                  member_id=self.int_arg("member_id", minimum=1), status=status))
 
@@ -43,9 +42,8 @@ class WithdrawalRejectHandler(MerchantHandler):
 
 class LedgerFilters(MerchantHandler):
     def filters(self) -> dict:
-        currency = self.get_query_argument("currency", None)
         end = self.date_arg("to")
-        return {"currency": currency if currency in ("balance", "points", "commission") else None,
+        return {"currency": self.choice_arg("currency", ("balance", "points", "commission")),
                 "type_": (self.get_query_argument("type", None) or None),
                 "start": self.date_arg("from"), "end": end + datetime.timedelta(days=1) if end else None,
                 "member_id": self.int_arg("member_id", minimum=1)}
@@ -93,9 +91,8 @@ class DistributorsHandler(MerchantHandler):
 
     async def get(self):
         page, page_size = self.page_args()
-        status = self.get_query_argument("status", None)
-        self.send(await distribution.list_distributors(self.shop_id, status if status in ("pending", "approved", "rejected")
-                                                       else None, page, page_size))
+        status = self.choice_arg("status", ("pending", "approved", "rejected"))
+        self.send(await distribution.list_distributors(self.shop_id, status, page, page_size))
 
 
 class DistributorReviewHandler(MerchantHandler):

@@ -116,10 +116,10 @@ class GoodsListHandler(MerchantHandler):
 
     async def get(self):
         page, page_size = self.page_args()
-        status = self.get_query_argument("status", None)
+        status = self.choice_arg("status", ("on_sale", "off_sale"))
         self.send(await goods_service.list_goods(
             self.shop_id, page, page_size, merchant=True, category_id=self.int_arg("category_id", minimum=1),
-            q=self.get_query_argument("q", None), status=status if status in ("on_sale", "off_sale") else None))
+            q=self.get_query_argument("q", None), status=status))
 
     async def post(self):
         self.send(await goods_service.create_goods(self.shop_id, _fields(self.body(GoodsBody)), self.staff.id), 201)

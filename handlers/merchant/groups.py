@@ -107,9 +107,8 @@ class TeamsHandler(MerchantHandler):
 
     async def get(self):
         page, page_size = self.page_args()
-        status = self.get_query_argument("status", None)
-        self.send(await groups.list_teams(self.shop_id, page, page_size, self.int_arg("activity_id", minimum=1),
-                                          status if status in ("pending", "open", "success", "failed") else None))
+        status = self.choice_arg("status", ("pending", "open", "success", "failed"))
+        self.send(await groups.list_teams(self.shop_id, page, page_size, self.int_arg("activity_id", minimum=1), status))
 
 
 class TeamHandler(MerchantHandler):

@@ -3,7 +3,7 @@
 import pydantic
 
 from handlers.base import Id, MerchantHandler, RequestBody
-from models.finance import BALANCE, POINTS
+from models.finance import BALANCE, COMMISSION, POINTS
 from services import finance, wechat
 from services import member as member_service
 
@@ -51,7 +51,7 @@ class MembersHandler(MerchantHandler):
 
     async def get(self):
         page, page_size = self.page_args()
-        blacklisted = self.get_query_argument("blacklisted", None)
+        blacklisted = self.choice_arg("blacklisted", ("true", "false"))
         self.send(await member_service.list_members(
             self.shop_id, page, page_size, q=self.get_query_argument("q", None),
             level_id=self.int_arg("level_id", minimum=1), tag=self.get_query_argument("tag", None),
@@ -102,9 +102,8 @@ class MemberLedgerHandler(MerchantHandler):
     async def get(self, member_id):
         await member_service.get_member(self.shop_id, int(member_id))
         page, page_size = self.page_args()
-        currency = self.get_query_argument("currency", None)
-        self.send(await finance.ledger(self.shop_id, int(member_id), currency if currency in (BALANCE, POINTS) else None,
-                                       page, page_size))
+        currency = self.choice_arg("currency", (BALANCE, POINTS, COMMISSION))
+        self.send(await finance.ledger(self.shop_id, int(member_id), currency, page, page_size))
 
 
 class LevelsHandler(MerchantHandler):

@@ -28,7 +28,8 @@ class RegisterHandler(MobileHandler):
 
     async def post(self, shop_id):
         body = self.body(RegisterBody)
-        self.send(await member_service.register(self.shop_id, body.mobile, body.password, body.nickname), 201)
+        ip = client_ip(self)  # held to registrations_per_ip_per_hour
+        self.send(await member_service.register(self.shop_id, body.mobile, body.password, body.nickname, ip), 201)
 
 
 class LoginHandler(MobileHandler):

@@ -18,11 +18,11 @@ class GoodsListHandler(MobileHandler):
 
     async def get(self, shop_id):
         page, page_size = self.page_args()
-        sort = self.get_query_argument("sort", "default")
+        sort = self.choice_arg("sort", SORTS, "default")
         q = (self.get_query_argument("q", "") or "").strip()[:100]
         self.send(await goods_service.list_goods(
             self.shop_id, page, page_size, merchant=False, category_id=self.int_arg("category_id", minimum=1),
-            q=q or None, sort=sort if sort in SORTS else "default"))
+            q=q or None, sort=sort))
 
 
 class GoodsHandler(MobileHandler):

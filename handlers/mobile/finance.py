@@ -76,5 +76,5 @@ class TeamHandler(MobileHandler):
 class CommissionsHandler(MobileHandler):
     async def get(self, shop_id):
         page, page_size = self.page_args()
-        self.send(await distribution.my_commissions(self.shop_id, self.member.id, self.get_query_argument("status", None),
-                                                    page, page_size))
+        status = self.choice_arg("status", ("frozen", "settled", "reversed"))
+        self.send(await distribution.my_commissions(self.shop_id, self.member.id, status, page, page_size))

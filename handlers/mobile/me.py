@@ -3,7 +3,7 @@ import pydantic
 
 import events
 from handlers.base import Mobile, MobileHandler, Password, RequestBody, client_ip
-from models.finance import BALANCE, POINTS
+from models.finance import BALANCE, COMMISSION, POINTS
 from services import finance
 from services import member as member_service
 
@@ -45,6 +45,5 @@ class BindMobileHandler(MobileHandler):
 class LedgerHandler(MobileHandler):
     async def get(self, shop_id):
         page, page_size = self.page_args()
-        currency = self.get_query_argument("currency", None)
-        self.send(await finance.ledger(self.shop_id, self.member.id,
-                                       currency if currency in (BALANCE, POINTS) else None, page, page_size))
+        currency = self.choice_arg("currency", (BALANCE, POINTS, COMMISSION))
+        self.send(await finance.ledger(self.shop_id, self.member.id, currency, page, page_size))

@@ -28,9 +28,8 @@ class ClaimHandler(MobileHandler):
 class MyCouponsHandler(MobileHandler):
     async def get(self, shop_id):
         page, page_size = self.page_args()
-        status = self.get_query_argument("status", None)
-        self.send(await sale.my_coupons(self.shop_id, self.member.id,
-                                        status if status in ("unused", "used", "expired") else None, page, page_size))
+        status = self.choice_arg("status", ("unused", "used", "expired"))
+        self.send(await sale.my_coupons(self.shop_id, self.member.id, status, page, page_size))
 
 
 class CouponsForCartHandler(MobileHandler):
