@@ -44,9 +44,12 @@ class NotifyHandler(Hardened):
             self.answer(401, False, "signature verification failed")
             return
         try:
-            await payment.settle(int(shop_id), notice)
+            if isinstance(notice, payment.RefundNotice):
+                await payment.settle_refund(int(shop_id), notice)
+            else:
+                await payment.settle(int(shop_id), notice)
         except payment.PaymentMismatch as exc:
-            log.error("WeChat Pay notification for %s does not match: %s", notice.out_trade_no, exc)
+            log.error("WeChat Pay notification %s does not match: %s", notice, exc)
             self.answer(400, False, str(exc))
             return
         self.answer(200, True, "OK")

@@ -18,6 +18,7 @@ from handlers.merchant import finance as merchant_finance
 from handlers.merchant import goods as merchant_goods
 from handlers.merchant import groups as merchant_groups
 from handlers.merchant import members as merchant_members
+from handlers.merchant import aftersales as merchant_aftersales
 from handlers.merchant import orders as merchant_orders
 from handlers.merchant import sale as merchant_sale
 from handlers.merchant import settings as merchant_settings
@@ -28,6 +29,7 @@ from handlers.mobile import catalog as mobile_catalog
 from handlers.mobile import finance as mobile_finance
 from handlers.mobile import groups as mobile_groups
 from handlers.mobile import me as mobile_me
+from handlers.mobile import aftersales as mobile_aftersales
 from handlers.mobile import orders as mobile_orders
 from handlers.mobile import sale as mobile_sale
 
@@ -111,6 +113,12 @@ ROUTES = [
     (rf"/api/merchant/orders/{ID}/price", merchant_orders.PriceHandler),
     (rf"/api/merchant/orders/{ID}/close", merchant_orders.CloseHandler),
     (rf"/api/merchant/orders/{ID}/remark", merchant_orders.RemarkHandler),
+    (r"/api/merchant/aftersales", merchant_aftersales.AfterSalesHandler),
+    (rf"/api/merchant/aftersales/{ID}", merchant_aftersales.AfterSaleHandler),
+    (rf"/api/merchant/aftersales/{ID}/approve", merchant_aftersales.ApproveHandler),
+    (rf"/api/merchant/aftersales/{ID}/reject", merchant_aftersales.RejectHandler),
+    (rf"/api/merchant/aftersales/{ID}/receive", merchant_aftersales.ReceiveHandler),
+    (rf"/api/merchant/aftersales/{ID}/reship", merchant_aftersales.ReshipHandler),
     # shoppers
     (rf"{SHOP}/auth/register", mobile_auth.RegisterHandler),
     (rf"{SHOP}/auth/login", mobile_auth.LoginHandler),
@@ -149,6 +157,11 @@ ROUTES = [
     (rf"{SHOP}/orders/{ID}/cancel", mobile_orders.CancelHandler),
     (rf"{SHOP}/orders/{ID}/confirm", mobile_orders.ConfirmHandler),
     (rf"{SHOP}/orders/{ID}/refund", mobile_orders.RefundHandler),
+    (rf"{SHOP}/orders/{ID}/aftersales", mobile_aftersales.OrderAfterSalesHandler),
+    (rf"{SHOP}/aftersales", mobile_aftersales.AfterSalesHandler),
+    (rf"{SHOP}/aftersales/{ID}", mobile_aftersales.AfterSaleHandler),
+    (rf"{SHOP}/aftersales/{ID}/ship", mobile_aftersales.AfterSaleShipHandler),
+    (rf"{SHOP}/aftersales/{ID}/cancel", mobile_aftersales.AfterSaleCancelHandler),
     (rf"{SHOP}/categories", mobile_catalog.CategoriesHandler),
     (rf"{SHOP}/goods", mobile_catalog.GoodsListHandler),
     (rf"{SHOP}/goods/{ID}", mobile_catalog.GoodsHandler),

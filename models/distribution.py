@@ -27,6 +27,7 @@ class Commission(ShopScoped):
     level = peewee.SmallIntegerField()
     base_fen = peewee.BigIntegerField()  # what the rates applied to
     amount_fen = peewee.BigIntegerField()
+    reversed_fen = peewee.BigIntegerField(default=0)  # taken back by partial refunds (all of it once reversed)
     status = peewee.CharField(max_length=8, default=COMMISSION_FROZEN)
     created_at = peewee.DateTimeField(default=utcnow)
     settled_at = peewee.DateTimeField(null=True)

@@ -6,9 +6,9 @@ from models.base import ShopScoped, utcnow
 # API.md's order statuses, as in the original system
 CANCELLED, UNPAID, PAID, SHIPPED, COMPLETED = -1, 0, 1, 2, 3
 STATUS_NAMES = {CANCELLED: "cancelled", UNPAID: "unpaid", PAID: "paid", SHIPPED: "shipped", COMPLETED: "completed"}
-# refund state, separate from status
-REFUND_NONE, REFUND_REQUESTED, REFUND_REJECTED, REFUND_REFUNDED = "none", "requested", "rejected", "refunded"
-REFUND_APPROVED = "approved"  # approved, money on its way back through the payment provider
+# how much of a paid order has been refunded (after-sales), separate from status; a request's
+# own state lives on its after-sale (models/aftersale.py)
+REFUND_NONE, REFUND_PARTIAL, REFUND_FULL = "none", "partial", "full"
 
 
 class Order(ShopScoped):
@@ -26,6 +26,8 @@ class Order(ShopScoped):
     shipping_fee_fen = peewee.BigIntegerField(default=0)
     price_adjustment_fen = peewee.BigIntegerField(default=0)  # merchant's change before payment
     total_fen = peewee.BigIntegerField()  # what the member pays
+    refunded_fen = peewee.BigIntegerField(default=0)  # given back by after-sales, never above total_fen
+    completed_fen = peewee.BigIntegerField(null=True)  # what completion counted (paid minus refunded then)
     coupon_id = peewee.IntegerField(null=True)
     team_id = peewee.IntegerField(null=True, index=True)  # a group-buy team's order
     activity_id = peewee.IntegerField(null=True)  # the group-buy campaign (team or buy-alone order)
@@ -74,6 +76,13 @@ class OrderItem(ShopScoped):
     price_fen = peewee.BigIntegerField()
     quantity = peewee.IntegerField()
     total_fen = peewee.BigIntegerField()
+    # the line's share of what the order was paid for goods (every discount allocated to the fen,
+    # services/orders/shares.py); NULL on lines placed before it was stored: derived then
+    paid_fen = peewee.BigIntegerField(null=True)
+    points_used = peewee.BigIntegerField(default=0)  # the line's share of the points spent at checkout
+    aftersale_quantity = peewee.IntegerField(default=0)  # units held by open or refunded after-sales
+    refunded_quantity = peewee.IntegerField(default=0)
+    restocked_quantity = peewee.IntegerField(default=0)  # units put back into stock (cancel, refund, return)
 
 
 class OrderLog(ShopScoped):

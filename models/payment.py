@@ -37,3 +37,25 @@ class Payment(ShopScoped):
     amount_fen = peewee.BigIntegerField()
     status = peewee.CharField(max_length=16, default=PAID)
     created_at = peewee.DateTimeField(default=utcnow)
+
+
+REFUND_OWED, REFUND_SENT, REFUND_SUCCESS = "owed", "sent", "success"
+
+
+class PaymentRefund(ShopScoped):
+    """Part (or all) of a WeChat payment given back for an after-sale: its own refund number
+    (unique: WeChat deduplicates by it, so resending is safe), owed inside the refunding
+    transaction, sent after commit or by the job, settled by WeChat's refund notification or a query."""
+
+    out_trade_no = peewee.CharField(max_length=32)
+    refund_no = peewee.CharField(max_length=32, unique=True)
+    total_fen = peewee.BigIntegerField()  # the original payment
+    amount_fen = peewee.BigIntegerField()
+    reason = peewee.CharField(max_length=80, default="")
+    status = peewee.CharField(max_length=8, default=REFUND_OWED)
+    created_at = peewee.DateTimeField(default=utcnow)
+    sent_at = peewee.DateTimeField(null=True)
+    succeeded_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("status", "id"), False),)

@@ -42,7 +42,8 @@ from models.finance import COMMISSION
 from models.goods import Goods
 from models.locks import lock_shop
 from models.member import Member
-from models.order import COMPLETED, REFUND_NONE, REFUND_REJECTED, Order, OrderItem
+from models.aftersale import OPEN, AfterSale
+from models.order import COMPLETED, REFUND_FULL, Order, OrderItem
 from services import audit, finance, sysset
 from services import member as member_service
 
@@ -224,12 +225,35 @@ async def freeze_commission(order: Order, items: list) -> None:
 
 
 async def reverse_commission(order: Order, items: list) -> None:
-    """`refunded` reaction: the order's frozen commission is taken back, once."""
+    """`refunded` reaction: the commission of what was refunded is taken back, in proportion to the
+    goods money refunded (all of it once the order is fully refunded), once per refund. Frozen
+    commission shrinks (`amount_fen` is what stays earned, `reversed_fen` what went back; reversed
+    when nothing stays); settled commission gets a negative ledger entry (as much as the
+    distributor still holds; the row notes any shortfall)."""
+    full = order.refund_status == REFUND_FULL
     for row in await Commission.select().where((Commission.order_id == order.id)
-                                               & (Commission.status == COMMISSION_FROZEN)).aio_execute():
-        if await Commission.update(status=COMMISSION_REVERSED, reversed_at=utcnow()).where(
-                (Commission.id == row.id) & (Commission.status == COMMISSION_FROZEN)).aio_execute():
-            await member_service.move_frozen_commission(row.member_id, -row.amount_fen)
+                                               & (Commission.status != COMMISSION_REVERSED)).aio_execute():
+        earned = row.amount_fen + row.reversed_fen  # what this row earned at payment
+        kept_goods = 0 if full else max(0, row.base_fen - order.refunded_fen)
+        due = earned - (earned * kept_goods // row.base_fen if row.base_fen else 0) - row.reversed_fen
+        if due <= 0:
+            continue
+        changes = {"amount_fen": row.amount_fen - due, "reversed_fen": row.reversed_fen + due}
+        if row.status == COMMISSION_FROZEN and due == row.amount_fen:
+            changes.update(status=COMMISSION_REVERSED, reversed_at=utcnow())
+        if not await Commission.update(**changes).where(
+                (Commission.id == row.id) & (Commission.status == row.status)
+                & (Commission.amount_fen == row.amount_fen)).aio_execute():
+            continue
+        if row.status == COMMISSION_FROZEN:
+            await member_service.move_frozen_commission(row.member_id, -due)
+            continue
+        held = await Member.select(Member.commission_fen).where(Member.id == row.member_id).aio_scalar()
+        take = min(due, held or 0)
+        if take:
+            await finance.change_credit(row.shop_id, row.member_id, COMMISSION, -take, "commission_reverse",
+                                        reference=order.order_no,
+                                        remark=f"{due - take} of {due} already withdrawn" if take < due else "")
 
 
 async def settle_commissions() -> int:
@@ -238,7 +262,8 @@ async def settle_commissions() -> int:
     due = await (Commission.select(Commission, Order.completed_at.alias("completed_at"))
                  .join(Order, on=(Order.id == Commission.order_id))
                  .where((Commission.status == COMMISSION_FROZEN) & (Order.status == COMPLETED)
-                        & Order.refund_status.in_([REFUND_NONE, REFUND_REJECTED]))
+                        & (Order.refund_status != REFUND_FULL)
+                        & Order.id.not_in(AfterSale.select(AfterSale.order_id).where(AfterSale.status.in_(OPEN))))
                  .order_by(Commission.id).limit(JOB_BATCH).objects().aio_execute())
     settled = 0
     settings_by_shop: dict[int, sysset.Settings] = {}

@@ -315,8 +315,9 @@ def _csv_safe(text: str) -> str:
 
 async def daily_totals(shop_id: int, start: datetime.datetime, end: datetime.datetime) -> list[dict]:
     """Per UTC day: order payments, refunds, recharges, paid withdrawals, commission earned."""
+    from models.aftersale import REFUNDED, AfterSale
     from models.distribution import COMMISSION_REVERSED, Commission
-    from models.order import REFUND_REFUNDED, Order
+    from models.order import Order
 
     def per_day(model, moment, amount, *where):
         day = fn.DATE(moment)
@@ -326,7 +327,7 @@ async def daily_totals(shop_id: int, start: datetime.datetime, end: datetime.dat
 
     series = {
         "paid_fen": per_day(Order, Order.paid_at, Order.total_fen),
-        "refunded_fen": per_day(Order, Order.refunded_at, Order.total_fen, Order.refund_status == REFUND_REFUNDED),
+        "refunded_fen": per_day(AfterSale, AfterSale.refunded_at, AfterSale.amount_fen, AfterSale.status == REFUNDED),
         "recharged_fen": per_day(Recharge, Recharge.paid_at, Recharge.amount_fen),
         "withdrawn_fen": per_day(Withdrawal, Withdrawal.paid_at, Withdrawal.amount_fen),
         "commission_fen": per_day(Commission, Commission.created_at, Commission.amount_fen,

@@ -48,7 +48,7 @@ from models.groups import (
 )
 from models.locks import lock_member
 from models.member import Member
-from models.order import CANCELLED, COMPLETED, PAID, SHIPPED, UNPAID, Order
+from models.order import CANCELLED, COMPLETED, PAID, REFUND_FULL, SHIPPED, UNPAID, Order
 from services import audit, counters, orders, sysset
 from services import goods as goods_service
 from services.orders import lifecycle, pricing
@@ -447,8 +447,9 @@ async def release_paid_seat(order: Order, items: list) -> None:
     """`refunded` reaction of a paid team order: the member stops counting. While the
     team fills, the seat is free again (a refunded leader hands over to the earliest paid member;
     with nobody paid left the team closes); after success only `paid_count` drops. A failed
-    team's refunds change nothing here: the team is over."""
-    if order.team_id is None:
+    team's refunds change nothing here: the team is over. Only a full refund gives the seat up
+    (returning one of several units keeps the member in the team)."""
+    if order.team_id is None or order.refund_status != REFUND_FULL:
         return
     filling = GroupTeam.status.in_([TEAM_PENDING, TEAM_OPEN])
     mine = (GroupTeam.id == order.team_id) & (GroupTeam.paid_count > 0)

@@ -206,9 +206,10 @@ async def note_payment(order, items: list) -> None:
 async def reward_completion(order, items: list) -> None:
     """`completed` reaction: the order's spending counts toward levels, and the shop's reward
     points per yuan are credited (both taken back by `take_back_completion` on a refund)."""
-    await record_spending(order.shop_id, order.member_id, order.total_fen)
+    kept = order.total_fen - order.refunded_fen  # paid less what was refunded before completion
+    await record_spending(order.shop_id, order.member_id, kept)
     settings = await sysset.get_settings(order.shop_id)
-    earned = order.total_fen // 100 * settings.points.points_per_yuan if settings.points.enabled else 0
+    earned = kept // 100 * settings.points.points_per_yuan if settings.points.enabled else 0
     if earned:
         await finance.change_credit(order.shop_id, order.member_id, POINTS, earned, "order_reward",
                                     reference=order.order_no)
@@ -235,9 +236,13 @@ async def take_back_completion(order, items: list) -> None:
     """`refunded` reaction, for an order that had completed: what completing it earned
     goes back — the reward points the ledger shows it gave, its spending, and the level only that
     spending had reached (a level set by hand above the member's spending stays). Runs once
-    because the refund's conditional transition does. Points already spent: `points.refund_spent_rewards`."""
+    because the refund's conditional transition does — in proportion to what this refund
+    (`order.refund_fen`) gives back of what completion counted; all of it once fully refunded.
+    Points already spent: `points.refund_spent_rewards`."""
     if order.previous_status != COMPLETED:
         return
+    refund_fen = getattr(order, "refund_fen", order.total_fen)
+    counted = order.completed_fen if isinstance(order.completed_fen, int) else order.total_fen
     shop_id, member_id = order.shop_id, order.member_id
     await lock_member(member_id)  # points and spending are read, then written
     member = await get_member(shop_id, member_id)
@@ -246,15 +251,23 @@ async def take_back_completion(order, items: list) -> None:
                            & (CreditLedger.currency == POINTS) & (CreditLedger.type == "order_reward")
                            & (CreditLedger.reference == order.order_no)).aio_scalar())
     earned = int(earned or 0)  # MySQL sums to a Decimal
-    if earned > 0:
-        take = min(earned, member.points)
-        short = earned - take
+
+    def kept_points(refunded_fen: int) -> int:  # what stays earned while `refunded_fen` has gone back
+        kept = max(0, order.total_fen - refunded_fen)
+        return earned * kept // counted if counted > 0 and kept else 0
+    due = kept_points(order.refunded_fen - refund_fen) - kept_points(order.refunded_fen)
+    if due > 0:
+        take = min(due, member.points)
+        short = due - take
         if short and (await sysset.get_settings(shop_id)).points.refund_spent_rewards == "refuse":
             raise conflict("reward_points_spent", "the member has spent points this order earned",
-                           {"points_earned": earned, "points_short": short, "points": member.points})
-        await finance.change_credit(shop_id, member_id, POINTS, -take, "order_reward_reverse", reference=order.order_no,
-                                    remark=f"{short} of {earned} points already spent, not taken back" if short else "")
-    spent = max(0, member.total_spent_fen - order.total_fen)
+                           {"points_earned": earned, "points_due": due, "points_short": short,
+                            "points": member.points})
+        if take:
+            await finance.change_credit(shop_id, member_id, POINTS, -take, "order_reward_reverse",
+                                        reference=order.order_no,
+                                        remark=f"{short} of {due} points already spent, not taken back" if short else "")
+    spent = max(0, member.total_spent_fen - refund_fen)
     changes = {"total_spent_fen": spent}
     current = await MemberLevel.aio_get_or_none(MemberLevel.id == member.level_id) if member.level_id else None
     if current is not None and spent < current.threshold_fen <= member.total_spent_fen:

@@ -42,6 +42,22 @@ class OrderRules(_Section):
     restock_on_refund: bool = True
 
 
+class ReturnAddress(_Section):
+    name: str = pydantic.Field("", max_length=64)
+    mobile: str = pydantic.Field("", max_length=20)
+    province: str = pydantic.Field("", max_length=32)
+    city: str = pydantic.Field("", max_length=32)
+    district: str = pydantic.Field("", max_length=32)
+    detail: str = pydantic.Field("", max_length=255)
+
+
+class AfterSaleRules(_Section):
+    # after-sales may be asked for until order.refund_window_days after completion
+    auto_approve_days: int = pydantic.Field(3, ge=1, le=30)  # a request the merchant ignores is approved then
+    return_ship_days: int = pydantic.Field(7, ge=1, le=30)  # an approved return the buyer never ships closes then
+    return_address: ReturnAddress = ReturnAddress()  # where returns go unless an approval names another
+
+
 class GroupRules(_Section):
     default_duration_hours: int = pydantic.Field(24, ge=1, le=30 * 24)
     default_team_size: int = pydantic.Field(2, ge=2, le=100)
@@ -104,6 +120,7 @@ class DistributionRules(_Section):
 class Settings(_Section):
     shop: ShopInfo = ShopInfo()
     order: OrderRules = OrderRules()
+    aftersale: AfterSaleRules = AfterSaleRules()
     groups: GroupRules = GroupRules()
     points: PointsRules = PointsRules()
     balance: BalanceRules = BalanceRules()
@@ -190,6 +207,8 @@ def public_settings(settings: Settings) -> dict:
                   "auto_confirm_days": settings.order.auto_confirm_days,
                   "unpaid_cancel_minutes": settings.order.unpaid_cancel_minutes,
                   "shipping_fee_fen": settings.order.shipping_fee_fen},
+        "aftersale": {"auto_approve_days": settings.aftersale.auto_approve_days,
+                      "return_ship_days": settings.aftersale.return_ship_days},
         "points": {"enabled": settings.points.enabled, "deduct_enabled": settings.points.deduct_enabled,
                    "points_per_yuan_deduct": settings.points.points_per_yuan_deduct,
                    "deduct_max_percent": settings.points.deduct_max_percent},

@@ -22,7 +22,7 @@ def wire() -> None:
     lifecycle.react(lifecycle.SHIPPING, groups.check_shippable)
     payment.register_payee(payment.Payee(
         prefix="", find=orders.order_for_trade_no, apply=orders.apply_wechat_payment,
-        overdue=orders.prepaid_without_notice, refunded=orders.wechat_refund_sent))
+        overdue=orders.prepaid_without_notice))
     payment.register_payee(payment.Payee(
         prefix=finance.RECHARGE_PREFIX, find=finance.recharge_for_trade_no, apply=finance.apply_recharge_payment,
         overdue=finance.recharges_without_notice))

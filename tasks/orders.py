@@ -18,7 +18,14 @@ async def settle_wechat_payments(runtime) -> None:
     """Ask WeChat about orders and recharges prepaid a while ago, then send the refunds owed."""
     await payment.settle_unnotified()
     await payment.refund_owed()
+    await payment.settle_sent_refunds()
+
+
+async def aftersale_deadlines(runtime) -> None:
+    """Requests the merchant left unanswered are approved; returns never shipped are closed."""
+    await orders.apply_aftersale_deadlines()
 
 
 JOBS = [("cancel_expired_orders", cancel_expired_orders), ("expire_group_teams", expire_group_teams),
-        ("settle_wechat_payments", settle_wechat_payments), ("auto_confirm_orders", auto_confirm_orders)]
+        ("settle_wechat_payments", settle_wechat_payments), ("auto_confirm_orders", auto_confirm_orders),
+        ("aftersale_deadlines", aftersale_deadlines)]

@@ -51,6 +51,7 @@ class FakeWechatPay:
         self.prepays: dict[str, dict] = {}
         self.paid: dict[str, str] = {}  # out_trade_no -> transaction_id
         self.refunds: dict[str, dict] = {}  # out_refund_no -> request
+        self.refund_status: dict[str, str] = {}  # out_refund_no -> PROCESSING | SUCCESS (as a query answers)
         self.transfers: dict[str, dict] = {}  # our transfer number -> {openid, amount, api}
         self.fail_transfers = False  # answer transfers with a system error (WeChat having a bad day)
         self.fault: str | None = None  # every v3 call: "error" answers 500, "hang" answers after hang_seconds
@@ -111,6 +112,27 @@ class FakeWechatPay:
                          "nonce": nonce, "ciphertext": base64.b64encode(ciphertext).decode()}})
         return self.signed_headers(body, signing_key), body.encode()
 
+    def refund_notification(self, out_refund_no: str, status: str = "SUCCESS") -> tuple[dict, bytes]:
+        """(headers, body) of the REFUND.SUCCESS notification WeChat Pay sends once a refund is done;
+        a query answers the same status from then on."""
+        self.refund_status[out_refund_no] = status
+        request = self.refunds[out_refund_no]
+        nonce = secrets.token_hex(6)
+        plaintext = json.dumps({"mchid": self.mch_id, "out_trade_no": request["out_trade_no"],
+                                "transaction_id": self.paid.get(request["out_trade_no"], ""),
+                                "out_refund_no": out_refund_no, "refund_id": "50" + secrets.token_hex(10),
+                                "refund_status": status, "success_time": time.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
+                                "amount": {"total": request["amount"]["total"], "refund": request["amount"]["refund"],
+                                           "payer_total": request["amount"]["total"],
+                                           "payer_refund": request["amount"]["refund"]}}).encode()
+        ciphertext = AESGCM(self.apiv3_key.encode()).encrypt(nonce.encode(), plaintext, b"refund")
+        body = json.dumps({
+            "id": secrets.token_hex(16), "create_time": time.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
+            "resource_type": "encrypt-resource", "event_type": f"REFUND.{status}", "summary": "退款成功",
+            "resource": {"original_type": "refund", "algorithm": "AEAD_AES_256_GCM", "associated_data": "refund",
+                         "nonce": nonce, "ciphertext": base64.b64encode(ciphertext).decode()}})
+        return self.signed_headers(body), body.encode()
+
     def verify_pay_sign(self, params: dict) -> bool:
         message = f"{params['appId']}\n{params['timeStamp']}\n{params['nonceStr']}\n{params['package']}\n"
         try:
@@ -166,9 +188,23 @@ class FakeWechatPay:
                 else:
                     self.reply({"mchid": fake.mch_id, "out_trade_no": out_trade_no, "trade_state": "NOTPAY"})
 
+        class RefundQuery(Base):
+            def get(self, out_refund_no):
+                if out_refund_no not in fake.refunds:
+                    self.set_status(404)
+                    self.finish({"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"})
+                    return
+                self.reply({"out_refund_no": out_refund_no, "refund_id": "50" + secrets.token_hex(10),
+                            "status": fake.refund_status.get(out_refund_no, "PROCESSING"),
+                            "amount": fake.refunds[out_refund_no]["amount"]})
+
         class Refund(Base):
             def post(self):
                 data = json.loads(self.request.body)
+                if data["amount"]["refund"] > data["amount"]["total"]:
+                    self.set_status(400)
+                    self.finish({"code": "INVALID_REQUEST", "message": "退款金额大于支付金额"})
+                    return
                 fake.refunds.setdefault(data["out_refund_no"], data)  # WeChat deduplicates by refund number
                 self.reply({"refund_id": "50" + secrets.token_hex(10), "out_refund_no": data["out_refund_no"],
                             "status": "PROCESSING", "amount": data["amount"]})
@@ -225,4 +261,5 @@ class FakeWechatPay:
             (r"/v3/pay/transactions/jsapi", Prepay),
             (r"/v3/pay/transactions/out-trade-no/([^/?]+)", Query),
             (r"/v3/refund/domestic/refunds", Refund),
+            (r"/v3/refund/domestic/refunds/([^/?]+)", RefundQuery),
         ])

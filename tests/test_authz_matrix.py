@@ -33,8 +33,9 @@ MISSING = 999_999_999
 SEGMENT_KIND = {"members": "member", "levels": "level", "categories": "category", "goods": "goods",
                 "banners": "banner", "activities": "activity", "teams": "team", "staff": "staff", "roles": "role",
                 "withdrawals": "withdrawal", "distributors": "distributor", "coupons": "coupon", "orders": "order",
-                "addresses": "address", "cart": "cart_item", "shops": "shop", "admins": "admin"}
-MEMBER_OWNED = {"address", "cart_item", "order"}  # what one shopper must not reach of another's
+                "addresses": "address", "cart": "cart_item", "shops": "shop", "admins": "admin",
+                "aftersales": "aftersale"}
+MEMBER_OWNED = {"address", "cart_item", "order", "aftersale"}  # what one shopper must not reach of another's
 
 
 def operations() -> list[dict]:
@@ -138,6 +139,14 @@ async def populated_shop(api, make_shop) -> dict:
     order = await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": goods["id"], "quantity": 1}],
                                                              "address_id": address_id, "remark": MARK}, token=member.token)
     assert order.status == 201, order.body
+    bought = await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": goods["id"], "quantity": 1}],
+                                                              "address_id": address_id, "remark": MARK}, token=member.token)
+    assert (await api.post(f"/api/mobile/{shop.id}/orders/{bought.body['id']}/pay", {"method": "balance"},
+                           token=member.token)).status == 200
+    aftersale = await api.post(f"/api/mobile/{shop.id}/orders/{bought.body['id']}/aftersales",
+                               {"type": "refund", "items": [{"order_item_id": bought.body["items"][0]["id"],
+                                                             "quantity": 1}], "reason": MARK}, token=member.token)
+    assert aftersale.status == 201, aftersale.body
     cart = await api.post(f"/api/mobile/{shop.id}/cart", {"goods_id": goods["id"], "quantity": 1}, token=member.token)
     assert cart.status == 201, cart.body
     cart_item = (await api.get(f"/api/mobile/{shop.id}/cart", token=member.token)).body["items"][0]["id"]
@@ -151,7 +160,8 @@ async def populated_shop(api, make_shop) -> dict:
                "banner": banner["id"], "activity": activity["id"], "team": team["team"]["id"], "staff": staff["id"],
                "role": role["id"], "withdrawal": withdrawal.body["id"], "distributor": applied.body["id"],
                "coupon": coupon["id"], "order": order.body["id"], "address": address_id, "cart_item": cart_item,
-               "shop": shop.id, "admin": MISSING}
+               "shop": shop.id, "admin": MISSING,
+               "aftersale": aftersale.body["id"]}
     return {"shop": shop, "objects": objects, "member": member, "other_member": other,
             "limited_token": issue_token("merchant", limited.id, limited.token_version, shop_id=shop.id)}
 

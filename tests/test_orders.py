@@ -219,7 +219,8 @@ async def test_refund_to_balance_exactly_once(api, make_shop, make_member):
     await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "balance"}, token=member.token)
     requested = await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/refund", {"reason": "不想要了"},
                                token=member.token)
-    assert requested.status == 200 and requested.body["refund_status"] == "requested"
+    assert requested.status == 200 and requested.body["refund_status"] == "none"
+    assert [a["status"] for a in requested.body["aftersales"]] == ["requested"]  # the request lives on its after-sale
     blocked = await api.post(f"/api/merchant/orders/{order['id']}/ship", {"express_company": "EMS", "express_no": "E2"},
                              token=shop.owner_token)
     assert blocked.status == 409  # no shipping while a refund is pending
@@ -227,7 +228,8 @@ async def test_refund_to_balance_exactly_once(api, make_shop, make_member):
                                                 token=shop.owner_token) for _ in range(5)))
     assert sorted(r.status for r in approvals) == [200] + [409] * 4
     final = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=member.token)).body
-    assert (final["status"], final["refund_status"]) == (-1, "refunded")
+    assert (final["status"], final["refund_status"], final["refunded_fen"]) == (-1, "full", 3000)
+    assert [a["status"] for a in final["aftersales"]] == ["refunded"]
     assert (await api.get(f"/api/mobile/{shop.id}/me", token=member.token)).body["balance_fen"] == 3000
     assert (await api.get(f"/api/merchant/goods/{goods['id']}", token=shop.owner_token)).body["stock"] == 4
 
@@ -251,7 +253,8 @@ async def test_refund_rejection_and_merchant_edits(api, make_shop, make_member):
     await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/refund", {"reason": "坏了"}, token=member.token)
     rejected = await api.post(f"/api/merchant/orders/{order['id']}/refund/reject", {"reason": "已超过质保"},
                               token=shop.owner_token)
-    assert rejected.status == 200 and rejected.body["refund_status"] == "rejected" and rejected.body["status"] == 1
+    assert rejected.status == 200 and rejected.body["refund_status"] == "none" and rejected.body["status"] == 1
+    assert [(a["status"], a["reject_reason"]) for a in rejected.body["aftersales"]] == [("rejected", "已超过质保")]
     remark = await api.post(f"/api/merchant/orders/{order['id']}/remark", {"remark": "VIP"}, token=shop.owner_token)
     assert remark.body["merchant_remark"] == "VIP"
     assert (await api.post(f"/api/merchant/orders/{order['id']}/ship", {"express_company": "EMS", "express_no": "E3"},
@@ -406,7 +409,7 @@ async def test_reward_points_already_spent_follow_the_shop_setting(api, make_sho
     assert refused.status == 409 and refused.body["error"]["code"] == "reward_points_spent", refused.body
     assert refused.body["error"]["details"]["points_short"] == 250
     kept = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=member.token)).body
-    assert (kept["status"], kept["refund_status"]) == (3, "requested")
+    assert (kept["status"], kept["refund_status"], kept["aftersales"][-1]["status"]) == (3, "none", "requested")
     unchanged = (await api.get(f"/api/merchant/members/{member.id}", token=shop.owner_token)).body
     assert (unchanged["points"], unchanged["total_spent_fen"], unchanged["balance_fen"]) == (50, 3000, 7000)
     # the merchant may reject it instead; a bad setting value is a 422

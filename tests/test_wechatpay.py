@@ -145,9 +145,9 @@ async def test_wechat_refund_is_sent_once(api, make_shop, fake_wechat, fake_wech
     refunds = [r for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]]
     assert len(refunds) == 1
     final = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body
-    assert (final["status"], final["refund_status"]) == (-1, "refunded")
+    assert (final["status"], final["refund_status"], final["refunded_fen"]) == (-1, "full", final["total_fen"])
     assert (await api.get(f"/api/merchant/goods/{goods['id']}", token=shop.owner_token)).body["stock"] == 5
-    assert await OrderLog.select().where((OrderLog.order_id == order["id"]) & (OrderLog.action == "refunded")).aio_count() == 1
+    assert await OrderLog.select().where((OrderLog.order_id == order["id"]) & (OrderLog.action == "refund")).aio_count() == 1
 
 
 async def test_pay_config_validation_and_members_without_wechat(api, make_shop, make_member, fake_wechatpay):
@@ -204,7 +204,7 @@ async def test_wechat_pay_apiv2_flow(api, make_shop, fake_wechat, fake_wechatpay
     approved = await api.post(f"/api/merchant/orders/{order['id']}/refund/approve", token=shop.owner_token)
     assert approved.status == 200
     final = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=token)).body
-    assert final["refund_status"] == "refunded"
+    assert (final["refund_status"], final["refunded_fen"]) == ("full", 990)
     assert [r["amount"]["refund"] for r in fake_wechatpay.refunds.values() if r["out_trade_no"] == order["order_no"]] == [1, 990]
 
     queried = await place_and_prepay(api, shop, token, address_id, goods)

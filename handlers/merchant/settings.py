@@ -11,6 +11,7 @@ class SettingsPatch(RequestBody):
     """Any subset of the settings document; sections merge. Contents are validated by the service."""
     shop: dict[str, Any] = None
     order: dict[str, Any] = None
+    aftersale: dict[str, Any] = None
     groups: dict[str, Any] = None
     points: dict[str, Any] = None
     balance: dict[str, Any] = None

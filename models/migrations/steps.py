@@ -2,6 +2,7 @@
 from peewee import fn
 
 from models.adv import Banner
+from models.aftersale import AfterSale, AfterSaleItem, AfterSaleLog
 from models.audit import AuditLog
 from models.db import is_mysql
 from models.distribution import Commission, Distributor
@@ -12,7 +13,7 @@ from models.groups import GroupActivity, GroupMember, GroupTeam
 from models.member import Address, Member, MemberLevel
 from models.migrations.schema import add_column, add_indexes, create_tables
 from models.order import CartItem, Order, OrderItem, OrderLog
-from models.payment import Payment, ShopPayConfig
+from models.payment import Payment, PaymentRefund, ShopPayConfig
 from models.sale import CouponTemplate, MemberCoupon
 from models.shop import Shop
 from models.stats import DailyGoodsStat, DailyStat, RollupDay
@@ -122,6 +123,40 @@ def group_buy_sku_prices(db):
     add_column(db, GroupActivity, "sku_prices")
 
 
+def aftersales(db):
+    """After-sales: the tables, the order's refunded amount, each line's paid share and held /
+    refunded / restocked units, partial commission reversal, per-refund WeChat records. The
+    order's old whole-order refund states become the new amounts: refunded (or approved) orders
+    are `full`; a pending request becomes an after-sale of every line; rejected ones are `none`."""
+    for column in ("refunded_fen", "completed_fen"):
+        add_column(db, Order, column)
+    for column in ("paid_fen", "points_used", "aftersale_quantity", "refunded_quantity", "restocked_quantity"):
+        add_column(db, OrderItem, column)
+    add_column(db, Commission, "reversed_fen")
+    create_tables(db, AfterSale, AfterSaleItem, AfterSaleLog, PaymentRefund)
+    db.execute(Order.update(refund_status="full", refunded_fen=Order.total_fen)
+               .where(Order.refund_status.in_(["refunded", "approved"])))
+    db.execute(Order.update(refund_status="none").where(Order.refund_status == "rejected"))
+    db.execute(OrderItem.update(refunded_quantity=OrderItem.quantity, aftersale_quantity=OrderItem.quantity)
+               .where(OrderItem.order_id.in_(Order.select(Order.id).where(Order.refund_status == "full"))))
+    import datetime
+    import secrets
+
+    for order in list(Order.select().where(Order.refund_status == "requested")):
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+        lines = list(OrderItem.select().where(OrderItem.order_id == order.id))
+        row = AfterSale.create(shop_id=order.shop_id, order_id=order.id, member_id=order.member_id,
+                               aftersale_no=f"AS{now:%Y%m%d%H%M%S}{secrets.randbelow(10**12):012d}", type="refund",
+                               reason=order.refund_reason, goods_fen=order.total_fen - order.shipping_fee_fen,
+                               shipping_fen=order.shipping_fee_fen, amount_fen=order.total_fen,
+                               points=order.points_used, approve_due_at=now + datetime.timedelta(days=3))
+        for line in lines:
+            AfterSaleItem.create(shop_id=order.shop_id, aftersale_id=row.id, order_id=order.id, order_item_id=line.id,
+                                 quantity=line.quantity, amount_fen=0)
+        OrderItem.update(aftersale_quantity=OrderItem.quantity).where(OrderItem.order_id == order.id).execute()
+        Order.update(refund_status="none").where(Order.id == order.id).execute()
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -138,4 +173,5 @@ MIGRATIONS = [
     (13, "dashboard: covering indexes and daily rollups", dashboard_rollups),
     (14, "database identity and outbox row tokens for Redis keys", database_identity),
     (15, "group-buy: SKU prices", group_buy_sku_prices),
+    (17, "after-sales: line refunds, returns, exchanges", aftersales),
 ]

@@ -11,7 +11,8 @@ from lib.errors import conflict, not_found
 from models.base import utcnow
 from models.finance import POINTS
 from models.member import Member
-from models.order import CANCELLED, COMPLETED, PAID, REFUND_NONE, REFUND_REJECTED, SHIPPED, UNPAID, Order
+from models.aftersale import OPEN, REFUND, REQUESTED, AfterSale
+from models.order import CANCELLED, COMPLETED, PAID, SHIPPED, UNPAID, Order, OrderItem
 from services import audit, finance, goods, sale, sysset
 from services.orders import lifecycle
 from services.orders.state import emit, get_order, invalid_state, items_of, order_detail, transition
@@ -19,19 +20,25 @@ from services.orders.state import emit, get_order, invalid_state, items_of, orde
 JOB_BATCH = 200  # orders a job handles per run; the next run takes the rest
 
 
-async def give_back(order: Order, items: list, reason: str, refunded: bool) -> None:
-    """Inside the closing transaction: undo what placing took from the order's own inputs —
-    stock (unless `reason` is None: a refund the shop does not restock), the points it spent,
-    its coupons (unless it was refunded and the shop keeps coupons of refunded orders)."""
-    if reason is not None:
-        for item in items:
-            await goods.change_stock(order.shop_id, item.goods_id, item.sku_id, item.quantity, reason,
-                                     reference=order.order_no)
+def _open_aftersale(order_ids_of=Order.id, statuses=OPEN, types=None):
+    """Orders with an after-sale in one of `statuses` (of `types`), for a transition's condition."""
+    query = AfterSale.select(AfterSale.order_id).where(AfterSale.status.in_(list(statuses)))
+    if types:
+        query = query.where(AfterSale.type.in_(list(types)))
+    return order_ids_of.in_(query)
+
+
+async def give_back(order: Order, items: list, reason: str) -> None:
+    """Inside the cancelling transaction: undo what placing took from the order's own inputs —
+    stock, the points it spent, its coupons. (Paid orders give back through after-sales.)"""
+    for item in items:
+        await goods.change_stock(order.shop_id, item.goods_id, item.sku_id, item.quantity, reason,
+                                 reference=order.order_no)
+    await OrderItem.update(restocked_quantity=OrderItem.quantity).where(OrderItem.order_id == order.id).aio_execute()
     if order.points_used:
         await finance.change_credit(order.shop_id, order.member_id, POINTS, order.points_used, "order_deduct_return",
                                     reference=order.order_no)
-    if not refunded or (await sysset.get_settings(order.shop_id)).sale.return_coupon_on_refund:
-        await sale.return_for_order(order)
+    await sale.return_for_order(order)
 
 
 async def cancel_order(shop_id: int, order_id: int, actor: str, reason: str, member_id: int | None = None) -> bool:
@@ -44,7 +51,7 @@ async def cancel_order(shop_id: int, order_id: int, actor: str, reason: str, mem
         if order is None:
             return False
         items = await items_of(order)
-        await give_back(order, items, "release", refunded=False)
+        await give_back(order, items, "release")
         await lifecycle.announce(lifecycle.CANCELLED, order, items)
         await emit(order, UNPAID)
         return True
@@ -62,7 +69,7 @@ async def ship_order(shop_id: int, order_id: int, staff_id: int, express_company
             shop_id, order_id, [PAID], "ship", f"staff:{staff_id}",
             {"status": SHIPPED, "shipped_at": now, "express_company": express_company, "express_no": express_no,
              "auto_confirm_at": now + datetime.timedelta(days=settings.order.auto_confirm_days)},
-            extra=Order.refund_status.in_([REFUND_NONE, REFUND_REJECTED]), note=f"{express_company} {express_no}")
+            extra=~_open_aftersale(statuses=[REQUESTED], types=[REFUND]), note=f"{express_company} {express_no}")
         if moved is None:
             raise invalid_state(await Order.aio_get_or_none((Order.shop_id == shop_id) & (Order.id == order_id)), "ship")
         await emit(moved, PAID)
@@ -73,14 +80,16 @@ async def ship_order(shop_id: int, order_id: int, staff_id: int, express_company
 async def _complete(shop_id: int, order_id: int, from_status: list[int], action: str, actor: str,
                     extra=None, note: str = "") -> bool:
     """-> completed, once; what completing earns (spending, levels, points) is credited by the
-    `completed` reactions in the same transaction. False when the order was not in `from_status`
-    (or had an open refund)."""
+    `completed` reactions in the same transaction, on what was paid less what was refunded.
+    False when the order was not in `from_status` (or has an after-sale still open: it completes
+    once that ends)."""
     async def complete() -> bool:
-        condition = Order.refund_status.in_([REFUND_NONE, REFUND_REJECTED])
+        condition = ~_open_aftersale()
         if extra is not None:
             condition &= extra
         order = await transition(shop_id, order_id, from_status, action, actor,
-                                 {"status": COMPLETED, "completed_at": utcnow()}, extra=condition, note=note)
+                                 {"status": COMPLETED, "completed_at": utcnow(),
+                                  "completed_fen": Order.total_fen - Order.refunded_fen}, extra=condition, note=note)
         if order is None:
             return False
         await lifecycle.announce(lifecycle.COMPLETED, order, [])

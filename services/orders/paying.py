@@ -14,7 +14,7 @@ from lib.errors import ServiceUnavailable, conflict
 from models.base import utcnow
 from models.finance import BALANCE
 from models.member import Member
-from models.order import CANCELLED, COMPLETED, PAID, REFUND_APPROVED, REFUND_REFUNDED, SHIPPED, UNPAID, Order, OrderLog
+from models.order import PAID, UNPAID, Order, OrderLog
 from services import finance, payment
 from services.orders import lifecycle
 from services.orders.fulfilment import cancel_order
@@ -120,15 +120,6 @@ async def apply_wechat_payment(shop_id: int, order_id: int, notice: payment.Paid
     await OrderLog.aio_create(shop_id=shop_id, order_id=order_id, action=action, actor="wechat",
                               note=notice.transaction_id)
     return False
-
-
-async def wechat_refund_sent(shop_id: int, order_id: int) -> None:
-    """Inside a transaction: WeChat accepted the refund of this order's payment."""
-    order = await transition(shop_id, order_id, [CANCELLED, PAID, SHIPPED, COMPLETED], "refunded", "wechat",
-                             {"refund_status": REFUND_REFUNDED, "refunded_at": utcnow()},
-                             extra=Order.refund_status == REFUND_APPROVED)
-    if order is not None:
-        await emit(order, order.previous_status)
 
 
 async def prepaid_without_notice(limit: int) -> list[tuple[int, str]]:

@@ -66,7 +66,9 @@ async def place_order(shop_id: int, member: Member, priced: pricing.Priced, snap
         address=json.dumps(snapshot, ensure_ascii=False), remark=remark, team_id=team_id,
         activity_id=activity_id,
         expires_at=utcnow() + datetime.timedelta(minutes=settings.order.unpaid_cancel_minutes))
-    rows = [{"shop_id": shop_id, "order_id": order.id, **line.render()} for line in priced.lines]
+    paid, points = priced.line_shares()
+    rows = [{"shop_id": shop_id, "order_id": order.id, **line.render(), "paid_fen": line_paid, "points_used": line_points}
+            for line, line_paid, line_points in zip(priced.lines, paid, points)]
     await OrderItem.insert_many(rows).aio_execute()
     ids = [row.id for row in await OrderItem.select(OrderItem.id).where(OrderItem.order_id == order.id)
            .order_by(OrderItem.id).aio_execute()]  # inserted in row order: ids ascend with the rows
@@ -98,4 +100,4 @@ async def create_order(shop_id: int, member: Member, items: list[dict], address_
 
     order = await events.transaction(place)
     # rendered from what was just written (times are whole seconds, as stored): no read-back
-    return render_order(order, order.placed_items)
+    return {**render_order(order, order.placed_items), "aftersales": []}  # as order_detail shows it

@@ -18,6 +18,8 @@ division rounds down so the shopper is never charged a fraction more than shown)
 total = goods_total - level - full reduction - coupons - points + shipping.
 Campaign prices (group-buy tiers, buy-alone) are final: no promotion applies to them.
 Every step that takes money off adds a line to `discounts`, which the order stores as shown.
+Each line's share of every discount is allocated to the fen (services/orders/shares.py) and stored
+with the line: what after-sales refund.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from models.goods import ON_SALE, Goods, Sku
 from models.member import Member, MemberLevel
 from models.sale import COUPON_UNUSED, KIND_AMOUNT, CouponTemplate
 from services import sale, sysset
+from services.orders import shares
 
 MAX_QUANTITY = 999
 
@@ -66,7 +69,15 @@ class Priced:
     shipping_fee_fen: int = 0
     total_fen: int = 0
     coupons: list[tuple[int, int]] = field(default_factory=list)  # (member coupon id, fen it takes off)
+    coupon_cover: list[list[int]] = field(default_factory=list)  # per coupon: indexes of the lines it covers
     discounts: list[dict] = field(default_factory=list)
+
+    def line_shares(self) -> tuple[list[int], list[int]]:
+        """(each line's paid fen, its share of the points spent), summing to the order's exactly."""
+        return shares.price_lines([line.price_fen * line.quantity for line in self.lines], self.level_discount_fen,
+                                  self.full_reduction_fen, [(off, cover) for (_, off), cover in
+                                                            zip(self.coupons, self.coupon_cover)],
+                                  self.points_deduction_fen, self.points_used)
 
     @property
     def coupon_id(self) -> int | None:
@@ -139,6 +150,8 @@ async def apply_coupons(priced: Priced, member: Member, coupon_ids: list[int], a
         off = min(off, left)
         left -= off
         priced.coupons.append((coupon.id, off))
+        priced.coupon_cover.append([i for i, line in enumerate(priced.lines)
+                                    if sale.covers(template, line.goods.id, categories.get(line.goods.id, set()))])
         priced.coupon_discount_fen += off
         priced.discounts.append({"type": "coupon", "coupon_id": coupon.id, "label": template.name, "amount_fen": off})
 

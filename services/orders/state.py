@@ -13,6 +13,7 @@ import secrets
 
 import events
 from lib.errors import DomainError, conflict, not_found
+from models.aftersale import AfterSale
 from models.base import iso, paginate, utcnow
 from models.locks import lock_order
 from models.order import PAID, REFUND_NONE, STATUS_NAMES, Order, OrderItem, OrderLog
@@ -23,7 +24,7 @@ def render_order(order: Order, items: list[OrderItem], logs: list[OrderLog] | No
     data = {
         "id": order.id, "order_no": order.order_no, "member_id": order.member_id, "status": order.status,
         "status_name": STATUS_NAMES[order.status], "refund_status": order.refund_status,
-        "goods_total_fen": order.goods_total_fen, "level_discount_fen": order.level_discount_fen,
+        "refunded_fen": order.refunded_fen, "goods_total_fen": order.goods_total_fen, "level_discount_fen": order.level_discount_fen,
         "coupon_discount_fen": order.coupon_discount_fen, "full_reduction_fen": order.full_reduction_fen,
         "points_deduction_fen": order.points_deduction_fen, "points_used": order.points_used,
         "discounts": json.loads(order.discounts), "shipping_fee_fen": order.shipping_fee_fen,
@@ -37,7 +38,8 @@ def render_order(order: Order, items: list[OrderItem], logs: list[OrderLog] | No
         "created_at": iso(order.created_at), "team_id": order.team_id, "activity_id": order.activity_id,
         "pickup_code": order.pickup_code if order.status == PAID else None,
         "items": [{"id": i.id, "goods_id": i.goods_id, "sku_id": i.sku_id, "title": i.title, "sku_title": i.sku_title,
-                   "image": i.image, "price_fen": i.price_fen, "quantity": i.quantity, "total_fen": i.total_fen}
+                   "image": i.image, "price_fen": i.price_fen, "quantity": i.quantity, "total_fen": i.total_fen,
+                   "paid_fen": i.paid_fen, "refunded_quantity": i.refunded_quantity}
                   for i in items],
     }
     if merchant:
@@ -67,7 +69,12 @@ async def order_detail(shop_id: int, order_id: int, member_id: int | None = None
     logs = None
     if merchant:
         logs = list(await OrderLog.select().where(OrderLog.order_id == order.id).order_by(OrderLog.id).aio_execute())
-    return render_order(order, await items_of(order), logs, merchant)
+    data = render_order(order, await items_of(order), logs, merchant)
+    data["aftersales"] = [{"id": r.id, "type": r.type, "status": r.status, "amount_fen": r.amount_fen,
+                           "reason": r.reason, "reject_reason": r.reject_reason}
+                          for r in await AfterSale.select().where(AfterSale.order_id == order.id)
+                          .order_by(AfterSale.id).aio_execute()]
+    return data
 
 
 async def list_orders(shop_id: int, page: int, page_size: int, *, member_id: int | None = None,

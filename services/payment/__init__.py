@@ -10,6 +10,7 @@ from services.payment.providers import (
     NotConfigured,
     PaidNotice,
     ProviderError,
+    RefundNotice,
     get_config,
     provider_for,
     render_config,
@@ -19,13 +20,17 @@ from services.payment.providers import (
 from services.payment.settle import (
     Payee,
     PaymentMismatch,
+    owe_part,
     owe_refund,
     refund_owed,
+    refund_state,
     register_payee,
     settle,
+    settle_refund,
+    settle_sent_refunds,
     settle_unnotified,
 )
 
-__all__ = ["NotConfigured", "PaidNotice", "Payee", "PaymentMismatch", "ProviderError", "get_config", "owe_refund",
-           "provider_for", "refund_owed", "register_payee", "render_config", "save_config", "settle",
-           "settle_unnotified", "trade_no"]
+__all__ = ["NotConfigured", "PaidNotice", "Payee", "PaymentMismatch", "ProviderError", "RefundNotice", "get_config",
+           "owe_part", "owe_refund", "provider_for", "refund_owed", "refund_state", "register_payee", "render_config",
+           "save_config", "settle", "settle_refund", "settle_sent_refunds", "settle_unnotified", "trade_no"]

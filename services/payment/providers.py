@@ -41,6 +41,14 @@ class PaidNotice:
     app_id: str
 
 
+@dataclass(frozen=True)
+class RefundNotice:
+    """A refund as WeChat reports it (refund notification or query): SUCCESS, or another final state."""
+    refund_no: str
+    status: str  # SUCCESS | CLOSED | ABNORMAL | PROCESSING
+    mch_id: str
+
+
 def trade_no(prefix: str = "") -> str:
     """A merchant trade number (orders, recharges): sortable and readable — UTC time to the second —
     plus 12 random digits, so that even thousands a second practically never collide (the unique
@@ -105,7 +113,16 @@ class WechatPayV3:
             return None
         if not data or not isinstance(data.get("resource"), dict):
             return None
+        if "out_refund_no" in data["resource"]:  # REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED
+            return self._refund_notice(data["resource"])
         return self._notice(data["resource"])
+
+    @staticmethod
+    def _refund_notice(resource: dict) -> RefundNotice | None:
+        status = resource.get("refund_status") or resource.get("status")
+        if not isinstance(status, str) or not isinstance(resource.get("out_refund_no"), str):
+            return None
+        return RefundNotice(resource["out_refund_no"], status, str(resource.get("mchid", "")))
 
     @staticmethod
     def _notice(resource: dict) -> PaidNotice | None:
@@ -126,6 +143,10 @@ class WechatPayV3:
                                 amount={"refund": amount_fen, "total": total_fen, "currency": "CNY"})
         if data.get("status") not in ("SUCCESS", "PROCESSING"):
             raise ProviderError(f"refund not accepted: {data.get('status')}")
+
+    async def query_refund(self, refund_no: str) -> RefundNotice | None:
+        data = await self._call(self.client.query_refund, out_refund_no=refund_no)
+        return RefundNotice(refund_no, data.get("status", ""), self.config.mch_id)
 
     async def transfer(self, transfer_no: str, openid: str, amount_fen: int, remark: str) -> None:
         """Pay a member's withdrawal to their WeChat wallet (商家转账); WeChat deduplicates by
@@ -212,6 +233,11 @@ class WechatPayV2:
         """企业付款到零钱 (APIv2, needs the merchant certificate)."""
         await self._call(self.client.transfer.transfer, user_id=openid, amount=amount_fen, desc=remark[:100],
                          check_name="NO_CHECK", out_trade_no=transfer_no)
+
+    async def query_refund(self, refund_no: str) -> RefundNotice | None:
+        """APIv2 refunds are settled by this query (its refund notifications are not taken)."""
+        data = await self._call(self.client.refund.query, out_refund_no=refund_no)
+        return RefundNotice(refund_no, data.get("refund_status_0", ""), self.config.mch_id)
 
     async def refund(self, order_no: str, refund_no: str, total_fen: int, amount_fen: int, reason: str) -> None:
         await self._call(self.client.refund.apply, total_fee=total_fen, refund_fee=amount_fen,

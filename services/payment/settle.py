@@ -8,6 +8,10 @@ amount, closed meanwhile, too late, a seat gone). Money that cannot be applied i
 refunded exactly once: the refund number is fixed per payment, so a retry or a second process
 never refunds twice.
 
+Refunds of part of a payment (after-sales) are `PaymentRefund` rows, one per refund number:
+owed inside the refunding transaction, sent after commit (or by the job) until WeChat accepts,
+then settled by WeChat's refund notification or, when none comes, by asking.
+
 Payees register at start-up (services/wiring.py): orders own plain trade numbers, recharges
 those with the `RC` prefix. This module never imports them.
 """
@@ -22,12 +26,29 @@ import peewee
 
 import events
 from models.base import utcnow
-from models.payment import PAID, REFUND_PENDING, REFUNDED, Payment
-from services.payment.providers import NotConfigured, PaidNotice, ProviderError, get_config, provider_for
+from models.payment import (
+    PAID,
+    REFUND_OWED,
+    REFUND_PENDING,
+    REFUND_SENT,
+    REFUND_SUCCESS,
+    REFUNDED,
+    Payment,
+    PaymentRefund,
+)
+from services.payment.providers import (
+    NotConfigured,
+    PaidNotice,
+    ProviderError,
+    RefundNotice,
+    get_config,
+    provider_for,
+)
 
 log = logging.getLogger("mall.payment")
 
 JOB_BATCH = 200  # payments a job asks about or refunds per run; the next run takes the rest
+REFUND_QUERY_AFTER_S = 60  # a sent refund with no notification by then is asked about
 
 
 class PaymentMismatch(Exception):
@@ -114,14 +135,82 @@ async def owe_refund(order_id: int) -> None:
     await Payment.update(status=REFUND_PENDING).where((Payment.order_id == order_id) & (Payment.status == PAID)).aio_execute()
 
 
-async def refund_owed(order_id: int | None = None, transaction_id: str | None = None) -> int:
-    """Send the WeChat refunds that are owed (all, one order's or one transaction's)."""
+async def owe_part(shop_id: int, out_trade_no: str, refund_no: str, amount_fen: int, reason: str) -> None:
+    """Inside the refunding transaction: `amount_fen` of the WeChat payment of `out_trade_no`
+    is owed back under `refund_no` (sent by `refund_owed` after commit, or by its job)."""
+    pay = await Payment.select().where((Payment.shop_id == shop_id) & (Payment.out_trade_no == out_trade_no)
+                                       & (Payment.status == PAID)).order_by(Payment.id).aio_first()
+    if pay is None:
+        raise ProviderError(f"no WeChat payment of {out_trade_no} to refund")
+    await PaymentRefund.aio_create(shop_id=shop_id, out_trade_no=out_trade_no, refund_no=refund_no,
+                                   total_fen=pay.amount_fen, amount_fen=amount_fen, reason=reason[:80])
+
+
+async def refund_state(refund_no: str) -> str | None:
+    row = await PaymentRefund.select(PaymentRefund.status).where(PaymentRefund.refund_no == refund_no).aio_first()
+    return row.status if row else None
+
+
+async def _send_parts(refund_no: str | None) -> int:
+    query = PaymentRefund.select().where(PaymentRefund.status == REFUND_OWED).order_by(PaymentRefund.id).limit(JOB_BATCH)
+    if refund_no is not None:
+        query = query.where(PaymentRefund.refund_no == refund_no)
+    sent = 0
+    for row in await query.aio_execute():
+        try:
+            await (await provider_for(row.shop_id)).refund(row.out_trade_no, row.refund_no, row.total_fen,
+                                                           row.amount_fen, row.reason or "refund")
+        except (ProviderError, NotConfigured) as exc:
+            log.warning("refund %s not sent yet: %s", row.refund_no, exc)
+            continue
+        sent += await PaymentRefund.update(status=REFUND_SENT, sent_at=utcnow()).where(
+            (PaymentRefund.id == row.id) & (PaymentRefund.status == REFUND_OWED)).aio_execute()
+    return sent
+
+
+async def settle_refund(shop_id: int, notice: RefundNotice) -> bool:
+    """WeChat reports a refund (notification or query): a success is recorded once; a replay or
+    another state changes nothing. Raises PaymentMismatch for a refund number not this shop's."""
+    row = await PaymentRefund.aio_get_or_none((PaymentRefund.shop_id == shop_id)
+                                              & (PaymentRefund.refund_no == notice.refund_no))
+    config = await get_config(shop_id)
+    if row is None or config is None or (notice.mch_id and notice.mch_id != config.mch_id):
+        raise PaymentMismatch("unknown refund number")
+    if notice.status != "SUCCESS":
+        if notice.status in ("CLOSED", "ABNORMAL"):
+            log.error("WeChat refund %s ended %s: the merchant must settle it by hand", notice.refund_no, notice.status)
+        return False
+    return bool(await PaymentRefund.update(status=REFUND_SUCCESS, succeeded_at=utcnow()).where(
+        (PaymentRefund.id == row.id) & PaymentRefund.status.in_([REFUND_OWED, REFUND_SENT])).aio_execute())
+
+
+async def settle_sent_refunds() -> int:
+    """Ask WeChat about refunds sent a while ago whose notification never came."""
+    due = await (PaymentRefund.select().where((PaymentRefund.status == REFUND_SENT) & (
+        PaymentRefund.sent_at <= utcnow() - datetime.timedelta(seconds=REFUND_QUERY_AFTER_S)))
+        .order_by(PaymentRefund.id).limit(JOB_BATCH).aio_execute())
+    settled = 0
+    for row in due:
+        try:
+            notice = await (await provider_for(row.shop_id)).query_refund(row.refund_no)
+            settled += notice is not None and await settle_refund(row.shop_id, notice)
+        except (ProviderError, PaymentMismatch, NotConfigured) as exc:
+            log.warning("refund query for %s failed: %s", row.refund_no, exc)
+    return settled
+
+
+async def refund_owed(order_id: int | None = None, transaction_id: str | None = None,
+                      refund_no: str | None = None) -> int:
+    """Send the WeChat refunds that are owed (all, one order's or one transaction's whole-payment
+    refunds, or one after-sale's part)."""
+    if refund_no is not None:
+        return await _send_parts(refund_no)
+    done = 0 if (order_id or transaction_id) else await _send_parts(None)
     query = Payment.select().where(Payment.status == REFUND_PENDING).order_by(Payment.id).limit(JOB_BATCH)
     if order_id is not None:
         query = query.where(Payment.order_id == order_id)
     if transaction_id is not None:
         query = query.where(Payment.transaction_id == transaction_id)
-    done = 0
     for pay in await query.aio_execute():
         try:
             provider = await provider_for(pay.shop_id)

@@ -1,0 +1,58 @@
+"""A shopper's after-sales (售后): ask about some units of an order, follow, ship the return, withdraw."""
+from typing import Literal
+
+import pydantic
+
+from handlers.base import Id, MobileHandler, RequestBody
+from services.orders import aftersales
+
+Express = pydantic.constr(min_length=1, max_length=64)
+
+
+class AfterSaleItemBody(RequestBody):
+    order_item_id: Id
+    quantity: pydantic.conint(ge=1, le=999)
+
+
+class AfterSaleBody(RequestBody):
+    type: Literal["refund", "return", "exchange"]
+    items: pydantic.conlist(AfterSaleItemBody, min_length=1, max_length=50)
+    reason: pydantic.constr(min_length=1, max_length=255)
+    amount_fen: pydantic.conint(ge=0, le=10**12) | None = None  # less than the units' share, if the shopper wants
+    images: pydantic.conlist(pydantic.constr(min_length=1, max_length=512), max_length=9) = []
+
+
+class ReturnShipBody(RequestBody):
+    express_company: Express
+    express_no: pydantic.constr(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+
+
+class OrderAfterSalesHandler(MobileHandler):
+    async def post(self, shop_id, order_id):
+        body = self.body(AfterSaleBody)
+        self.send(await aftersales.request(self.shop_id, self.member, int(order_id), body.type,
+                                           [item.model_dump() for item in body.items], body.reason,
+                                           body.amount_fen, body.images), 201)
+
+
+class AfterSalesHandler(MobileHandler):
+    async def get(self, shop_id):
+        page, page_size = self.page_args()
+        self.send(await aftersales.list_aftersales(self.shop_id, page, page_size, member_id=self.member.id))
+
+
+class AfterSaleHandler(MobileHandler):
+    async def get(self, shop_id, aftersale_id):
+        self.send(await aftersales.detail(self.shop_id, int(aftersale_id), self.member.id))
+
+
+class AfterSaleShipHandler(MobileHandler):
+    async def post(self, shop_id, aftersale_id):
+        body = self.body(ReturnShipBody)
+        self.send(await aftersales.ship_back(self.shop_id, self.member, int(aftersale_id), body.express_company,
+                                             body.express_no))
+
+
+class AfterSaleCancelHandler(MobileHandler):
+    async def post(self, shop_id, aftersale_id):
+        self.send(await aftersales.cancel(self.shop_id, self.member, int(aftersale_id)))
