@@ -13,23 +13,23 @@ from handlers.admin import push as admin_push
 from handlers.admin import shops as admin_shops
 from handlers.base import NotFoundHandler, StaticFiles, log_request
 from handlers.merchant import adv as merchant_adv
+from handlers.merchant import aftersales as merchant_aftersales
 from handlers.merchant import auth as merchant_auth
 from handlers.merchant import finance as merchant_finance
 from handlers.merchant import goods as merchant_goods
 from handlers.merchant import groups as merchant_groups
 from handlers.merchant import members as merchant_members
-from handlers.merchant import aftersales as merchant_aftersales
 from handlers.merchant import orders as merchant_orders
 from handlers.merchant import sale as merchant_sale
 from handlers.merchant import settings as merchant_settings
 from handlers.merchant import staff as merchant_staff
 from handlers.mobile import addresses as mobile_addresses
+from handlers.mobile import aftersales as mobile_aftersales
 from handlers.mobile import auth as mobile_auth
 from handlers.mobile import catalog as mobile_catalog
 from handlers.mobile import finance as mobile_finance
 from handlers.mobile import groups as mobile_groups
 from handlers.mobile import me as mobile_me
-from handlers.mobile import aftersales as mobile_aftersales
 from handlers.mobile import orders as mobile_orders
 from handlers.mobile import sale as mobile_sale
 

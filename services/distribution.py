@@ -27,6 +27,7 @@ import peewee
 
 import events
 from lib.errors import conflict, field_error, not_found
+from models.aftersale import OPEN, AfterSale
 from models.base import iso, paginate, utcnow
 from models.distribution import (
     COMMISSION_FROZEN,
@@ -42,7 +43,6 @@ from models.finance import COMMISSION
 from models.goods import Goods
 from models.locks import lock_shop
 from models.member import Member
-from models.aftersale import OPEN, AfterSale
 from models.order import COMPLETED, REFUND_FULL, Order, OrderItem
 from services import audit, finance, sysset
 from services import member as member_service

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 
-from tests.builders import ADDRESS, assert_invalid, buyer, eventually, fast_members, new_goods, notify, wechat_shop
-
 from models.aftersale import AfterSale
 from models.base import utcnow
 from models.distribution import Commission
@@ -15,6 +13,7 @@ from models.finance import CreditLedger
 from models.order import Order
 from services import payment
 from services.orders import aftersales as aftersale_service
+from tests.builders import ADDRESS, assert_invalid, buyer, eventually, fast_members, new_goods, notify, wechat_shop
 from tests.invariants import violations
 
 RETURN_TO = {"name": "售后部", "mobile": "02100000000", "province": "上海市", "city": "上海市", "district": "徐汇区",

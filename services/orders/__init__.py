@@ -14,6 +14,7 @@
 - refunds: the whole-order shorthand (request, approve, reject) and failed group-buy teams, as after-sales
 - lifecycle: the transitions other domains react to (registered in services/wiring.py)
 """
+from services.orders.aftersales import apply_deadlines as apply_aftersale_deadlines
 from services.orders.fulfilment import (
     auto_confirm_orders,
     cancel_by_member,
@@ -35,12 +36,12 @@ from services.orders.paying import (
     wechat_prepay,
 )
 from services.orders.placing import address_snapshot, create_order, place_order, preview
-from services.orders.aftersales import apply_deadlines as apply_aftersale_deadlines
 from services.orders.refunds import approve_refund, refund_for_failed_team, reject_refund, request_refund
 from services.orders.state import get_order, invalid_state, issue_pickup_code, list_orders, order_detail, render_order
 
 __all__ = [
-    "address_snapshot", "apply_aftersale_deadlines", "apply_wechat_payment", "approve_refund", "auto_confirm_orders", "cancel_by_member",
+    "address_snapshot", "apply_aftersale_deadlines", "apply_wechat_payment", "approve_refund", "auto_confirm_orders",
+    "cancel_by_member",
     "cancel_expired_orders", "cancel_order", "change_price", "close_by_merchant", "confirm_by_member", "confirm_order",
     "create_order", "get_order", "invalid_state", "issue_pickup_code", "list_orders", "order_detail",
     "order_for_trade_no", "pay_with_balance", "place_order", "prepaid_without_notice", "preview", "redeem_pickup",

@@ -8,10 +8,10 @@ import json
 
 import events
 from lib.errors import conflict, not_found
+from models.aftersale import OPEN, REFUND, REQUESTED, AfterSale
 from models.base import utcnow
 from models.finance import POINTS
 from models.member import Member
-from models.aftersale import OPEN, REFUND, REQUESTED, AfterSale
 from models.order import CANCELLED, COMPLETED, PAID, SHIPPED, UNPAID, Order, OrderItem
 from services import audit, finance, goods, sale, sysset
 from services.orders import lifecycle

@@ -24,7 +24,8 @@ def render_order(order: Order, items: list[OrderItem], logs: list[OrderLog] | No
     data = {
         "id": order.id, "order_no": order.order_no, "member_id": order.member_id, "status": order.status,
         "status_name": STATUS_NAMES[order.status], "refund_status": order.refund_status,
-        "refunded_fen": order.refunded_fen, "goods_total_fen": order.goods_total_fen, "level_discount_fen": order.level_discount_fen,
+        "refunded_fen": order.refunded_fen, "goods_total_fen": order.goods_total_fen,
+        "level_discount_fen": order.level_discount_fen,
         "coupon_discount_fen": order.coupon_discount_fen, "full_reduction_fen": order.full_reduction_fen,
         "points_deduction_fen": order.points_deduction_fen, "points_used": order.points_used,
         "discounts": json.loads(order.discounts), "shipping_fee_fen": order.shipping_fee_fen,
