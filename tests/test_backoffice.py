@@ -197,7 +197,7 @@ async def test_sensitive_changes_are_in_the_operation_log(api, make_shop, fake_w
     owner_id = (await api.get("/api/merchant/me", token=shop.owner_token)).body["staff"]["id"]
     by_action = {entry["action"]: entry for entry in log}
     assert set(by_action) >= {"member.balance.adjust", "goods.price", "settings.update", "order.change_price",
-                              "order.refund.approve", "settings.payment"}
+                              "aftersale.approve", "settings.payment"}
     assert all(entry["actor"] == f"staff:{owner_id}" for entry in log)
     assert by_action["goods.price"]["before"]["price_fen"] == 1000 and by_action["goods.price"]["after"]["price_fen"] == 1200
     assert by_action["order.change_price"]["before"] == {"total_fen": 1700}
@@ -207,7 +207,7 @@ async def test_sensitive_changes_are_in_the_operation_log(api, make_shop, fake_w
     assert "BEGIN PRIVATE KEY" not in payment_entry and by_action["settings.payment"]["after"]["private_key"] == "(changed)"
     orders_only = (await api.get(f"/api/merchant/audit?object_type=order&object_id={order['id']}",
                                  token=shop.owner_token)).body["items"]
-    assert [e["action"] for e in orders_only] == ["order.refund.approve", "order.change_price"]
+    assert [e["action"] for e in orders_only] == ["aftersale.approve", "order.change_price"]
     other = await make_shop()
     assert (await api.get("/api/merchant/audit", token=other.owner_token)).body["total"] == 0
 

@@ -177,7 +177,8 @@ async def test_cancel_returns_stock_once_even_with_two_job_runners(api, make_sho
     assert (await api.post(f"/api/mobile/{shop.id}/orders/{order_ids[0]}/cancel", token=members[0].token)).status == 409
     await Order.update(expires_at=utcnow() - datetime.timedelta(minutes=1)).where(Order.id.in_(order_ids[1:])).aio_execute()
     late = await api.post(f"/api/mobile/{shop.id}/orders/{order_ids[1]}/pay", {"method": "balance"}, token=members[1].token)
-    assert late.status == 409 and late.body["error"]["code"] == "order_expired"
+    # refused: past its deadline, or already cancelled by the server's own job run (every 0.5 s here)
+    assert late.status == 409 and late.body["error"]["code"] in ("order_expired", "invalid_state"), late.body
     # two job runners at once, besides the server's own periodic run: each order is cancelled once
     first, second = await asyncio.gather(order_service.cancel_expired_orders(), order_service.cancel_expired_orders())
     assert first + second <= 2

@@ -363,8 +363,9 @@ async def approve(shop_id: int, aftersale_id: int, staff_id: int, amount_fen: in
 
     async def run() -> AfterSale:
         done = await _approve(row, f"staff:{staff_id}", amount_fen, return_address, staff_id)
-        await audit.record(shop_id, "aftersale.approve", "aftersale", row.id, {"status": REQUESTED},
-                           {"status": done.status, "amount_fen": done.amount_fen})
+        # filed under the order: its operation log shows every refund a clerk let through
+        await audit.record(shop_id, "aftersale.approve", "order", row.order_id, {"status": REQUESTED},
+                           {"aftersale_id": row.id, "status": done.status, "amount_fen": done.amount_fen})
         return done
     await _after(await events.transaction(run))
     return await detail(shop_id, aftersale_id)
@@ -379,8 +380,8 @@ async def reject(shop_id: int, aftersale_id: int, staff_id: int, reason: str) ->
                            extra=AfterSale.approve_due_at > utcnow(), note=reason)
         if done is not None:
             await _release(done)
-            await audit.record(shop_id, "aftersale.reject", "aftersale", row.id, {"status": REQUESTED},
-                               {"status": REJECTED}, note=reason)
+            await audit.record(shop_id, "aftersale.reject", "order", row.order_id, {"status": REQUESTED},
+                               {"aftersale_id": row.id, "status": REJECTED}, note=reason)
         return done
     if await events.transaction(run) is None:
         await _apply_deadline(await _get(shop_id, aftersale_id))  # silent too long: approved by rule
