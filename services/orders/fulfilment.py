@@ -22,8 +22,12 @@ JOB_BATCH = 200  # orders a job handles per run; the next run takes the rest
 async def give_back(order: Order, items: list, reason: str, refunded: bool) -> None:
     """Inside the closing transaction: undo what placing took from the order's own inputs —
     stock (unless `reason` is None: a refund the shop does not restock), the points it spent,
-    its coupons (unless it was refunded and the shop keeps coupons of refunded orders)."""
-    if reason is not None:
+    its coupons (unless it was refunded and the shop keeps coupons of refunded orders).
+    A flash-sale order's units came from its sale's pool: the `restock` reactions put them back
+    (into the pool while the sale runs, else on the goods), so they are never counted twice."""
+    if reason is not None and order.flash_item_id is not None:
+        await lifecycle.announce(lifecycle.RESTOCK, order, items)
+    elif reason is not None:
         for item in items:
             await goods.change_stock(order.shop_id, item.goods_id, item.sku_id, item.quantity, reason,
                                      reference=order.order_no)
