@@ -16,6 +16,7 @@ from handlers.merchant import adv as merchant_adv
 from handlers.merchant import aftersales as merchant_aftersales
 from handlers.merchant import auth as merchant_auth
 from handlers.merchant import finance as merchant_finance
+from handlers.merchant import flash as merchant_flash
 from handlers.merchant import goods as merchant_goods
 from handlers.merchant import groups as merchant_groups
 from handlers.merchant import members as merchant_members
@@ -28,6 +29,7 @@ from handlers.mobile import aftersales as mobile_aftersales
 from handlers.mobile import auth as mobile_auth
 from handlers.mobile import catalog as mobile_catalog
 from handlers.mobile import finance as mobile_finance
+from handlers.mobile import flash as mobile_flash
 from handlers.mobile import groups as mobile_groups
 from handlers.mobile import me as mobile_me
 from handlers.mobile import orders as mobile_orders
@@ -87,6 +89,9 @@ ROUTES = [
     (rf"/api/merchant/groups/teams/{ID}", merchant_groups.TeamHandler),
     (rf"/api/merchant/groups/teams/{ID}/end", merchant_groups.EndTeamHandler),
     (r"/api/merchant/groups/redeem", merchant_groups.RedeemHandler),
+    (r"/api/merchant/flash/sales", merchant_flash.SalesHandler),
+    (rf"/api/merchant/flash/sales/{ID}", merchant_flash.SaleHandler),
+    (rf"/api/merchant/flash/sales/{ID}/stats", merchant_flash.SaleStatsHandler),
     (r"/api/merchant/permissions", merchant_staff.PermissionsHandler),
     (r"/api/merchant/staff", merchant_staff.StaffListHandler),
     (rf"/api/merchant/staff/{ID}", merchant_staff.StaffHandler),
@@ -148,6 +153,9 @@ ROUTES = [
     (rf"{SHOP}/groups/my-teams", mobile_groups.MyTeamsHandler),
     (rf"{SHOP}/groups/teams/{ID}", mobile_groups.TeamHandler),
     (rf"{SHOP}/groups/teams/{ID}/join", mobile_groups.JoinHandler),
+    (rf"{SHOP}/flash/sales", mobile_flash.SalesHandler),
+    (rf"{SHOP}/flash/sales/{ID}", mobile_flash.SaleHandler),
+    (rf"{SHOP}/flash/sales/{ID}/orders", mobile_flash.SaleOrdersHandler),
     (rf"{SHOP}/cart", mobile_orders.CartHandler),
     (rf"{SHOP}/cart/{ID}", mobile_orders.CartItemHandler),
     (rf"{SHOP}/orders/preview", mobile_orders.PreviewHandler),

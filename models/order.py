@@ -31,6 +31,7 @@ class Order(ShopScoped):
     coupon_id = peewee.IntegerField(null=True)
     team_id = peewee.IntegerField(null=True, index=True)  # a group-buy team's order
     activity_id = peewee.IntegerField(null=True)  # the group-buy campaign (team or buy-alone order)
+    flash_item_id = peewee.IntegerField(null=True)  # a flash-sale order: its units came from that item's pool
     pickup_code = peewee.CharField(max_length=16, null=True)  # redeemed in store instead of shipped (核销)
     pay_method = peewee.CharField(max_length=16, default="")
     address = peewee.TextField(default="{}")  # JSON snapshot at purchase
@@ -59,6 +60,7 @@ class Order(ShopScoped):
             (("status", "expires_at"), False),
             (("status", "auto_confirm_at"), False),
             (("activity_id", "member_id"), False),
+            (("flash_item_id", "member_id"), False),
             (("shop_id", "pickup_code"), True),
             # dashboard: counts, sums and distinct buyers of a window read from the index alone
             (("shop_id", "paid_at", "member_id", "total_fen"), False),

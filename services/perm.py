@@ -36,6 +36,8 @@ CATALOGUE: dict[str, str] = {
     "groups.edit": "create and edit group-buy campaigns",
     "groups.force": "end a group-buy team early",
     "groups.redeem": "redeem pick-up codes",
+    "flash.view": "see flash sales and their figures",
+    "flash.edit": "create, edit and end flash sales",
     "sale.view": "see coupons",
     "sale.edit": "create and edit coupons",
     "sale.issue": "issue coupons to members",

@@ -63,6 +63,11 @@ class GroupRules(_Section):
     default_team_size: int = pydantic.Field(2, ge=2, le=100)
 
 
+class FlashRules(_Section):
+    # a flash-sale order holds a unit that other buyers are waiting for: it must be paid soon
+    unpaid_cancel_minutes: int = pydantic.Field(5, ge=1, le=60)
+
+
 class PointsRules(_Section):
     enabled: bool = True
     points_per_yuan: int = pydantic.Field(1, ge=0, le=1000)  # earned per ¥1 paid on completion
@@ -122,6 +127,7 @@ class Settings(_Section):
     order: OrderRules = OrderRules()
     aftersale: AfterSaleRules = AfterSaleRules()
     groups: GroupRules = GroupRules()
+    flash: FlashRules = FlashRules()
     points: PointsRules = PointsRules()
     balance: BalanceRules = BalanceRules()
     sale: SaleRules = SaleRules()

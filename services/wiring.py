@@ -6,7 +6,7 @@ above them all, connects the reactions in the order they run.
 """
 from __future__ import annotations
 
-from services import distribution, finance, goods, groups, member, orders, payment
+from services import distribution, finance, flash, goods, groups, member, orders, payment
 from services.orders import lifecycle
 
 
@@ -20,6 +20,7 @@ def wire() -> None:
                     distribution.reverse_commission, goods.uncount_sales)
     lifecycle.react(lifecycle.COMPLETED, member.reward_completion)
     lifecycle.react(lifecycle.SHIPPING, groups.check_shippable)
+    lifecycle.react(lifecycle.RESTOCK, flash.return_units)
     payment.register_payee(payment.Payee(
         prefix="", find=orders.order_for_trade_no, apply=orders.apply_wechat_payment,
         overdue=orders.prepaid_without_notice))

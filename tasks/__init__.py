@@ -4,6 +4,7 @@ Every job is idempotent and safe when N processes run it at once (services use c
 updates), so no leader election is needed. Each module lists its jobs in `JOBS`:
 - orders: unpaid orders past their deadline, auto-confirm, group-buy teams at their deadline,
   WeChat payments whose notification never came and refunds owed
+- flash: flash sales that end (pools back to the goods) or start (announced)
 - money: commission settlement, WeChat withdrawals, coupon expiry
 - housekeeping: display counters, the published outbox, daily statistics
 """
@@ -13,11 +14,11 @@ import logging
 
 import tornado.ioloop
 
-from tasks import housekeeping, money, orders
+from tasks import flash, housekeeping, money, orders
 
 log = logging.getLogger("mall.jobs")
 
-JOBS = orders.JOBS + money.JOBS + housekeeping.JOBS  # (name, coroutine function taking the runtime)
+JOBS = orders.JOBS + flash.JOBS + money.JOBS + housekeeping.JOBS  # (name, coroutine function taking the runtime)
 
 
 def start_jobs(runtime) -> list[tornado.ioloop.PeriodicCallback]:

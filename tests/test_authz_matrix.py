@@ -34,7 +34,7 @@ SEGMENT_KIND = {"members": "member", "levels": "level", "categories": "category"
                 "banners": "banner", "activities": "activity", "teams": "team", "staff": "staff", "roles": "role",
                 "withdrawals": "withdrawal", "distributors": "distributor", "coupons": "coupon", "orders": "order",
                 "addresses": "address", "cart": "cart_item", "shops": "shop", "admins": "admin",
-                "aftersales": "aftersale"}
+                "aftersales": "aftersale", "sales": "flash_sale"}
 MEMBER_OWNED = {"address", "cart_item", "order", "aftersale"}  # what one shopper must not reach of another's
 
 
@@ -131,6 +131,11 @@ async def populated_shop(api, make_shop) -> dict:
     activity = (await created("/api/merchant/groups/activities", {
         "title": f"team {MARK}", "goods_id": goods["id"], "duration_seconds": 3600,
         "tiers": [{"team_size": 3, "price_fen": 500}]}))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    flash_sale = await created("/api/merchant/flash/sales", {
+        "title": f"flash {MARK}", "starts_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ends_at": (now + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "items": [{"goods_id": goods["id"], "price_fen": 100, "stock": 1, "per_member_limit": 1}]})
     member, other = await fast_members(shop.id, 2)
     await Member.update(nickname=f"member {MARK}", openid=f"o_{MARK}_{member.id}").where(
         Member.id == member.id).aio_execute()
@@ -160,7 +165,7 @@ async def populated_shop(api, make_shop) -> dict:
                "banner": banner["id"], "activity": activity["id"], "team": team["team"]["id"], "staff": staff["id"],
                "role": role["id"], "withdrawal": withdrawal.body["id"], "distributor": applied.body["id"],
                "coupon": coupon["id"], "order": order.body["id"], "address": address_id, "cart_item": cart_item,
-               "shop": shop.id, "admin": MISSING,
+               "shop": shop.id, "admin": MISSING, "flash_sale": flash_sale["id"],
                "aftersale": aftersale.body["id"]}
     return {"shop": shop, "objects": objects, "member": member, "other_member": other,
             "limited_token": issue_token("merchant", limited.id, limited.token_version, shop_id=shop.id)}

@@ -8,6 +8,7 @@ from models.db import is_mysql
 from models.distribution import Commission, Distributor
 from models.events import OutboxEvent
 from models.finance import CreditLedger, IdempotencyKey, Recharge, Withdrawal
+from models.flash import FlashItem, FlashSale
 from models.goods import Category, Goods, Sku, StockLedger
 from models.groups import GroupActivity, GroupMember, GroupTeam
 from models.member import Address, Member, MemberLevel
@@ -123,6 +124,12 @@ def group_buy_sku_prices(db):
     add_column(db, GroupActivity, "sku_prices")
 
 
+def flash_sales(db):
+    add_column(db, Order, "flash_item_id")
+    add_indexes(db, Order)
+    create_tables(db, FlashSale, FlashItem)
+
+
 def aftersales(db):
     """After-sales: the tables, the order's refunded amount, each line's paid share and held /
     refunded / restocked units, partial commission reversal, per-refund WeChat records. The
@@ -173,5 +180,6 @@ MIGRATIONS = [
     (13, "dashboard: covering indexes and daily rollups", dashboard_rollups),
     (14, "database identity and outbox row tokens for Redis keys", database_identity),
     (15, "group-buy: SKU prices", group_buy_sku_prices),
+    (16, "flash sales", flash_sales),
     (17, "after-sales: line refunds, returns, exchanges", aftersales),
 ]

@@ -56,6 +56,7 @@ from models.order import CANCELLED as ORDER_CLOSED
 from models.order import COMPLETED, PAID, REFUND_FULL, REFUND_PARTIAL, SHIPPED, Order, OrderItem
 from services import audit, finance, goods, payment, sale, sysset
 from services.orders import lifecycle, shares
+from services.orders.fulfilment import put_back
 from services.orders.state import emit, get_order, invalid_state, items_of, transition
 
 JOB_BATCH = 200  # after-sales a deadline job handles per run; the next run takes the rest
@@ -266,8 +267,8 @@ async def _restock(order: Order, row: AfterSale, reason: str) -> None:
         return
     for item in await AfterSaleItem.select().where(AfterSaleItem.aftersale_id == row.id).aio_execute():
         line = await OrderItem.aio_get(OrderItem.id == item.order_item_id)
-        await goods.change_stock(order.shop_id, line.goods_id, line.sku_id, item.quantity, reason,
-                                 reference=row.aftersale_no)
+        unit = OrderItem(id=line.id, goods_id=line.goods_id, sku_id=line.sku_id, quantity=item.quantity)
+        await put_back(order, [unit], reason, row.aftersale_no)  # a flash order's units go back to its pool
         await OrderItem.update(restocked_quantity=OrderItem.restocked_quantity + item.quantity).where(
             OrderItem.id == line.id).aio_execute()
 

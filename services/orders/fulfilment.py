@@ -28,12 +28,21 @@ def _open_aftersale(order_ids_of=Order.id, statuses=OPEN, types=None):
     return order_ids_of.in_(query)
 
 
+async def put_back(order: Order, units: list, reason: str, reference: str) -> None:
+    """Units of an order going back on sale (cancelled, or returned and restocked). A flash-sale
+    order's units came from its sale's pool: the `restock` reactions put them back there while the
+    sale runs (else on the goods), so a unit is never counted twice; any other order's go on the goods."""
+    if order.flash_item_id is not None:
+        await lifecycle.announce(lifecycle.RESTOCK, order, units)
+        return
+    for unit in units:
+        await goods.change_stock(order.shop_id, unit.goods_id, unit.sku_id, unit.quantity, reason, reference=reference)
+
+
 async def give_back(order: Order, items: list, reason: str) -> None:
     """Inside the cancelling transaction: undo what placing took from the order's own inputs —
     stock, the points it spent, its coupons. (Paid orders give back through after-sales.)"""
-    for item in items:
-        await goods.change_stock(order.shop_id, item.goods_id, item.sku_id, item.quantity, reason,
-                                 reference=order.order_no)
+    await put_back(order, items, reason, order.order_no)
     await OrderItem.update(restocked_quantity=OrderItem.quantity).where(OrderItem.order_id == order.id).aio_execute()
     if order.points_used:
         await finance.change_credit(order.shop_id, order.member_id, POINTS, order.points_used, "order_deduct_return",

@@ -13,9 +13,12 @@ back together). Orders never import those domains; each registers at start-up in
                (points, spending, level), distribution reverses commission, the catalog uncounts sales
 - completed  — members are credited spending (levels) and reward points
 - shipping   — checks before shipping (group-buy: only a complete team ships)
+- restock    — a flash-sale order's units come back (cancelled, or refunded with restocking):
+               the flash sale puts them into its pool while the sale runs, else on the goods
 
 What placing took from the order's own inputs (stock, coupons, points spent) is given back by
-the orders package itself when it cancels or refunds.
+the orders package itself when it cancels or refunds — except a flash-sale order's stock, which
+belongs to the sale's pool (`restock`).
 """
 from __future__ import annotations
 
@@ -23,11 +26,12 @@ from collections.abc import Awaitable, Callable
 
 from models.order import Order, OrderItem
 
-PLACED, PAID, CANCELLED, REFUNDED, COMPLETED, SHIPPING = (
-    "placed", "paid", "cancelled", "refunded", "completed", "shipping")
+PLACED, PAID, CANCELLED, REFUNDED, COMPLETED, SHIPPING, RESTOCK = (
+    "placed", "paid", "cancelled", "refunded", "completed", "shipping", "restock")
 
 Reaction = Callable[[Order, list[OrderItem]], Awaitable[None]]
-_reactions: dict[str, list[Reaction]] = {event: [] for event in (PLACED, PAID, CANCELLED, REFUNDED, COMPLETED, SHIPPING)}
+_reactions: dict[str, list[Reaction]] = {event: [] for event in (PLACED, PAID, CANCELLED, REFUNDED, COMPLETED, SHIPPING,
+                                                                           RESTOCK)}
 
 
 class PaymentRefused(Exception):

@@ -50,11 +50,15 @@ async def address_snapshot(shop_id: int, member: Member, address_id: int) -> dic
 
 
 async def place_order(shop_id: int, member: Member, priced: pricing.Priced, snapshot: dict, settings,
-                      remark: str = "", team_id: int | None = None, activity_id: int | None = None) -> Order:
+                      remark: str = "", team_id: int | None = None, activity_id: int | None = None,
+                      flash_item_id: int | None = None, pay_within_minutes: int | None = None) -> Order:
     """Take stock for every line and write the order, inside the caller's transaction. The order
-    carries `placed_items` (its lines with their ids), so callers answer without reading it back."""
+    carries `placed_items` (its lines with their ids), so callers answer without reading it back.
+    A flash-sale order (`flash_item_id`) takes no goods stock: the caller took its units from the
+    sale's own pool, and they go back there (`restock` reactions), not to the goods.
+    `pay_within_minutes`: a shorter payment window than the shop's usual (flash sales)."""
     order_no = payment.trade_no()
-    for line in priced.lines:  # sorted by (goods, sku): the lock order every writer uses
+    for line in priced.lines if flash_item_id is None else ():  # sorted by (goods, sku): the lock order
         await goods.change_stock(shop_id, line.goods.id, line.sku.id if line.sku else None,
                                  -line.quantity, "order", reference=order_no, goods=line.goods)
     order = await Order.aio_create(
@@ -64,8 +68,8 @@ async def place_order(shop_id: int, member: Member, priced: pricing.Priced, snap
         points_used=priced.points_used, discounts=json.dumps(priced.discounts, ensure_ascii=False),
         shipping_fee_fen=priced.shipping_fee_fen, total_fen=priced.total_fen, coupon_id=priced.coupon_id,
         address=json.dumps(snapshot, ensure_ascii=False), remark=remark, team_id=team_id,
-        activity_id=activity_id,
-        expires_at=utcnow() + datetime.timedelta(minutes=settings.order.unpaid_cancel_minutes))
+        activity_id=activity_id, flash_item_id=flash_item_id,
+        expires_at=utcnow() + datetime.timedelta(minutes=pay_within_minutes or settings.order.unpaid_cancel_minutes))
     paid, points = priced.line_shares()
     rows = [{"shop_id": shop_id, "order_id": order.id, **line.render(), "paid_fen": line_paid, "points_used": line_points}
             for line, line_paid, line_points in zip(priced.lines, paid, points)]

@@ -37,6 +37,7 @@ def render_order(order: Order, items: list[OrderItem], logs: list[OrderLog] | No
         "auto_confirm_at": iso(order.auto_confirm_at), "paid_at": iso(order.paid_at),
         "shipped_at": iso(order.shipped_at), "completed_at": iso(order.completed_at),
         "created_at": iso(order.created_at), "team_id": order.team_id, "activity_id": order.activity_id,
+        "flash_item_id": order.flash_item_id,
         "pickup_code": order.pickup_code if order.status == PAID else None,
         "items": [{"id": i.id, "goods_id": i.goods_id, "sku_id": i.sku_id, "title": i.title, "sku_title": i.sku_title,
                    "image": i.image, "price_fen": i.price_fen, "quantity": i.quantity, "total_fen": i.total_fen,

@@ -94,3 +94,44 @@ async def test_api_docs_render_every_operation(server, page_factory):
     await expect(docs.locator(".opblock").first).to_be_visible(timeout=TIMEOUT_MS)
     assert await docs.locator(".opblock").count() > 140
     await docs.screenshot(path=str(SCREENSHOTS / "api-docs.png"))
+
+
+async def test_flash_page_counts_down_enables_buying_at_the_start_and_follows_stock(server, api, make_shop,
+                                                                                  make_member, page_factory):
+    import datetime
+
+    shop = await make_shop()
+    goods = await new_goods(api, shop, stock=5)
+    start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0, tzinfo=None) + datetime.timedelta(seconds=4)
+    created = await api.post("/api/merchant/flash/sales", {
+        "title": "整点秒杀", "starts_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ends_at": (start + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "items": [{"goods_id": goods["id"], "price_fen": 990, "stock": 2, "per_member_limit": 1}]},
+        token=shop.owner_token)
+    assert created.status == 201, created.body
+    sale = created.body
+    shopper = await make_member(shop.id, nickname="抢购者")
+    await api.post(f"/api/mobile/{shop.id}/addresses", ADDRESS, token=shopper.token)
+    page = await page_factory()
+    await page.goto(f"http://127.0.0.1:{server.port}/demo/flash.html?shop={shop.id}&sale={sale['id']}")
+    await expect(page.locator("#status")).to_have_text("live", timeout=TIMEOUT_MS)
+    await page.fill("input[name=mobile]", shopper.mobile)
+    await page.fill("input[name=password]", "member-pass-1")
+    await page.click("#login button")
+    await expect(page.locator("#me")).to_contain_text("抢购者", timeout=TIMEOUT_MS)
+    await expect(page.locator("#phase")).to_have_text("Starts in")
+    await expect(page.locator("button.buy")).to_be_disabled()
+
+    await expect(page.locator("button.buy")).to_be_enabled(timeout=TIMEOUT_MS)  # at the start, no reload
+    await expect(page.locator("#phase")).to_have_text("Ends in")
+    await page.click("button.buy")
+    await expect(page.locator("#message")).to_contain_text("Got it", timeout=TIMEOUT_MS)
+    await expect(page.locator(".remaining")).to_have_text("1", timeout=TIMEOUT_MS)
+    (other, other_address), = await members_with_money(api, shop, 1)
+    bought = await api.post(f"/api/mobile/{shop.id}/flash/sales/{sale['id']}/orders",
+                            {"item_id": sale["items"][0]["id"], "address_id": other_address}, token=other.token)
+    assert bought.status == 201, bought.body
+    await expect(page.locator(".remaining")).to_have_text("0", timeout=TIMEOUT_MS)  # live, through flash:{id}
+    await expect(page.locator("button.buy")).to_have_text("Sold out 已抢光")
+    await expect(page.locator("button.buy")).to_be_disabled()
+    await page.screenshot(path=str(SCREENSHOTS / "flash-sold-out.png"), full_page=True)

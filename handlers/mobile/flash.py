@@ -1,0 +1,41 @@
+import pydantic
+
+from handlers.base import Id, MobileHandler, RequestBody
+from services import flash
+
+
+class BuyBody(RequestBody):
+    item_id: Id
+    quantity: pydantic.conint(ge=1, le=999) = 1
+    address_id: Id
+
+
+class SalesHandler(MobileHandler):
+    public_methods = ("GET",)
+
+    async def get(self, shop_id):
+        page, page_size = self.page_args()
+        self.send(await flash.shopper_sales(self.shop_id, page, page_size))
+
+
+class SaleHandler(MobileHandler):
+    public_methods = ("GET",)
+
+    async def get(self, shop_id, sale_id):
+        self.send(await flash.shopper_sale(self.shop_id, int(sale_id)))
+
+
+class SaleOrdersHandler(MobileHandler):
+    def refuse_early(self) -> None:
+        # an item this process knows is sold out is refused before the member is read; a body
+        # that does not parse goes on to the usual checks (and their 401/422)
+        try:
+            body = BuyBody.model_validate_json(self.request.body or b"{}")
+        except pydantic.ValidationError:
+            return
+        flash.refuse_if_sold_out(self.shop_id, int(self.path_args[1]), body.item_id)
+
+    async def post(self, shop_id, sale_id):
+        body = self.body(BuyBody)
+        self.send(await flash.buy(self.shop_id, self.member, int(sale_id), body.item_id, body.quantity,
+                                  body.address_id), 201)
