@@ -85,6 +85,15 @@ async def test_board_shows_paid_orders_and_recovers_from_a_dropped_socket(server
     after = await buy()
     await expect(paid_alerts).to_have_count(3, timeout=TIMEOUT_MS)
     await expect(paid_alerts.first).to_contain_text(after)
+    # an after-sale (售后) reaches the board the moment the shopper asks for it
+    order = (await api.get(f"/api/mobile/{shop.id}/orders?page_size=1", token=member.token)).body["items"][0]
+    asked = await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/aftersales", {
+        "type": "refund", "items": [{"order_item_id": order["items"][0]["id"], "quantity": 1}], "reason": "不想要了"},
+        token=member.token)
+    assert asked.status == 201, asked.body
+    aftersale_alerts = board.locator("li[data-type='aftersale.requested']")
+    await expect(aftersale_alerts).to_have_count(1, timeout=TIMEOUT_MS)
+    await expect(aftersale_alerts.first).to_contain_text(after)
     await board.screenshot(path=str(SCREENSHOTS / "order-board.png"), full_page=True)
 
 
