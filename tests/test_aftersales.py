@@ -422,3 +422,96 @@ async def test_live_events_for_member_and_board(api, make_shop):
         return [(r.channel.split(":")[0], r.type) for r in rows if r.type.startswith("aftersale.")]
     assert await eventually(recorded) == [("member", "aftersale.status"), ("shop", "aftersale.requested")]
     assert asked.status == 201
+
+
+# ---------------------------------------------------------------- review: defects found by attacking the flows
+async def _two_lines_with_shipping(api, shop, member):
+    await api.patch("/api/merchant/settings", {"order": {"shipping_fee_fen": 800}}, token=shop.owner_token)
+    a = await new_goods(api, shop, title="A", price_fen=5000, stock=10)
+    b = await new_goods(api, shop, title="B", price_fen=1000, stock=10)
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": a["id"], "quantity": 1},
+                                                           {"goods_id": b["id"], "quantity": 1}])
+    assert (order["total_fen"], order["shipping_fee_fen"]) == (6800, 800)
+    line = {item["goods_id"]: item["id"] for item in order["items"]}
+    return order, line[a["id"]], line[b["id"]]
+
+
+async def test_shipping_is_not_refunded_while_units_are_kept(api, make_shop):
+    """Ask about A, then about B (B now 'takes the last units' and carries shipping), have B
+    refunded, withdraw A: the shopper keeps A and got the shipping back — shipping is only
+    refunded when the whole order is."""
+    shop = await make_shop()
+    member, = await fast_members(shop.id, 1)
+    order, line_a, line_b = await _two_lines_with_shipping(api, shop, member)
+    first = await ask(api, shop, member.token, order["id"], "refund", [(line_a, 1)])
+    second = await ask(api, shop, member.token, order["id"], "refund", [(line_b, 1)])
+    assert first.status == second.status == 201
+    assert (await approve(api, shop, second.body["id"])).status == 200
+    withdrawn = await api.post(f"/api/mobile/{shop.id}/aftersales/{first.body['id']}/cancel", {}, token=member.token)
+    assert withdrawn.status == 200
+    detail = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=member.token)).body
+    assert (detail["refund_status"], detail["refunded_fen"]) == ("partial", 1000)  # B's goods only, no shipping
+    assert (await me(api, shop, member))["balance_fen"] == 10000 - 6800 + 1000
+
+
+async def test_the_last_units_can_be_refunded_after_an_earlier_request_was_withdrawn(api, make_shop):
+    """Same start, but the shopper later asks for A again: A now also carries shipping (B's
+    refunded units count, B already carried it), so the request asks 800 fen more than is left and
+    approving it is refused (409 refund_exceeds_paid) — the order can never be fully refunded and
+    the auto-approval fails silently forever."""
+    shop = await make_shop()
+    member, = await fast_members(shop.id, 1)
+    order, line_a, line_b = await _two_lines_with_shipping(api, shop, member)
+    first = await ask(api, shop, member.token, order["id"], "refund", [(line_a, 1)])
+    second = await ask(api, shop, member.token, order["id"], "refund", [(line_b, 1)])
+    assert (await approve(api, shop, second.body["id"])).status == 200
+    await api.post(f"/api/mobile/{shop.id}/aftersales/{first.body['id']}/cancel", {}, token=member.token)
+    again = await ask(api, shop, member.token, order["id"], "refund", [(line_a, 1)])
+    assert again.status == 201, again.body
+    done = await approve(api, shop, again.body["id"])
+    assert done.status == 200 and done.body["status"] == "refunded", done.body
+    detail = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=member.token)).body
+    assert (detail["status"], detail["refund_status"], detail["refunded_fen"]) == (-1, "full", 6800)
+    assert (await me(api, shop, member))["balance_fen"] == 10000
+
+
+async def test_commission_of_a_refunded_line_goes_back_at_that_line_rate(api, make_shop):
+    """A pays 50% commission (goods override), B none; both ¥10. Refunding A must take back A's
+    whole commission. Reversal in proportion to money over the order (500 * 1000/2000) leaves the
+    distributor 250 fen for goods that came back (and refunding B instead would take 250 of A's)."""
+    shop = await make_shop()
+    settings = {"distribution": {"enabled": True, "levels": 1, "rates_bp": [1000], "auto_approve": True,
+                                 "settle_days": 7}}
+    assert (await api.patch("/api/merchant/settings", settings, token=shop.owner_token)).status == 200
+    referrer, member = await fast_members(shop.id, 2)
+    assert (await api.post(f"/api/mobile/{shop.id}/distribution/apply", {"real_name": "张三", "mobile": "13800000000"},
+                           token=referrer.token)).status == 201
+    assert (await api.post(f"/api/mobile/{shop.id}/distribution/bind", {"referrer_id": referrer.id},
+                           token=member.token)).status == 200
+    rich = await new_goods(api, shop, title="A", price_fen=1000, stock=10, commission_rates_bp=[5000])
+    plain = await new_goods(api, shop, title="B", price_fen=1000, stock=10, commission_rates_bp=[0])
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": rich["id"], "quantity": 1},
+                                                           {"goods_id": plain["id"], "quantity": 1}])
+    assert (await Commission.aio_get(Commission.order_id == order["id"])).amount_fen == 500
+    line = {item["goods_id"]: item["id"] for item in order["items"]}
+    asked = await ask(api, shop, member.token, order["id"], "refund", [(line[rich["id"]], 1)])
+    assert (await approve(api, shop, asked.body["id"])).status == 200
+    commission = await Commission.aio_get(Commission.order_id == order["id"])
+    assert (commission.amount_fen, commission.reversed_fen) == (0, 500)
+
+
+async def test_aftersale_images_are_web_addresses(api, make_shop):
+    """The images are shown on the merchant's desk: like goods images, only http(s) addresses."""
+    shop = await make_shop()
+    goods = await new_goods(api, shop, price_fen=1000, stock=10)
+    member, = await fast_members(shop.id, 1)
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": 1}])
+    item_id = order["items"][0]["id"]
+    for bad in ("javascript:alert(document.cookie)", "data:text/html,<script>alert(1)</script>", "x"):
+        assert_invalid(await ask(api, shop, member.token, order["id"], "refund", [(item_id, 1)], images=[bad]),
+                       "images")
+    fine = await ask(api, shop, member.token, order["id"], "refund", [(item_id, 1)], images=["https://i.example/1.jpg"])
+    assert fine.status == 201
