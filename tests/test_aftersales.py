@@ -515,3 +515,26 @@ async def test_aftersale_images_are_web_addresses(api, make_shop):
                        "images.0")
     fine = await ask(api, shop, member.token, order["id"], "refund", [(item_id, 1)], images=["https://i.example/1.jpg"])
     assert fine.status == 201
+
+
+async def test_requests_the_rule_cannot_approve_do_not_starve_the_deadline_job(api, make_shop, monkeypatch):
+    """Returns due for auto-approval in a shop with no return address cannot be approved by the
+    rule (left to the merchant) and stay due; the job takes the oldest JOB_BATCH due rows each
+    run, so once that many are stuck no other shop's requests are ever approved by the job."""
+    monkeypatch.setattr(aftersale_service, "JOB_BATCH", 2)
+    stuck_shop, other_shop = await make_shop(), await make_shop()
+    for shop, type_, count in ((stuck_shop, "return", 2), (other_shop, "refund", 1)):
+        goods = await new_goods(api, shop, price_fen=1000, stock=10)
+        member, = await fast_members(shop.id, 1)
+        address_id = await buyer(api, shop, member, balance_fen=10000)
+        order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": count}])
+        await ship(api, shop, order["id"])
+        for _ in range(count):
+            asked = await ask(api, shop, member.token, order["id"], type_, [(order["items"][0]["id"], 1)])
+            assert asked.status == 201, asked.body
+    await AfterSale.update(approve_due_at=utcnow() - datetime.timedelta(seconds=1)).where(
+        AfterSale.shop_id.in_([stuck_shop.id, other_shop.id])).aio_execute()
+    for _ in range(3):
+        await aftersale_service.apply_deadlines()
+    waiting = await AfterSale.aio_get(AfterSale.shop_id == other_shop.id)
+    assert waiting.status == "refunded"
