@@ -22,8 +22,8 @@ class AfterSale(ShopScoped):
     reason = peewee.CharField(max_length=255, default="")
     images = peewee.TextField(default="[]")  # JSON list of URLs
     goods_fen = peewee.BigIntegerField(default=0)  # the lines' paid share of the units asked for
-    shipping_fen = peewee.BigIntegerField(default=0)  # shipping, only when this empties the whole order
-    amount_fen = peewee.BigIntegerField(default=0)  # what is (to be) refunded: <= goods_fen + shipping_fen
+    shipping_fen = peewee.BigIntegerField(default=0)  # shipping refunded with it: set when its refund empties the order
+    amount_fen = peewee.BigIntegerField(default=0)  # what is (to be) refunded: <= goods_fen (+ shipping_fen once paid)
     points = peewee.BigIntegerField(default=0)  # points spent at checkout on these units, given back
     refund_method = peewee.CharField(max_length=8, default="")  # balance | wechat
     return_address = peewee.TextField(default="{}")  # JSON, where the buyer sends the parcel

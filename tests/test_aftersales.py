@@ -83,17 +83,18 @@ async def test_line_shares_to_the_fen_and_partial_refunds_sum_to_the_total(api, 
     line = {item["goods_id"]: item for item in order["items"]}
     assert [line[g["id"]]["paid_fen"] for g in (a, b, d)] == [15814, 2507, 4179]
 
-    # one A, then B, then everything left (the last A, D and the shipping)
-    steps = [([(line[a["id"]]["id"], 1)], 7907, 878), ([(line[b["id"]]["id"], 1)], 2507, 279),
-             ([(line[a["id"]]["id"], 1), (line[d["id"]]["id"], 1)], 7907 + 4179 + 800, 879 + 464)]
+    # one A, then B, then everything left (the last A and D asked for; the shipping added when refunded)
+    steps = [([(line[a["id"]]["id"], 1)], 7907, 878, 0), ([(line[b["id"]]["id"], 1)], 2507, 279, 0),
+             ([(line[a["id"]]["id"], 1), (line[d["id"]]["id"], 1)], 7907 + 4179, 879 + 464, 800)]
     refunded = 0
-    for items, amount, points in steps:
+    for items, amount, points, shipping in steps:
         asked = await ask(api, shop, member.token, order["id"], "refund", items)
         assert asked.status == 201, asked.body
         assert (asked.body["status"], asked.body["amount_fen"], asked.body["points"]) == ("requested", amount, points)
         done = await approve(api, shop, asked.body["id"])
         assert done.status == 200 and done.body["status"] == "refunded", done.body
-        refunded += amount
+        assert (done.body["amount_fen"], done.body["shipping_fen"]) == (amount + shipping, shipping)
+        refunded += amount + shipping
     assert refunded == 23300
     final = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=member.token)).body
     assert (final["status"], final["refund_status"], final["refunded_fen"]) == (-1, "full", 23300)

@@ -8,8 +8,9 @@ lock (two clicks, two processes, a job and a person at once: one wins, the other
 logged with who did it. Units are held when asked for (`OrderItem.aftersale_quantity`, a
 conditional update: never more than bought) and given back when a request ends without money.
 
-Money: a request's amount is its units' share of what their lines were paid (shares.py); the
-after-sale that takes the last units of the order also carries shipping. It goes back the way
+Money: a request's amount is its units' share of what their lines were paid (shares.py), goods
+only; shipping is added when it is paid, by the refund that leaves no unit of the order unrefunded
+(units merely asked for may still be withdrawn and kept). It goes back the way
 it came — balance through the ledger, WeChat as a partial refund of the original payment under
 the after-sale's number (services/payment sends it once, settles it by notification or query) —
 and the order's `refunded_fen` never passes its total (a conditional update again). A fully
@@ -28,6 +29,8 @@ from __future__ import annotations
 
 import datetime
 import json
+
+from peewee import fn
 
 import events
 from lib.errors import DomainError, conflict, field_error, not_found
@@ -217,19 +220,13 @@ async def open_request(shop_id: int, order_id: int, actor: str, type_: str, want
             fen = shares.units_share(line_fen, item.quantity, quantity, units, held_fen)
             points = shares.units_share(item.points_used, item.quantity, quantity, units, held_points)
         picked.append((item_id, quantity, fen, points))
-    goods_fen = sum(p[2] for p in picked)
-    shipping_fen = 0
-    if type_ in MONEY_TYPES:
-        money_units = sum(h[0] for h in held.values()) + sum(p[1] for p in picked)
-        if money_units == sum(item.quantity for item, _ in lines.values()):  # the whole order comes back
-            shipping_fen = shares.goods_and_shipping(order.total_fen, order.shipping_fee_fen)[1]
-    most = goods_fen + shipping_fen
-    if amount_fen is not None and type_ in MONEY_TYPES and amount_fen > most:
-        raise field_error("amount_fen", f"at most {most} fen was paid for these units")
+    goods_fen = sum(p[2] for p in picked)  # shipping is decided when it is paid (_pay)
+    if amount_fen is not None and type_ in MONEY_TYPES and amount_fen > goods_fen:
+        raise field_error("amount_fen", f"at most {goods_fen} fen was paid for these units")
     row = await AfterSale.aio_create(
         shop_id=shop_id, order_id=order.id, member_id=order.member_id, aftersale_no=payment.trade_no("AS"),
-        type=type_, reason=reason, images=json.dumps(list(images)), goods_fen=goods_fen, shipping_fen=shipping_fen,
-        amount_fen=most if amount_fen is None or type_ == EXCHANGE else amount_fen,
+        type=type_, reason=reason, images=json.dumps(list(images)), goods_fen=goods_fen,
+        amount_fen=goods_fen if amount_fen is None or type_ == EXCHANGE else amount_fen,
         points=sum(p[3] for p in picked), refund_method=order.pay_method if type_ in MONEY_TYPES else "",
         approve_due_at=now + datetime.timedelta(days=settings.aftersale.auto_approve_days))
     await AfterSaleItem.insert_many([
@@ -274,20 +271,36 @@ async def _restock(order: Order, row: AfterSale, reason: str) -> None:
 
 async def _pay(row: AfterSale, actor: str, from_status: str, operator_id: int | None = None) -> AfterSale:
     """Inside a transaction: the after-sale's money goes back and it becomes `refunded`, once;
-    the order's refunded amount and lines move with it and the `refunded` reactions run."""
+    the order's refunded amount and lines move with it and the `refunded` reactions run. The
+    refund that leaves no unit of the order unrefunded also carries shipping (less any shipping
+    an earlier refund carried): units only asked for may still be withdrawn and kept."""
     paid = await _move(row, [from_status], "refund", actor, {"status": REFUNDED, "refunded_at": utcnow()})
     if paid is None:
         raise _refused(await AfterSale.aio_get_or_none(AfterSale.id == row.id), "refund")
     order = await get_order(paid.shop_id, paid.order_id)
+    items = list(await AfterSaleItem.select().where(AfterSaleItem.aftersale_id == paid.id)
+                 .order_by(AfterSaleItem.id).aio_execute())
+    # what each line gets back: the goods amount (lowered by the merchant, perhaps) over the units' shares
+    money = shares.allocate(paid.amount_fen, [item.amount_fen for item in items])
     refunded_items = []
-    for item in await AfterSaleItem.select().where(AfterSaleItem.aftersale_id == paid.id).aio_execute():
+    for item, fen in zip(items, money):
         await OrderItem.update(refunded_quantity=OrderItem.refunded_quantity + item.quantity).where(
             OrderItem.id == item.order_item_id).aio_execute()
         line = await OrderItem.aio_get(OrderItem.id == item.order_item_id)
-        line.quantity, line.total_fen = item.quantity, item.amount_fen  # the refunded part of the line
+        line.quantity, line.total_fen = item.quantity, fen  # the refunded part of the line
         refunded_items.append(line)
     everything = not await OrderItem.select().where((OrderItem.order_id == order.id)
                                                     & (OrderItem.refunded_quantity < OrderItem.quantity)).aio_exists()
+    if everything:
+        shipping = shares.goods_and_shipping(order.total_fen, order.shipping_fee_fen)[1]
+        already = await (AfterSale.select(fn.SUM(AfterSale.shipping_fen))
+                         .where((AfterSale.order_id == order.id) & (AfterSale.status == REFUNDED)
+                                & (AfterSale.id != paid.id)).aio_scalar())
+        shipping = max(0, shipping - int(already or 0))  # MySQL sums to a Decimal
+        if shipping:
+            await AfterSale.update(shipping_fen=shipping, amount_fen=AfterSale.amount_fen + shipping).where(
+                AfterSale.id == paid.id).aio_execute()
+            paid.shipping_fen, paid.amount_fen = shipping, paid.amount_fen + shipping
     changes = {"refunded_fen": order.refunded_fen + paid.amount_fen,
                "refund_status": REFUND_FULL if everything else REFUND_PARTIAL, "refunded_at": utcnow()}
     if everything:
