@@ -159,7 +159,9 @@ def aftersales(db):
 
 def aftersale_shipping_and_line_commission(db):
     """Shipping is decided when a refund is paid, not asked for: open after-sales stop carrying it
-    (they ask for goods only, a lowered amount capped at them)."""
+    (they ask for goods only, a lowered amount capped at them). Commission keeps each line's part
+    (rows frozen from now on)."""
+    add_column(db, Commission, "lines")
     carrying = AfterSale.status.in_(["requested", "approved", "returned", "received"]) & (AfterSale.shipping_fen > 0)
     db.execute(AfterSale.update(amount_fen=AfterSale.goods_fen).where(carrying & (AfterSale.amount_fen > AfterSale.goods_fen)))
     db.execute(AfterSale.update(shipping_fen=0).where(carrying))
@@ -182,5 +184,5 @@ MIGRATIONS = [
     (14, "database identity and outbox row tokens for Redis keys", database_identity),
     (15, "group-buy: SKU prices", group_buy_sku_prices),
     (17, "after-sales: line refunds, returns, exchanges", aftersales),
-    (18, "after-sales: shipping decided at refund", aftersale_shipping_and_line_commission),
+    (18, "after-sales: shipping decided at refund; commission per line", aftersale_shipping_and_line_commission),
 ]

@@ -9,6 +9,8 @@ covers), in proportion to what each line had left before it — the order pricin
 
 Shipping belongs to no line: it is refunded only when the whole order is (the refund that
 leaves no unit of the order unrefunded carries it, decided when it is paid).
+Commission is computed over the same shares (services/distribution.py), so a refunded line takes
+back exactly its own commission.
 """
 from __future__ import annotations
 
