@@ -33,7 +33,8 @@ class AfterSale(ShopScoped):
     reship_no = peewee.CharField(max_length=64, default="")
     reject_reason = peewee.CharField(max_length=255, default="")
     close_reason = peewee.CharField(max_length=32, default="")
-    approve_due_at = peewee.DateTimeField()  # approved by itself if the merchant is silent until then
+    # approved by itself if the merchant is silent until then; None: the rule could not, left to the merchant
+    approve_due_at = peewee.DateTimeField(null=True)
     return_due_at = peewee.DateTimeField(null=True)  # a return not shipped by then is cancelled
     approved_at = peewee.DateTimeField(null=True)
     returned_at = peewee.DateTimeField(null=True)

@@ -539,3 +539,76 @@ async def test_requests_the_rule_cannot_approve_do_not_starve_the_deadline_job(a
         await aftersale_service.apply_deadlines()
     waiting = await AfterSale.aio_get(AfterSale.shop_id == other_shop.id)
     assert waiting.status == "refunded"
+
+
+async def _overdue(aftersale_id: int) -> None:
+    await AfterSale.update(approve_due_at=utcnow() - datetime.timedelta(seconds=1)).where(
+        AfterSale.id == aftersale_id).aio_execute()
+
+
+async def test_a_request_the_rule_cannot_approve_is_left_to_the_merchant(api, make_shop):
+    """A return due for auto-approval in a shop with no return address: the rule cannot decide it,
+    so it loses its deadline (logged `auto_approve_failed`, with why) and the merchant may still
+    reject it — not a 409 'cannot reject an after-sale that is requested'."""
+    shop = await make_shop()
+    goods = await new_goods(api, shop, price_fen=1000, stock=10)
+    member, = await fast_members(shop.id, 1)
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": 1}])
+    await ship(api, shop, order["id"])
+    asked = await ask(api, shop, member.token, order["id"], "return", [(order["items"][0]["id"], 1)])
+    await _overdue(asked.body["id"])
+    seen = (await api.get(f"/api/mobile/{shop.id}/aftersales/{asked.body['id']}", token=member.token)).body
+    assert (seen["status"], seen["approve_due_at"]) == ("requested", None)
+    failed = [log for log in seen["logs"] if log["action"] == "auto_approve_failed"]
+    assert len(failed) == 1 and "return address" in failed[0]["note"], seen["logs"]
+    rejected = await api.post(f"/api/merchant/aftersales/{asked.body['id']}/reject", {"reason": "无质量问题"},
+                              token=shop.owner_token)
+    assert rejected.status == 200 and rejected.body["status"] == "rejected", rejected.body
+
+
+async def test_a_reject_after_the_deadline_of_a_request_the_rule_cannot_approve(api, make_shop):
+    """The merchant's reject is what first notices the passed deadline: still the merchant's call."""
+    shop = await make_shop()
+    goods = await new_goods(api, shop, price_fen=1000, stock=10)
+    member, = await fast_members(shop.id, 1)
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": 1}])
+    await ship(api, shop, order["id"])
+    asked = await ask(api, shop, member.token, order["id"], "return", [(order["items"][0]["id"], 1)])
+    await _overdue(asked.body["id"])
+    rejected = await api.post(f"/api/merchant/aftersales/{asked.body['id']}/reject", {"reason": "无质量问题"},
+                              token=shop.owner_token)
+    assert rejected.status == 200 and rejected.body["status"] == "rejected", rejected.body
+    assert [log["action"] for log in rejected.body["logs"]] == ["request", "auto_approve_failed", "reject"]
+
+
+async def test_a_refund_the_rule_is_refused_half_way_changes_nothing(api, make_shop):
+    """Under `refund_spent_rewards: refuse`, the refund of a completed order whose reward points
+    were spent is refused by a `refunded` reaction after the money step: a deadline approval must
+    undo all of it (not leave the after-sale refunded and the balance credited with the points
+    untouched), and leave the request to the merchant."""
+    shop = await make_shop()
+    await api.patch("/api/merchant/settings", {"points": {"points_per_yuan": 10, "refund_spent_rewards": "refuse"}},
+                    token=shop.owner_token)
+    goods = await new_goods(api, shop, price_fen=3000, stock=10)
+    member, = await fast_members(shop.id, 1)
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": 1}])
+    await ship(api, shop, order["id"])
+    assert (await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/confirm", token=member.token)).status == 200
+    assert (await api.post(f"/api/merchant/members/{member.id}/points", {"delta": -250},
+                           token=shop.owner_token)).status == 200
+    asked = await ask(api, shop, member.token, order["id"], "refund", [(order["items"][0]["id"], 1)])
+    assert asked.status == 201, asked.body
+    await _overdue(asked.body["id"])
+    assert await aftersale_service.apply_deadlines() == 1
+    seen = (await api.get(f"/api/merchant/aftersales/{asked.body['id']}", token=shop.owner_token)).body
+    assert (seen["status"], seen["approve_due_at"]) == ("requested", None), seen
+    assert [log["action"] for log in seen["logs"]] == ["request", "auto_approve_failed"]
+    assert seen["logs"][-1]["note"].startswith("reward_points_spent"), seen["logs"]
+    kept = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=member.token)).body
+    assert (kept["status"], kept["refund_status"], kept["refunded_fen"]) == (3, "none", 0)
+    mine = await me(api, shop, member)
+    assert (mine["balance_fen"], mine["points"]) == (7000, 50)
+    assert await aftersale_service.apply_deadlines() == 0  # out of the job's way

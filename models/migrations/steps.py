@@ -11,7 +11,7 @@ from models.finance import CreditLedger, IdempotencyKey, Recharge, Withdrawal
 from models.goods import Category, Goods, Sku, StockLedger
 from models.groups import GroupActivity, GroupMember, GroupTeam
 from models.member import Address, Member, MemberLevel
-from models.migrations.schema import add_column, add_indexes, create_tables
+from models.migrations.schema import add_column, add_indexes, create_tables, drop_not_null
 from models.order import CartItem, Order, OrderItem, OrderLog
 from models.payment import Payment, PaymentRefund, ShopPayConfig
 from models.sale import CouponTemplate, MemberCoupon
@@ -159,8 +159,9 @@ def aftersales(db):
 
 def aftersale_shipping_and_line_commission(db):
     """Shipping is decided when a refund is paid, not asked for: open after-sales stop carrying it
-    (they ask for goods only, a lowered amount capped at them). Commission keeps each line's part
-    (rows frozen from now on)."""
+    (they ask for goods only, a lowered amount capped at them). A request the deadline rule cannot
+    approve has no deadline (NULL). Commission keeps each line's part (new rows only)."""
+    drop_not_null(db, AfterSale, "approve_due_at")
     add_column(db, Commission, "lines")
     carrying = AfterSale.status.in_(["requested", "approved", "returned", "received"]) & (AfterSale.shipping_fen > 0)
     db.execute(AfterSale.update(amount_fen=AfterSale.goods_fen).where(carrying & (AfterSale.amount_fen > AfterSale.goods_fen)))
@@ -184,5 +185,6 @@ MIGRATIONS = [
     (14, "database identity and outbox row tokens for Redis keys", database_identity),
     (15, "group-buy: SKU prices", group_buy_sku_prices),
     (17, "after-sales: line refunds, returns, exchanges", aftersales),
-    (18, "after-sales: shipping decided at refund; commission per line", aftersale_shipping_and_line_commission),
+    (18, "after-sales: shipping decided at refund; deadlines the rule gives up; commission per line",
+     aftersale_shipping_and_line_commission),
 ]

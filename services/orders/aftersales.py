@@ -21,7 +21,9 @@ Stock: returned units are restocked when the merchant receives them; refund-only
 order not yet shipped at approval (both per the shop's `restock_on_refund`).
 
 Time is state: a request the merchant leaves unanswered `auto_approve_days` is approved at that
-instant (every path that touches it applies the rule first; the job only tidies up); an approved
+instant (every path that touches it applies the rule first; the job only tidies up) — or, when
+the rule cannot approve it (no return address, a refusal by a `refunded` reaction), is left to
+the merchant with no deadline (logged `auto_approve_failed`); an approved
 return not shipped within `return_ship_days` is cancelled the same way; after-sales may be asked
 for until `refund_window_days` after completion.
 """
@@ -390,16 +392,19 @@ async def reject(shop_id: int, aftersale_id: int, staff_id: int, reason: str) ->
     async def run() -> AfterSale | None:
         done = await _move(row, [REQUESTED], "reject", f"staff:{staff_id}",
                            {"status": REJECTED, "reject_reason": reason, "closed_at": utcnow()},
-                           extra=AfterSale.approve_due_at > utcnow(), note=reason)
+                           extra=AfterSale.approve_due_at.is_null() | (AfterSale.approve_due_at > utcnow()), note=reason)
         if done is not None:
             await _release(done)
             await audit.record(shop_id, "aftersale.reject", "order", row.order_id, {"status": REQUESTED},
                                {"aftersale_id": row.id, "status": REJECTED}, note=reason)
         return done
-    if await events.transaction(run) is None:
-        await _apply_deadline(await _get(shop_id, aftersale_id))  # silent too long: approved by rule
-        raise _refused(await _get(shop_id, aftersale_id), "reject")
-    return await detail(shop_id, aftersale_id)
+    for _ in range(2):
+        if await events.transaction(run) is not None:
+            return await detail(shop_id, aftersale_id)
+        # silent too long: approved by rule — or, when the rule could not approve it, still the merchant's to reject
+        if not await _apply_deadline(await _get(shop_id, aftersale_id)):
+            break
+    raise _refused(await _get(shop_id, aftersale_id), "reject")
 
 
 async def cancel(shop_id: int, member, aftersale_id: int) -> dict:
@@ -479,19 +484,30 @@ async def reship(shop_id: int, aftersale_id: int, staff_id: int, express_company
 
 
 # ---------------------------------------------------------------- time
+def _why(error: DomainError) -> str:
+    """A refusal in a line for the log: its code and what it says (a field error names its fields)."""
+    fields = error.details.get("fields") or []
+    return f"{error.code}: " + ("; ".join(f"{f['field']}: {f['message']}" for f in fields) or error.message)
+
+
 async def _apply_deadline(row: AfterSale) -> bool:
-    """What the deadlines have already decided for this after-sale, made so (once); True if it moved."""
+    """What the deadlines have already decided for this after-sale, made so (once); True if it
+    changed (moved, or left to the merchant because the rule could not approve it)."""
     now = utcnow()
-    if row.status == REQUESTED and row.approve_due_at <= now:
-        async def approve_by_rule() -> AfterSale | None:
-            try:
-                return await _approve(row, "system", None, None)
-            except DomainError:  # e.g. no return address configured: left to the merchant
-                return None
+    if row.status == REQUESTED and row.approve_due_at is not None and row.approve_due_at <= now:
+        async def approve_by_rule() -> AfterSale | bool:
+            try:  # a savepoint: a refusal half-way undoes everything the approval did
+                return await events.transaction(lambda: _approve(row, "system", None, None))
+            except DomainError as refused:
+                # e.g. no return address, or points the refund would take back already spent: the rule
+                # cannot decide it, so it is left to the merchant with no deadline (and out of the job's way)
+                return await _move(row, [REQUESTED], "auto_approve_failed", "system", {"approve_due_at": None},
+                                   extra=AfterSale.approve_due_at <= now, note=_why(refused)) is not None
         done = await events.transaction(approve_by_rule)
-        if done is not None:
+        if isinstance(done, AfterSale):
             await _after(done)
-        return done is not None
+            return True
+        return done
     if row.status == APPROVED and row.return_due_at is not None and row.return_due_at <= now:
         async def close() -> AfterSale | None:
             done = await _move(row, [APPROVED], "close", "system",
