@@ -612,3 +612,20 @@ async def test_a_refund_the_rule_is_refused_half_way_changes_nothing(api, make_s
     mine = await me(api, shop, member)
     assert (mine["balance_fen"], mine["points"]) == (7000, 50)
     assert await aftersale_service.apply_deadlines() == 0  # out of the job's way
+
+
+async def test_the_order_refund_shorthand_acts_only_on_a_refund_only_request(api, make_shop):
+    """`/orders/{id}/refund/approve|reject` decide the whole-order refund request; a pending
+    return (which needs an address and a parcel) is left to its own after-sale page."""
+    shop = await make_shop()
+    goods = await new_goods(api, shop, price_fen=1000, stock=10)
+    member, = await fast_members(shop.id, 1)
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": 1}])
+    await ship(api, shop, order["id"])
+    asked = await ask(api, shop, member.token, order["id"], "return", [(order["items"][0]["id"], 1)])
+    for action, body in (("approve", {}), ("reject", {"reason": "不行"})):
+        refused = await api.post(f"/api/merchant/orders/{order['id']}/refund/{action}", body, token=shop.owner_token)
+        assert refused.status == 409 and refused.body["error"]["code"] == "invalid_state", refused.body
+    still = (await api.get(f"/api/merchant/aftersales/{asked.body['id']}", token=shop.owner_token)).body
+    assert (still["status"], still["return_address"]) == ("requested", {})

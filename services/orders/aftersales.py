@@ -535,8 +535,11 @@ async def apply_deadlines() -> int:
 
 # ---------------------------------------------------------------- the order-level shorthand
 async def _requested_of(shop_id: int, order_id: int) -> AfterSale:
+    """The order's newest pending refund-only request: the whole-order shorthand never decides a
+    return or an exchange (those need their own page: an address, a parcel)."""
     row = await (AfterSale.select().where((AfterSale.shop_id == shop_id) & (AfterSale.order_id == order_id)
-                                          & (AfterSale.status == REQUESTED)).order_by(AfterSale.id.desc()).aio_first())
+                                          & (AfterSale.status == REQUESTED) & (AfterSale.type == REFUND))
+                 .order_by(AfterSale.id.desc()).aio_first())
     if row is None:
         order = await Order.aio_get_or_none((Order.shop_id == shop_id) & (Order.id == order_id))
         raise invalid_state(order, "act on a refund request of")
@@ -544,7 +547,7 @@ async def _requested_of(shop_id: int, order_id: int) -> AfterSale:
 
 
 async def approve_for_order(shop_id: int, order_id: int, staff_id: int) -> None:
-    """`/orders/{id}/refund/approve`: approve the order's pending request."""
+    """`/orders/{id}/refund/approve`: approve the order's pending refund-only request."""
     await approve(shop_id, (await _requested_of(shop_id, order_id)).id, staff_id)
 
 
