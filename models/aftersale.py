@@ -22,8 +22,8 @@ class AfterSale(ShopScoped):
     reason = peewee.CharField(max_length=255, default="")
     images = peewee.TextField(default="[]")  # JSON list of URLs
     goods_fen = peewee.BigIntegerField(default=0)  # the lines' paid share of the units asked for
-    shipping_fen = peewee.BigIntegerField(default=0)  # shipping, only when this empties the whole order
-    amount_fen = peewee.BigIntegerField(default=0)  # what is (to be) refunded: <= goods_fen + shipping_fen
+    shipping_fen = peewee.BigIntegerField(default=0)  # shipping refunded with it: set when its refund empties the order
+    amount_fen = peewee.BigIntegerField(default=0)  # what is (to be) refunded: <= goods_fen (+ shipping_fen once paid)
     points = peewee.BigIntegerField(default=0)  # points spent at checkout on these units, given back
     refund_method = peewee.CharField(max_length=8, default="")  # balance | wechat
     return_address = peewee.TextField(default="{}")  # JSON, where the buyer sends the parcel
@@ -33,7 +33,8 @@ class AfterSale(ShopScoped):
     reship_no = peewee.CharField(max_length=64, default="")
     reject_reason = peewee.CharField(max_length=255, default="")
     close_reason = peewee.CharField(max_length=32, default="")
-    approve_due_at = peewee.DateTimeField()  # approved by itself if the merchant is silent until then
+    # approved by itself if the merchant is silent until then; None: the rule could not, left to the merchant
+    approve_due_at = peewee.DateTimeField(null=True)
     return_due_at = peewee.DateTimeField(null=True)  # a return not shipped by then is cancelled
     approved_at = peewee.DateTimeField(null=True)
     returned_at = peewee.DateTimeField(null=True)

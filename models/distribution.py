@@ -28,6 +28,9 @@ class Commission(ShopScoped):
     base_fen = peewee.BigIntegerField()  # what the rates applied to
     amount_fen = peewee.BigIntegerField()
     reversed_fen = peewee.BigIntegerField(default=0)  # taken back by partial refunds (all of it once reversed)
+    # JSON {order_item_id: [base_fen, amount_fen, refunded_fen]}: each line's part, so a refund of a line
+    # takes back that line's commission (None: rows frozen before lines were stored)
+    lines = peewee.TextField(null=True)
     status = peewee.CharField(max_length=8, default=COMMISSION_FROZEN)
     created_at = peewee.DateTimeField(default=utcnow)
     settled_at = peewee.DateTimeField(null=True)

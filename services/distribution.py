@@ -12,11 +12,14 @@
 - Commission, at payment, in the payment's transaction: up to `levels` distributors up the chain
   (level 1 is the buyer's parent, or the buyer when `self_purchase` is on and the buyer is a
   distributor) each get `rate x base`, where base is what the buyer paid for goods (total minus
-  shipping), split over the lines by list price so a per-goods rate applies to its own line.
-  Each amount is recorded frozen (Member.commission_frozen_fen) with a unique (order, level) row.
+  shipping), split over the lines as the order's line shares (services/orders/shares.py: what each
+  line was actually paid, the same amounts after-sales refund from) so a per-goods rate applies to
+  its own line. Each amount is recorded frozen (Member.commission_frozen_fen) with a unique
+  (order, level) row that keeps each line's part.
 - Settlement (job): N days after the order completes without an open refund, frozen -> settled,
   moved to the withdrawable `commission` currency with a ledger row; a refund first reverses
-  frozen rows. Every move is a conditional UPDATE on the commission row, so each happens once.
+  frozen rows — line by line, each at its own commission. Every move is a conditional UPDATE on
+  the commission row, so each happens once.
 """
 from __future__ import annotations
 
@@ -43,9 +46,10 @@ from models.finance import COMMISSION
 from models.goods import Goods
 from models.locks import lock_shop
 from models.member import Member
-from models.order import COMPLETED, REFUND_FULL, Order, OrderItem
+from models.order import COMPLETED, REFUND_FULL, Order
 from services import audit, finance, sysset
 from services import member as member_service
+from services.orders import shares
 
 JOB_BATCH = 200
 
@@ -179,19 +183,6 @@ async def bind_on_first_order(order: Order, items: list) -> None:
 
 
 # ---------------------------------------------------------------- commission
-def _line_bases(items: list[OrderItem], paid_goods_fen: int) -> list[int]:
-    """Split what was paid for goods over the lines by list price; the last line takes the rest,
-    so the bases add up to the fen."""
-    list_total = sum(i.total_fen for i in items)
-    bases, given = [], 0
-    for index, item in enumerate(items):
-        share = paid_goods_fen - given if index == len(items) - 1 else \
-            (paid_goods_fen * item.total_fen // list_total if list_total else 0)
-        bases.append(share)
-        given += share
-    return bases
-
-
 async def freeze_commission(order: Order, items: list) -> None:
     """`paid` reaction: frozen commission for each distributor up the chain."""
     settings = (await sysset.get_settings(order.shop_id)).distribution
@@ -204,47 +195,67 @@ async def freeze_commission(order: Order, items: list) -> None:
         return
     overrides = {g.id: json.loads(g.commission_rates_bp) for g in await Goods.select(Goods.id, Goods.commission_rates_bp)
                  .where(Goods.id.in_([i.goods_id for i in items]) & Goods.commission_rates_bp.is_null(False)).aio_execute()}
-    paid_goods = max(0, order.total_fen - order.shipping_fee_fen)
-    bases = _line_bases(list(items), paid_goods)
+    paid_goods = shares.goods_and_shipping(order.total_fen, order.shipping_fee_fen)[0]
+    bases = shares.line_shares(order.total_fen, order.shipping_fee_fen, list(items))
     for level, member_id in enumerate(earners, start=1):
         if not await _approved(member_id):
             continue  # a lapsed distributor in the chain earns nothing; the others still do
-        amount = 0
+        lines = {}
         for item, base in zip(items, bases):
             rates = overrides.get(item.goods_id, settings.rates_bp)
             rate = rates[level - 1] if level <= len(rates) else 0
-            amount += base * rate // 10000
+            lines[str(item.id)] = [base, base * rate // 10000, 0]  # base, commission, refunded so far
+        amount = sum(line[1] for line in lines.values())
         if amount <= 0:
             continue
         await Commission.aio_create(shop_id=order.shop_id, order_id=order.id, order_no=order.order_no,
                                     buyer_id=order.member_id, member_id=member_id, level=level, base_fen=paid_goods,
-                                    amount_fen=amount)
+                                    amount_fen=amount, lines=json.dumps(lines))
         await member_service.move_frozen_commission(member_id, amount)
         await events.record(f"member:{member_id}", "commission.created",
                             {"order_no": order.order_no, "level": level, "amount_fen": amount})
 
 
+def _kept(amount: int, base: int, refunded: int) -> int:
+    """What stays earned of `amount` on `base` once `refunded` of the base has gone back."""
+    return amount * max(0, base - refunded) // base if base > 0 else 0
+
+
 async def reverse_commission(order: Order, items: list) -> None:
-    """`refunded` reaction: the commission of what was refunded is taken back, in proportion to the
-    goods money refunded (all of it once the order is fully refunded), once per refund. Frozen
-    commission shrinks (`amount_fen` is what stays earned, `reversed_fen` what went back; reversed
-    when nothing stays); settled commission gets a negative ledger entry (as much as the
-    distributor still holds; the row notes any shortfall)."""
+    """`refunded` reaction: the commission of what was refunded is taken back, line by line — each
+    refunded line (`items`: the refunded units, `total_fen` the money they got back) at its own
+    commission, in proportion to the money the line got back of what it was paid (all of it once
+    the order is fully refunded), once per refund. Frozen commission shrinks (`amount_fen` is what
+    stays earned, `reversed_fen` what went back; reversed when nothing stays); settled commission
+    gets a negative ledger entry (as much as the distributor still holds; the row notes any shortfall)."""
     full = order.refund_status == REFUND_FULL
+    refunded: dict[str, int] = {}
+    for item in items:
+        refunded[str(item.id)] = refunded.get(str(item.id), 0) + item.total_fen
     for row in await Commission.select().where((Commission.order_id == order.id)
                                                & (Commission.status != COMMISSION_REVERSED)).aio_execute():
-        earned = row.amount_fen + row.reversed_fen  # what this row earned at payment
-        kept_goods = 0 if full else max(0, row.base_fen - order.refunded_fen)
-        due = earned - (earned * kept_goods // row.base_fen if row.base_fen else 0) - row.reversed_fen
-        if due <= 0:
+        changes: dict = {}
+        if row.lines is None:  # frozen before lines were kept: the whole order as one line
+            earned = row.amount_fen + row.reversed_fen  # what this row earned at payment
+            kept_goods = 0 if full else max(0, row.base_fen - order.refunded_fen)
+            due = earned - (earned * kept_goods // row.base_fen if row.base_fen else 0) - row.reversed_fen
+        else:
+            lines, due = json.loads(row.lines), 0
+            for key, (base, amount, before) in lines.items():
+                after = base if full else min(base, before + refunded.get(key, 0))
+                due += _kept(amount, base, before) - _kept(amount, base, after)
+                lines[key] = [base, amount, after]
+            changes["lines"] = json.dumps(lines)
+        due = row.amount_fen if full else min(due, row.amount_fen)
+        if due <= 0 and not changes:
             continue
-        changes = {"amount_fen": row.amount_fen - due, "reversed_fen": row.reversed_fen + due}
-        if row.status == COMMISSION_FROZEN and due == row.amount_fen:
+        changes.update(amount_fen=row.amount_fen - due, reversed_fen=row.reversed_fen + due)
+        if row.status == COMMISSION_FROZEN and 0 < due == row.amount_fen:
             changes.update(status=COMMISSION_REVERSED, reversed_at=utcnow())
         if not await Commission.update(**changes).where(
                 (Commission.id == row.id) & (Commission.status == row.status)
-                & (Commission.amount_fen == row.amount_fen)).aio_execute():
-            continue
+                & (Commission.amount_fen == row.amount_fen)).aio_execute() or due <= 0:
+            continue  # (nothing due this time: only the lines' refunded money was noted)
         if row.status == COMMISSION_FROZEN:
             await member_service.move_frozen_commission(row.member_id, -due)
             continue

@@ -206,7 +206,7 @@ async def note_payment(order, items: list) -> None:
 async def reward_completion(order, items: list) -> None:
     """`completed` reaction: the order's spending counts toward levels, and the shop's reward
     points per yuan are credited (both taken back by `take_back_completion` on a refund)."""
-    kept = order.total_fen - order.refunded_fen  # paid less what was refunded before completion
+    kept = order.completed_fen  # paid less what was refunded before completion (fulfilment._complete)
     await record_spending(order.shop_id, order.member_id, kept)
     settings = await sysset.get_settings(order.shop_id)
     earned = kept // 100 * settings.points.points_per_yuan if settings.points.enabled else 0

@@ -83,17 +83,18 @@ async def test_line_shares_to_the_fen_and_partial_refunds_sum_to_the_total(api, 
     line = {item["goods_id"]: item for item in order["items"]}
     assert [line[g["id"]]["paid_fen"] for g in (a, b, d)] == [15814, 2507, 4179]
 
-    # one A, then B, then everything left (the last A, D and the shipping)
-    steps = [([(line[a["id"]]["id"], 1)], 7907, 878), ([(line[b["id"]]["id"], 1)], 2507, 279),
-             ([(line[a["id"]]["id"], 1), (line[d["id"]]["id"], 1)], 7907 + 4179 + 800, 879 + 464)]
+    # one A, then B, then everything left (the last A and D asked for; the shipping added when refunded)
+    steps = [([(line[a["id"]]["id"], 1)], 7907, 878, 0), ([(line[b["id"]]["id"], 1)], 2507, 279, 0),
+             ([(line[a["id"]]["id"], 1), (line[d["id"]]["id"], 1)], 7907 + 4179, 879 + 464, 800)]
     refunded = 0
-    for items, amount, points in steps:
+    for items, amount, points, shipping in steps:
         asked = await ask(api, shop, member.token, order["id"], "refund", items)
         assert asked.status == 201, asked.body
         assert (asked.body["status"], asked.body["amount_fen"], asked.body["points"]) == ("requested", amount, points)
         done = await approve(api, shop, asked.body["id"])
         assert done.status == 200 and done.body["status"] == "refunded", done.body
-        refunded += amount
+        assert (done.body["amount_fen"], done.body["shipping_fen"]) == (amount + shipping, shipping)
+        refunded += amount + shipping
     assert refunded == 23300
     final = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=member.token)).body
     assert (final["status"], final["refund_status"], final["refunded_fen"]) == (-1, "full", 23300)
@@ -422,3 +423,209 @@ async def test_live_events_for_member_and_board(api, make_shop):
         return [(r.channel.split(":")[0], r.type) for r in rows if r.type.startswith("aftersale.")]
     assert await eventually(recorded) == [("member", "aftersale.status"), ("shop", "aftersale.requested")]
     assert asked.status == 201
+
+
+# ---------------------------------------------------------------- review: defects found by attacking the flows
+async def _two_lines_with_shipping(api, shop, member):
+    await api.patch("/api/merchant/settings", {"order": {"shipping_fee_fen": 800}}, token=shop.owner_token)
+    a = await new_goods(api, shop, title="A", price_fen=5000, stock=10)
+    b = await new_goods(api, shop, title="B", price_fen=1000, stock=10)
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": a["id"], "quantity": 1},
+                                                           {"goods_id": b["id"], "quantity": 1}])
+    assert (order["total_fen"], order["shipping_fee_fen"]) == (6800, 800)
+    line = {item["goods_id"]: item["id"] for item in order["items"]}
+    return order, line[a["id"]], line[b["id"]]
+
+
+async def test_shipping_is_not_refunded_while_units_are_kept(api, make_shop):
+    """Ask about A, then about B (B now 'takes the last units' and carries shipping), have B
+    refunded, withdraw A: the shopper keeps A and got the shipping back — shipping is only
+    refunded when the whole order is."""
+    shop = await make_shop()
+    member, = await fast_members(shop.id, 1)
+    order, line_a, line_b = await _two_lines_with_shipping(api, shop, member)
+    first = await ask(api, shop, member.token, order["id"], "refund", [(line_a, 1)])
+    second = await ask(api, shop, member.token, order["id"], "refund", [(line_b, 1)])
+    assert first.status == second.status == 201
+    assert (await approve(api, shop, second.body["id"])).status == 200
+    withdrawn = await api.post(f"/api/mobile/{shop.id}/aftersales/{first.body['id']}/cancel", {}, token=member.token)
+    assert withdrawn.status == 200
+    detail = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=member.token)).body
+    assert (detail["refund_status"], detail["refunded_fen"]) == ("partial", 1000)  # B's goods only, no shipping
+    assert (await me(api, shop, member))["balance_fen"] == 10000 - 6800 + 1000
+
+
+async def test_the_last_units_can_be_refunded_after_an_earlier_request_was_withdrawn(api, make_shop):
+    """Same start, but the shopper later asks for A again: A now also carries shipping (B's
+    refunded units count, B already carried it), so the request asks 800 fen more than is left and
+    approving it is refused (409 refund_exceeds_paid) — the order can never be fully refunded and
+    the auto-approval fails silently forever."""
+    shop = await make_shop()
+    member, = await fast_members(shop.id, 1)
+    order, line_a, line_b = await _two_lines_with_shipping(api, shop, member)
+    first = await ask(api, shop, member.token, order["id"], "refund", [(line_a, 1)])
+    second = await ask(api, shop, member.token, order["id"], "refund", [(line_b, 1)])
+    assert (await approve(api, shop, second.body["id"])).status == 200
+    await api.post(f"/api/mobile/{shop.id}/aftersales/{first.body['id']}/cancel", {}, token=member.token)
+    again = await ask(api, shop, member.token, order["id"], "refund", [(line_a, 1)])
+    assert again.status == 201, again.body
+    done = await approve(api, shop, again.body["id"])
+    assert done.status == 200 and done.body["status"] == "refunded", done.body
+    detail = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=member.token)).body
+    assert (detail["status"], detail["refund_status"], detail["refunded_fen"]) == (-1, "full", 6800)
+    assert (await me(api, shop, member))["balance_fen"] == 10000
+
+
+async def test_commission_of_a_refunded_line_goes_back_at_that_line_rate(api, make_shop):
+    """A pays 50% commission (goods override), B none; both ¥10. Refunding A must take back A's
+    whole commission. Reversal in proportion to money over the order (500 * 1000/2000) leaves the
+    distributor 250 fen for goods that came back (and refunding B instead would take 250 of A's)."""
+    shop = await make_shop()
+    settings = {"distribution": {"enabled": True, "levels": 1, "rates_bp": [1000], "auto_approve": True,
+                                 "settle_days": 7}}
+    assert (await api.patch("/api/merchant/settings", settings, token=shop.owner_token)).status == 200
+    referrer, member = await fast_members(shop.id, 2)
+    assert (await api.post(f"/api/mobile/{shop.id}/distribution/apply", {"real_name": "张三", "mobile": "13800000000"},
+                           token=referrer.token)).status == 201
+    assert (await api.post(f"/api/mobile/{shop.id}/distribution/bind", {"referrer_id": referrer.id},
+                           token=member.token)).status == 200
+    rich = await new_goods(api, shop, title="A", price_fen=1000, stock=10, commission_rates_bp=[5000])
+    plain = await new_goods(api, shop, title="B", price_fen=1000, stock=10, commission_rates_bp=[0])
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": rich["id"], "quantity": 1},
+                                                           {"goods_id": plain["id"], "quantity": 1}])
+    assert (await Commission.aio_get(Commission.order_id == order["id"])).amount_fen == 500
+    line = {item["goods_id"]: item["id"] for item in order["items"]}
+    asked = await ask(api, shop, member.token, order["id"], "refund", [(line[rich["id"]], 1)])
+    assert (await approve(api, shop, asked.body["id"])).status == 200
+    commission = await Commission.aio_get(Commission.order_id == order["id"])
+    assert (commission.amount_fen, commission.reversed_fen) == (0, 500)
+
+
+async def test_aftersale_images_are_web_addresses(api, make_shop):
+    """The images are shown on the merchant's desk: like goods images, only http(s) addresses."""
+    shop = await make_shop()
+    goods = await new_goods(api, shop, price_fen=1000, stock=10)
+    member, = await fast_members(shop.id, 1)
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": 1}])
+    item_id = order["items"][0]["id"]
+    for bad in ("javascript:alert(document.cookie)", "data:text/html,<script>alert(1)</script>", "x"):
+        assert_invalid(await ask(api, shop, member.token, order["id"], "refund", [(item_id, 1)], images=[bad]),
+                       "images.0")
+    fine = await ask(api, shop, member.token, order["id"], "refund", [(item_id, 1)], images=["https://i.example/1.jpg"])
+    assert fine.status == 201
+
+
+async def test_requests_the_rule_cannot_approve_do_not_starve_the_deadline_job(api, make_shop, monkeypatch):
+    """Returns due for auto-approval in a shop with no return address cannot be approved by the
+    rule (left to the merchant) and stay due; the job takes the oldest JOB_BATCH due rows each
+    run, so once that many are stuck no other shop's requests are ever approved by the job."""
+    monkeypatch.setattr(aftersale_service, "JOB_BATCH", 2)
+    stuck_shop, other_shop = await make_shop(), await make_shop()
+    for shop, type_, count in ((stuck_shop, "return", 2), (other_shop, "refund", 1)):
+        goods = await new_goods(api, shop, price_fen=1000, stock=10)
+        member, = await fast_members(shop.id, 1)
+        address_id = await buyer(api, shop, member, balance_fen=10000)
+        order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": count}])
+        await ship(api, shop, order["id"])
+        for _ in range(count):
+            asked = await ask(api, shop, member.token, order["id"], type_, [(order["items"][0]["id"], 1)])
+            assert asked.status == 201, asked.body
+    await AfterSale.update(approve_due_at=utcnow() - datetime.timedelta(seconds=1)).where(
+        AfterSale.shop_id.in_([stuck_shop.id, other_shop.id])).aio_execute()
+    for _ in range(3):
+        await aftersale_service.apply_deadlines()
+    waiting = await AfterSale.aio_get(AfterSale.shop_id == other_shop.id)
+    assert waiting.status == "refunded"
+
+
+async def _overdue(aftersale_id: int) -> None:
+    await AfterSale.update(approve_due_at=utcnow() - datetime.timedelta(seconds=1)).where(
+        AfterSale.id == aftersale_id).aio_execute()
+
+
+async def test_a_request_the_rule_cannot_approve_is_left_to_the_merchant(api, make_shop):
+    """A return due for auto-approval in a shop with no return address: the rule cannot decide it,
+    so it loses its deadline (logged `auto_approve_failed`, with why) and the merchant may still
+    reject it — not a 409 'cannot reject an after-sale that is requested'."""
+    shop = await make_shop()
+    goods = await new_goods(api, shop, price_fen=1000, stock=10)
+    member, = await fast_members(shop.id, 1)
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": 1}])
+    await ship(api, shop, order["id"])
+    asked = await ask(api, shop, member.token, order["id"], "return", [(order["items"][0]["id"], 1)])
+    await _overdue(asked.body["id"])
+    seen = (await api.get(f"/api/mobile/{shop.id}/aftersales/{asked.body['id']}", token=member.token)).body
+    assert (seen["status"], seen["approve_due_at"]) == ("requested", None)
+    failed = [log for log in seen["logs"] if log["action"] == "auto_approve_failed"]
+    assert len(failed) == 1 and "return address" in failed[0]["note"], seen["logs"]
+    rejected = await api.post(f"/api/merchant/aftersales/{asked.body['id']}/reject", {"reason": "无质量问题"},
+                              token=shop.owner_token)
+    assert rejected.status == 200 and rejected.body["status"] == "rejected", rejected.body
+
+
+async def test_a_reject_after_the_deadline_of_a_request_the_rule_cannot_approve(api, make_shop):
+    """The merchant's reject is what first notices the passed deadline: still the merchant's call."""
+    shop = await make_shop()
+    goods = await new_goods(api, shop, price_fen=1000, stock=10)
+    member, = await fast_members(shop.id, 1)
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": 1}])
+    await ship(api, shop, order["id"])
+    asked = await ask(api, shop, member.token, order["id"], "return", [(order["items"][0]["id"], 1)])
+    await _overdue(asked.body["id"])
+    rejected = await api.post(f"/api/merchant/aftersales/{asked.body['id']}/reject", {"reason": "无质量问题"},
+                              token=shop.owner_token)
+    assert rejected.status == 200 and rejected.body["status"] == "rejected", rejected.body
+    assert [log["action"] for log in rejected.body["logs"]] == ["request", "auto_approve_failed", "reject"]
+
+
+async def test_a_refund_the_rule_is_refused_half_way_changes_nothing(api, make_shop):
+    """Under `refund_spent_rewards: refuse`, the refund of a completed order whose reward points
+    were spent is refused by a `refunded` reaction after the money step: a deadline approval must
+    undo all of it (not leave the after-sale refunded and the balance credited with the points
+    untouched), and leave the request to the merchant."""
+    shop = await make_shop()
+    await api.patch("/api/merchant/settings", {"points": {"points_per_yuan": 10, "refund_spent_rewards": "refuse"}},
+                    token=shop.owner_token)
+    goods = await new_goods(api, shop, price_fen=3000, stock=10)
+    member, = await fast_members(shop.id, 1)
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": 1}])
+    await ship(api, shop, order["id"])
+    assert (await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/confirm", token=member.token)).status == 200
+    assert (await api.post(f"/api/merchant/members/{member.id}/points", {"delta": -250},
+                           token=shop.owner_token)).status == 200
+    asked = await ask(api, shop, member.token, order["id"], "refund", [(order["items"][0]["id"], 1)])
+    assert asked.status == 201, asked.body
+    await _overdue(asked.body["id"])
+    assert await aftersale_service.apply_deadlines() == 1
+    seen = (await api.get(f"/api/merchant/aftersales/{asked.body['id']}", token=shop.owner_token)).body
+    assert (seen["status"], seen["approve_due_at"]) == ("requested", None), seen
+    assert [log["action"] for log in seen["logs"]] == ["request", "auto_approve_failed"]
+    assert seen["logs"][-1]["note"].startswith("reward_points_spent"), seen["logs"]
+    kept = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=member.token)).body
+    assert (kept["status"], kept["refund_status"], kept["refunded_fen"]) == (3, "none", 0)
+    mine = await me(api, shop, member)
+    assert (mine["balance_fen"], mine["points"]) == (7000, 50)
+    assert await aftersale_service.apply_deadlines() == 0  # out of the job's way
+
+
+async def test_the_order_refund_shorthand_acts_only_on_a_refund_only_request(api, make_shop):
+    """`/orders/{id}/refund/approve|reject` decide the whole-order refund request; a pending
+    return (which needs an address and a parcel) is left to its own after-sale page."""
+    shop = await make_shop()
+    goods = await new_goods(api, shop, price_fen=1000, stock=10)
+    member, = await fast_members(shop.id, 1)
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": 1}])
+    await ship(api, shop, order["id"])
+    asked = await ask(api, shop, member.token, order["id"], "return", [(order["items"][0]["id"], 1)])
+    for action, body in (("approve", {}), ("reject", {"reason": "不行"})):
+        refused = await api.post(f"/api/merchant/orders/{order['id']}/refund/{action}", body, token=shop.owner_token)
+        assert refused.status == 409 and refused.body["error"]["code"] == "invalid_state", refused.body
+    still = (await api.get(f"/api/merchant/aftersales/{asked.body['id']}", token=shop.owner_token)).body
+    assert (still["status"], still["return_address"]) == ("requested", {})

@@ -3,7 +3,7 @@ from typing import Literal
 
 import pydantic
 
-from handlers.base import Id, MobileHandler, RequestBody
+from handlers.base import Id, MobileHandler, RequestBody, Url
 from services.orders import aftersales
 
 Express = pydantic.constr(min_length=1, max_length=64)
@@ -19,7 +19,7 @@ class AfterSaleBody(RequestBody):
     items: pydantic.conlist(AfterSaleItemBody, min_length=1, max_length=50)
     reason: pydantic.constr(min_length=1, max_length=255)
     amount_fen: pydantic.conint(ge=0, le=10**12) | None = None  # less than the units' share, if the shopper wants
-    images: pydantic.conlist(pydantic.constr(min_length=1, max_length=512), max_length=9) = []
+    images: pydantic.conlist(Url, max_length=9) = []
 
 
 class ReturnShipBody(RequestBody):

@@ -34,3 +34,13 @@ def add_indexes(db: peewee.Database, model) -> None:
     for index in model._meta.fields_to_index():
         if index._name not in have:
             db.execute(index)
+
+
+def drop_not_null(db: peewee.Database, model, field_name: str) -> None:
+    """Let a column declared `null=True` on `model` hold NULL, unless it already may."""
+    table = model._meta.table_name
+    column = model._meta.fields[field_name].column_name
+    if next(c for c in db.get_columns(table) if c.name == column).null:
+        return
+    migrator = pw_migrate.MySQLMigrator(db) if is_mysql() else pw_migrate.SqliteMigrator(db)
+    pw_migrate.migrate(migrator.drop_not_null(table, column))

@@ -12,7 +12,7 @@ from models.flash import FlashItem, FlashSale
 from models.goods import Category, Goods, Sku, StockLedger
 from models.groups import GroupActivity, GroupMember, GroupTeam
 from models.member import Address, Member, MemberLevel
-from models.migrations.schema import add_column, add_indexes, create_tables
+from models.migrations.schema import add_column, add_indexes, create_tables, drop_not_null
 from models.order import CartItem, Order, OrderItem, OrderLog
 from models.payment import Payment, PaymentRefund, ShopPayConfig
 from models.sale import CouponTemplate, MemberCoupon
@@ -164,6 +164,17 @@ def aftersales(db):
         Order.update(refund_status="none").where(Order.id == order.id).execute()
 
 
+def aftersale_shipping_and_line_commission(db):
+    """Shipping is decided when a refund is paid, not asked for: open after-sales stop carrying it
+    (they ask for goods only, a lowered amount capped at them). A request the deadline rule cannot
+    approve has no deadline (NULL). Commission keeps each line's part (new rows only)."""
+    drop_not_null(db, AfterSale, "approve_due_at")
+    add_column(db, Commission, "lines")
+    carrying = AfterSale.status.in_(["requested", "approved", "returned", "received"]) & (AfterSale.shipping_fen > 0)
+    db.execute(AfterSale.update(amount_fen=AfterSale.goods_fen).where(carrying & (AfterSale.amount_fen > AfterSale.goods_fen)))
+    db.execute(AfterSale.update(shipping_fen=0).where(carrying))
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -182,4 +193,6 @@ MIGRATIONS = [
     (15, "group-buy: SKU prices", group_buy_sku_prices),
     (16, "flash sales", flash_sales),
     (17, "after-sales: line refunds, returns, exchanges", aftersales),
+    (18, "after-sales: shipping decided at refund; deadlines the rule gives up; commission per line",
+     aftersale_shipping_and_line_commission),
 ]

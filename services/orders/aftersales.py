@@ -8,8 +8,9 @@ lock (two clicks, two processes, a job and a person at once: one wins, the other
 logged with who did it. Units are held when asked for (`OrderItem.aftersale_quantity`, a
 conditional update: never more than bought) and given back when a request ends without money.
 
-Money: a request's amount is its units' share of what their lines were paid (shares.py); the
-after-sale that takes the last units of the order also carries shipping. It goes back the way
+Money: a request's amount is its units' share of what their lines were paid (shares.py), goods
+only; shipping is added when it is paid, by the refund that leaves no unit of the order unrefunded
+(units merely asked for may still be withdrawn and kept). It goes back the way
 it came — balance through the ledger, WeChat as a partial refund of the original payment under
 the after-sale's number (services/payment sends it once, settles it by notification or query) —
 and the order's `refunded_fen` never passes its total (a conditional update again). A fully
@@ -20,7 +21,9 @@ Stock: returned units are restocked when the merchant receives them; refund-only
 order not yet shipped at approval (both per the shop's `restock_on_refund`).
 
 Time is state: a request the merchant leaves unanswered `auto_approve_days` is approved at that
-instant (every path that touches it applies the rule first; the job only tidies up); an approved
+instant (every path that touches it applies the rule first; the job only tidies up) — or, when
+the rule cannot approve it (no return address, a refusal by a `refunded` reaction), is left to
+the merchant with no deadline (logged `auto_approve_failed`); an approved
 return not shipped within `return_ship_days` is cancelled the same way; after-sales may be asked
 for until `refund_window_days` after completion.
 """
@@ -28,6 +31,8 @@ from __future__ import annotations
 
 import datetime
 import json
+
+from peewee import fn
 
 import events
 from lib.errors import DomainError, conflict, field_error, not_found
@@ -218,19 +223,13 @@ async def open_request(shop_id: int, order_id: int, actor: str, type_: str, want
             fen = shares.units_share(line_fen, item.quantity, quantity, units, held_fen)
             points = shares.units_share(item.points_used, item.quantity, quantity, units, held_points)
         picked.append((item_id, quantity, fen, points))
-    goods_fen = sum(p[2] for p in picked)
-    shipping_fen = 0
-    if type_ in MONEY_TYPES:
-        money_units = sum(h[0] for h in held.values()) + sum(p[1] for p in picked)
-        if money_units == sum(item.quantity for item, _ in lines.values()):  # the whole order comes back
-            shipping_fen = shares.goods_and_shipping(order.total_fen, order.shipping_fee_fen)[1]
-    most = goods_fen + shipping_fen
-    if amount_fen is not None and type_ in MONEY_TYPES and amount_fen > most:
-        raise field_error("amount_fen", f"at most {most} fen was paid for these units")
+    goods_fen = sum(p[2] for p in picked)  # shipping is decided when it is paid (_pay)
+    if amount_fen is not None and type_ in MONEY_TYPES and amount_fen > goods_fen:
+        raise field_error("amount_fen", f"at most {goods_fen} fen was paid for these units")
     row = await AfterSale.aio_create(
         shop_id=shop_id, order_id=order.id, member_id=order.member_id, aftersale_no=payment.trade_no("AS"),
-        type=type_, reason=reason, images=json.dumps(list(images)), goods_fen=goods_fen, shipping_fen=shipping_fen,
-        amount_fen=most if amount_fen is None or type_ == EXCHANGE else amount_fen,
+        type=type_, reason=reason, images=json.dumps(list(images)), goods_fen=goods_fen,
+        amount_fen=goods_fen if amount_fen is None or type_ == EXCHANGE else amount_fen,
         points=sum(p[3] for p in picked), refund_method=order.pay_method if type_ in MONEY_TYPES else "",
         approve_due_at=now + datetime.timedelta(days=settings.aftersale.auto_approve_days))
     await AfterSaleItem.insert_many([
@@ -275,20 +274,36 @@ async def _restock(order: Order, row: AfterSale, reason: str) -> None:
 
 async def _pay(row: AfterSale, actor: str, from_status: str, operator_id: int | None = None) -> AfterSale:
     """Inside a transaction: the after-sale's money goes back and it becomes `refunded`, once;
-    the order's refunded amount and lines move with it and the `refunded` reactions run."""
+    the order's refunded amount and lines move with it and the `refunded` reactions run. The
+    refund that leaves no unit of the order unrefunded also carries shipping (less any shipping
+    an earlier refund carried): units only asked for may still be withdrawn and kept."""
     paid = await _move(row, [from_status], "refund", actor, {"status": REFUNDED, "refunded_at": utcnow()})
     if paid is None:
         raise _refused(await AfterSale.aio_get_or_none(AfterSale.id == row.id), "refund")
     order = await get_order(paid.shop_id, paid.order_id)
+    items = list(await AfterSaleItem.select().where(AfterSaleItem.aftersale_id == paid.id)
+                 .order_by(AfterSaleItem.id).aio_execute())
+    # what each line gets back: the goods amount (lowered by the merchant, perhaps) over the units' shares
+    money = shares.allocate(paid.amount_fen, [item.amount_fen for item in items])
     refunded_items = []
-    for item in await AfterSaleItem.select().where(AfterSaleItem.aftersale_id == paid.id).aio_execute():
+    for item, fen in zip(items, money):
         await OrderItem.update(refunded_quantity=OrderItem.refunded_quantity + item.quantity).where(
             OrderItem.id == item.order_item_id).aio_execute()
         line = await OrderItem.aio_get(OrderItem.id == item.order_item_id)
-        line.quantity, line.total_fen = item.quantity, item.amount_fen  # the refunded part of the line
+        line.quantity, line.total_fen = item.quantity, fen  # the refunded part of the line
         refunded_items.append(line)
     everything = not await OrderItem.select().where((OrderItem.order_id == order.id)
                                                     & (OrderItem.refunded_quantity < OrderItem.quantity)).aio_exists()
+    if everything:
+        shipping = shares.goods_and_shipping(order.total_fen, order.shipping_fee_fen)[1]
+        already = await (AfterSale.select(fn.SUM(AfterSale.shipping_fen))
+                         .where((AfterSale.order_id == order.id) & (AfterSale.status == REFUNDED)
+                                & (AfterSale.id != paid.id)).aio_scalar())
+        shipping = max(0, shipping - int(already or 0))  # MySQL sums to a Decimal
+        if shipping:
+            await AfterSale.update(shipping_fen=shipping, amount_fen=AfterSale.amount_fen + shipping).where(
+                AfterSale.id == paid.id).aio_execute()
+            paid.shipping_fen, paid.amount_fen = shipping, paid.amount_fen + shipping
     changes = {"refunded_fen": order.refunded_fen + paid.amount_fen,
                "refund_status": REFUND_FULL if everything else REFUND_PARTIAL, "refunded_at": utcnow()}
     if everything:
@@ -378,16 +393,19 @@ async def reject(shop_id: int, aftersale_id: int, staff_id: int, reason: str) ->
     async def run() -> AfterSale | None:
         done = await _move(row, [REQUESTED], "reject", f"staff:{staff_id}",
                            {"status": REJECTED, "reject_reason": reason, "closed_at": utcnow()},
-                           extra=AfterSale.approve_due_at > utcnow(), note=reason)
+                           extra=AfterSale.approve_due_at.is_null() | (AfterSale.approve_due_at > utcnow()), note=reason)
         if done is not None:
             await _release(done)
             await audit.record(shop_id, "aftersale.reject", "order", row.order_id, {"status": REQUESTED},
                                {"aftersale_id": row.id, "status": REJECTED}, note=reason)
         return done
-    if await events.transaction(run) is None:
-        await _apply_deadline(await _get(shop_id, aftersale_id))  # silent too long: approved by rule
-        raise _refused(await _get(shop_id, aftersale_id), "reject")
-    return await detail(shop_id, aftersale_id)
+    for _ in range(2):
+        if await events.transaction(run) is not None:
+            return await detail(shop_id, aftersale_id)
+        # silent too long: approved by rule — or, when the rule could not approve it, still the merchant's to reject
+        if not await _apply_deadline(await _get(shop_id, aftersale_id)):
+            break
+    raise _refused(await _get(shop_id, aftersale_id), "reject")
 
 
 async def cancel(shop_id: int, member, aftersale_id: int) -> dict:
@@ -467,19 +485,30 @@ async def reship(shop_id: int, aftersale_id: int, staff_id: int, express_company
 
 
 # ---------------------------------------------------------------- time
+def _why(error: DomainError) -> str:
+    """A refusal in a line for the log: its code and what it says (a field error names its fields)."""
+    fields = error.details.get("fields") or []
+    return f"{error.code}: " + ("; ".join(f"{f['field']}: {f['message']}" for f in fields) or error.message)
+
+
 async def _apply_deadline(row: AfterSale) -> bool:
-    """What the deadlines have already decided for this after-sale, made so (once); True if it moved."""
+    """What the deadlines have already decided for this after-sale, made so (once); True if it
+    changed (moved, or left to the merchant because the rule could not approve it)."""
     now = utcnow()
-    if row.status == REQUESTED and row.approve_due_at <= now:
-        async def approve_by_rule() -> AfterSale | None:
-            try:
-                return await _approve(row, "system", None, None)
-            except DomainError:  # e.g. no return address configured: left to the merchant
-                return None
+    if row.status == REQUESTED and row.approve_due_at is not None and row.approve_due_at <= now:
+        async def approve_by_rule() -> AfterSale | bool:
+            try:  # a savepoint: a refusal half-way undoes everything the approval did
+                return await events.transaction(lambda: _approve(row, "system", None, None))
+            except DomainError as refused:
+                # e.g. no return address, or points the refund would take back already spent: the rule
+                # cannot decide it, so it is left to the merchant with no deadline (and out of the job's way)
+                return await _move(row, [REQUESTED], "auto_approve_failed", "system", {"approve_due_at": None},
+                                   extra=AfterSale.approve_due_at <= now, note=_why(refused)) is not None
         done = await events.transaction(approve_by_rule)
-        if done is not None:
+        if isinstance(done, AfterSale):
             await _after(done)
-        return done is not None
+            return True
+        return done
     if row.status == APPROVED and row.return_due_at is not None and row.return_due_at <= now:
         async def close() -> AfterSale | None:
             done = await _move(row, [APPROVED], "close", "system",
@@ -507,8 +536,11 @@ async def apply_deadlines() -> int:
 
 # ---------------------------------------------------------------- the order-level shorthand
 async def _requested_of(shop_id: int, order_id: int) -> AfterSale:
+    """The order's newest pending refund-only request: the whole-order shorthand never decides a
+    return or an exchange (those need their own page: an address, a parcel)."""
     row = await (AfterSale.select().where((AfterSale.shop_id == shop_id) & (AfterSale.order_id == order_id)
-                                          & (AfterSale.status == REQUESTED)).order_by(AfterSale.id.desc()).aio_first())
+                                          & (AfterSale.status == REQUESTED) & (AfterSale.type == REFUND))
+                 .order_by(AfterSale.id.desc()).aio_first())
     if row is None:
         order = await Order.aio_get_or_none((Order.shop_id == shop_id) & (Order.id == order_id))
         raise invalid_state(order, "act on a refund request of")
@@ -516,7 +548,7 @@ async def _requested_of(shop_id: int, order_id: int) -> AfterSale:
 
 
 async def approve_for_order(shop_id: int, order_id: int, staff_id: int) -> None:
-    """`/orders/{id}/refund/approve`: approve the order's pending request."""
+    """`/orders/{id}/refund/approve`: approve the order's pending refund-only request."""
     await approve(shop_id, (await _requested_of(shop_id, order_id)).id, staff_id)
 
 

@@ -101,6 +101,7 @@ async def _complete(shop_id: int, order_id: int, from_status: list[int], action:
                                   "completed_fen": Order.total_fen - Order.refunded_fen}, extra=condition, note=note)
         if order is None:
             return False
+        order.completed_fen = order.total_fen - order.refunded_fen  # the number the UPDATE stored, not its expression
         await lifecycle.announce(lifecycle.COMPLETED, order, [])
         await emit(order, order.previous_status)
         return True

@@ -7,8 +7,10 @@ and the fen left over go, one each, to the lines with the largest fractional par
 earlier line). A discount is spread over the lines it applied to (a coupon over the goods it
 covers), in proportion to what each line had left before it — the order pricing applied them.
 
-Shipping belongs to no line: it is refunded only when the whole order is (the after-sale that
-takes the last units of the order carries it).
+Shipping belongs to no line: it is refunded only when the whole order is (the refund that
+leaves no unit of the order unrefunded carries it, decided when it is paid).
+Commission is computed over the same shares (services/distribution.py), so a refunded line takes
+back exactly its own commission.
 """
 from __future__ import annotations
 
