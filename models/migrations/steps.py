@@ -11,6 +11,7 @@ from models.finance import CreditLedger, IdempotencyKey, Recharge, Withdrawal
 from models.flash import FlashItem, FlashSale
 from models.goods import Category, Goods, Sku, StockLedger
 from models.groups import GroupActivity, GroupMember, GroupTeam
+from models.importer import ImportedOrder, ImportMap
 from models.member import Address, Member, MemberLevel
 from models.migrations.schema import add_column, add_indexes, create_tables
 from models.order import CartItem, Order, OrderItem, OrderLog
@@ -164,6 +165,10 @@ def aftersales(db):
         Order.update(refund_status="none").where(Order.id == order.id).execute()
 
 
+def import_maps(db):
+    create_tables(db, ImportMap, ImportedOrder)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -182,4 +187,5 @@ MIGRATIONS = [
     (15, "group-buy: SKU prices", group_buy_sku_prices),
     (16, "flash sales", flash_sales),
     (17, "after-sales: line refunds, returns, exchanges", aftersales),
+    (18, "import from ewei_shopv2: id map, historic order facts", import_maps),
 ]
