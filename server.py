@@ -1,4 +1,4 @@
-"""mall — the shop backend. `python server.py [run|migrate|create-admin|seed-demo]`.
+"""mall — the shop backend. `python server.py [run|migrate|create-admin|seed-demo|import-ewei]`.
 
 `run` (the default) migrates the schema, then serves REST and /ws on MALL_PORT until SIGTERM or
 SIGINT, when it stops accepting, lets in-flight requests finish (up to shutdown_grace_seconds),
@@ -216,6 +216,26 @@ async def _seed_demo(config: Config) -> dict:
         await db.aio_close()
 
 
+async def _import_ewei(config: Config, args) -> int:
+    db = open_and_migrate(config)
+    runtime_module.install(runtime_module.Runtime(config=config, jwt_secret=""))
+    from services.importer import run_import
+
+    try:
+        shop_id, report = await run_import(args.source, args.uniacid, args.shop_id, args.dry_run, args.prefix,
+                                           args.merchid, progress=True)
+    except ValueError as exc:
+        print(f"import-ewei: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await db.aio_close()
+    for line in report.lines(args.dry_run):
+        print(line)
+    if shop_id is not None:
+        print(f"shop {shop_id}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="server.py", description="mall shop backend")
     parser.add_argument("--config", help="YAML file overriding config.yaml")
@@ -226,6 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--username", required=True)
     admin.add_argument("--password", required=True)
     commands.add_parser("seed-demo", help="create a demo shop with accounts and print them")
+    ewei = commands.add_parser("import-ewei", help="import a shop from an ewei_shopv2 (人人商城) database")
+    ewei.add_argument("--source", required=True, help="mysql://user:pass@host[:port]/database")
+    ewei.add_argument("--uniacid", required=True, type=int, help="the 微擎 account (the shop) to import")
+    ewei.add_argument("--shop-id", type=int, help="import into this shop (default: create one, found again on re-runs)")
+    ewei.add_argument("--merchid", type=int, default=0, help="the sub-merchant whose goods/orders to import (0: the main shop)")
+    ewei.add_argument("--prefix", default="ims_", help="the source's table prefix")
+    ewei.add_argument("--dry-run", action="store_true", help="report what would be imported; write nothing")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -246,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             created = asyncio.run(_create_admin(config, args.username, args.password))
             print(f"admin {args.username} {'created' if created else 'updated'}")
+        elif command == "import-ewei":
+            return asyncio.run(_import_ewei(config, args))
         elif command == "seed-demo":
             for line in asyncio.run(_seed_demo(config))["lines"]:
                 print(line)

@@ -11,6 +11,7 @@ from models.finance import CreditLedger, IdempotencyKey, Recharge, Withdrawal
 from models.flash import FlashItem, FlashSale
 from models.goods import Category, Goods, Sku, StockLedger
 from models.groups import GroupActivity, GroupMember, GroupTeam
+from models.importer import ImportedOrder, ImportMap
 from models.member import Address, Member, MemberLevel
 from models.migrations.schema import add_column, add_indexes, create_tables, drop_not_null
 from models.order import CartItem, Order, OrderItem, OrderLog
@@ -175,6 +176,10 @@ def aftersale_shipping_and_line_commission(db):
     db.execute(AfterSale.update(shipping_fen=0).where(carrying))
 
 
+def import_maps(db):
+    create_tables(db, ImportMap, ImportedOrder)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -195,4 +200,5 @@ MIGRATIONS = [
     (17, "after-sales: line refunds, returns, exchanges", aftersales),
     (18, "after-sales: shipping decided at refund; deadlines the rule gives up; commission per line",
      aftersale_shipping_and_line_commission),
+    (19, "import from ewei_shopv2: id map, historic order facts", import_maps),
 ]

@@ -1,0 +1,111 @@
+"""Coupons (购物券 only: recharge coupons and cash-back coupons have nothing to map to) and the
+coupons members hold unused. A coupon valid N days from claim keeps N days; a fixed window keeps it."""
+from __future__ import annotations
+
+import datetime
+import json
+from decimal import Decimal
+
+from events import transaction
+from models.sale import (
+    COUPON_UNUSED,
+    KIND_AMOUNT,
+    KIND_PERCENT,
+    SCOPE_ALL,
+    SCOPE_CATEGORIES,
+    SCOPE_GOODS,
+    CouponTemplate,
+    MemberCoupon,
+)
+from services.importer.context import Context
+from services.importer.source import clip, fen, moment
+
+COUPON_COLUMNS = ["uniacid", "merchid", "couponname", "coupontype", "backtype", "deduct", "discount", "enough",
+                  "timelimit", "timedays", "timestart", "timeend", "total", "getmax", "gettype", "status",
+                  "limitgoodtype", "limitgoodids", "limitgoodcatetype", "limitgoodcateids", "createtime"]
+
+
+async def _ids(ctx: Context, table: str, raw) -> list[int]:
+    found = []
+    for part in str(raw or "").split(","):
+        if part.strip().isdigit():
+            target = await ctx.target(table, int(part))
+            if target is not None:
+                found.append(target)
+    return found
+
+
+async def import_coupons(ctx: Context) -> None:
+    rows = ctx.source.rows("ewei_shop_coupon", ["id", *COUPON_COLUMNS], {"uniacid": ctx.uniacid})
+    ctx.report.read("coupon", len(rows))
+
+    async def page() -> None:
+        for row in rows:
+            if int(row["merchid"] or 0) != ctx.merchid:
+                ctx.report.skip("coupon", row["id"], f"sub-merchant {row['merchid']}'s coupon")
+                continue
+            if int(row["coupontype"] or 0) != 0:
+                ctx.report.skip("coupon", row["id"], "a recharge coupon: nothing here to map it to")
+                continue
+            backtype = int(row["backtype"] or 0)
+            if backtype == 0:
+                kind, amount, percent = KIND_AMOUNT, fen(row["deduct"]), 0
+            elif backtype == 1:  # discount 9 = pay 90%
+                kind, amount = KIND_PERCENT, 0
+                percent = 100 - int(Decimal(str(row["discount"] or 10)) * 10)
+                if not 1 <= percent <= 99:
+                    ctx.report.skip("coupon", row["id"], f"discount {row['discount']} is no discount")
+                    continue
+            else:
+                ctx.report.skip("coupon", row["id"], "a cash-back (返利) coupon: nothing here to map it to")
+                continue
+            scope, scope_ids = SCOPE_ALL, []
+            if int(row.get("limitgoodtype") or 0):
+                scope, scope_ids = SCOPE_GOODS, await _ids(ctx, "goods", row["limitgoodids"])
+            elif int(row.get("limitgoodcatetype") or 0):
+                scope, scope_ids = SCOPE_CATEGORIES, await _ids(ctx, "category", row["limitgoodcateids"])
+            fixed = int(row["timelimit"] or 0) == 1
+            await ctx.upsert("coupon", row["id"], CouponTemplate, {
+                "name": clip(row["couponname"], 100) or f"#{row['id']}", "kind": kind, "amount_fen": amount,
+                "percent_off": percent, "min_spend_fen": fen(row["enough"]), "scope": scope,
+                "scope_ids": json.dumps(scope_ids), "valid_from": moment(row["timestart"]) if fixed else None,
+                "valid_until": moment(row["timeend"]) if fixed else None,
+                "valid_days": 0 if fixed else max(0, int(row["timedays"] or 0)),
+                "total_quantity": max(0, int(row["total"] or 0)), "per_member_limit": max(0, int(row["getmax"] or 0)),
+                "claimable": int(row.get("gettype") or 0) == 1, "enabled": int(row.get("status") or 0) != 0})
+    await transaction(page)
+
+
+async def import_member_coupons(ctx: Context) -> None:
+    columns = ["uniacid", "openid", "couponid", "used", "gettime", "merchid"]
+    templates = {row["id"]: row for row in ctx.source.rows("ewei_shop_coupon", ["id", "timelimit", "timedays",
+                                                                                 "timestart", "timeend"],
+                                                           {"uniacid": ctx.uniacid})}
+    for rows in ctx.source.pages("ewei_shop_coupon_data", columns, {"uniacid": ctx.uniacid}):
+        ctx.report.read("coupon_data", len(rows))
+
+        async def page(rows=rows) -> None:
+            for row in rows:
+                if int(row["used"] or 0):
+                    ctx.report.skip("coupon_data", row["id"], "used: history only, not imported")
+                    continue
+                template_id = await ctx.target("coupon", row["couponid"])
+                member_id = ctx.member_by_openid.get(row["openid"] or "")
+                if template_id is None or member_id is None:
+                    ctx.report.skip("coupon_data", row["id"], "coupon not imported" if template_id is None
+                                    else f"orphan: no member with openid {row['openid']}")
+                    continue
+                template = templates.get(row["couponid"]) or {}
+                claimed = moment(row["gettime"])
+                if int(template.get("timelimit") or 0) == 1:
+                    valid_from, valid_until = moment(template["timestart"]), moment(template["timeend"])
+                else:
+                    days = int(template.get("timedays") or 0)
+                    valid_from = claimed
+                    valid_until = claimed + datetime.timedelta(days=days) if claimed and days else None
+                values = {"template_id": template_id, "member_id": member_id, "status": COUPON_UNUSED,
+                          "valid_from": valid_from, "valid_until": valid_until, "source": "issue"}
+                if claimed:
+                    values["claimed_at"] = claimed
+                await ctx.upsert("coupon_data", row["id"], MemberCoupon, values)
+        await transaction(page)

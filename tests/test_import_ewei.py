@@ -1,0 +1,252 @@
+"""import-ewei: a small ewei_shopv2 database built on MariaDB (DDL subset written from the public
+install.php), with the traps the importer must handle, imported into a shop and checked over the
+merchant API and in the stored rows."""
+from __future__ import annotations
+
+import os
+import uuid
+from decimal import Decimal
+
+import pymysql
+import pytest
+
+from models.finance import CreditLedger
+from models.importer import ImportedOrder
+from models.member import Address, Member
+from models.order import Order, OrderItem
+from services.importer import run_import
+from services.importer.source import fen
+
+SOURCE_URL = os.environ.get("MALL_TEST_EWEI_SOURCE", "mysql://root@127.0.0.1:3306")
+U = 7  # the uniacid
+
+DDL = [
+    """CREATE TABLE ims_ewei_shop_category (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
+       name varchar(50), parentid int DEFAULT 0, displayorder tinyint DEFAULT 0, enabled tinyint(1) DEFAULT 1)
+       ENGINE=MyISAM""",
+    """CREATE TABLE ims_ewei_shop_goods (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0, pcate int DEFAULT 0,
+       ccate int DEFAULT 0, tcate int DEFAULT 0, type tinyint(1) DEFAULT 1, status tinyint(1) DEFAULT 1,
+       displayorder int DEFAULT 0, title varchar(100) DEFAULT '', thumb varchar(255) DEFAULT '', thumb_url text,
+       content text, productprice decimal(10,2) DEFAULT '0.00', marketprice decimal(10,2) DEFAULT '0.00',
+       total int DEFAULT 0, totalcnf int DEFAULT 0, sales int DEFAULT 0, salesreal int DEFAULT 0,
+       weight decimal(10,2) DEFAULT '0.00', hasoption int DEFAULT 0, deleted tinyint DEFAULT 0, createtime int DEFAULT 0,
+       usermaxbuy int DEFAULT 0, merchid int DEFAULT 0) ENGINE=MyISAM""",
+    """CREATE TABLE ims_ewei_shop_goods_spec (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
+       goodsid int DEFAULT 0, title varchar(50), content text, displayorder int DEFAULT 0) ENGINE=MyISAM""",
+    """CREATE TABLE ims_ewei_shop_goods_spec_item (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
+       specid int DEFAULT 0, title varchar(255), displayorder int DEFAULT 0) ENGINE=MyISAM""",
+    """CREATE TABLE ims_ewei_shop_goods_option (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
+       goodsid int DEFAULT 0, title varchar(50), marketprice decimal(10,2) DEFAULT '0.00', stock int DEFAULT 0,
+       displayorder int DEFAULT 0, specs text, goodssn varchar(255)) ENGINE=MyISAM""",
+    """CREATE TABLE ims_ewei_shop_member_level (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
+       level int DEFAULT 0, levelname varchar(50), ordermoney decimal(10,2) DEFAULT '0.00',
+       discount decimal(10,2) DEFAULT '0.00', enabled tinyint DEFAULT 0) ENGINE=MyISAM""",
+    """CREATE TABLE ims_ewei_shop_member (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0, uid int DEFAULT 0,
+       level int DEFAULT 0, agentid int DEFAULT 0, openid varchar(50) DEFAULT '', realname varchar(20) DEFAULT '',
+       mobile varchar(11) DEFAULT '', pwd varchar(32) DEFAULT '', createtime int DEFAULT 0, agenttime int DEFAULT 0,
+       status tinyint(1) DEFAULT 0, isagent tinyint(1) DEFAULT 0, nickname varchar(255) DEFAULT '',
+       credit1 decimal(10,2) DEFAULT '0.00', credit2 decimal(10,2) DEFAULT '0.00', gender tinyint DEFAULT 0,
+       avatar varchar(255) DEFAULT '', isblack int DEFAULT 0, openid_wa varchar(50) DEFAULT NULL) ENGINE=MyISAM""",
+    """CREATE TABLE ims_mc_members (uid int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
+       mobile varchar(18) DEFAULT '', credit1 decimal(10,2) DEFAULT '0.00', credit2 decimal(10,2) DEFAULT '0.00',
+       createtime int DEFAULT 0, nickname varchar(20) DEFAULT '', avatar varchar(255) DEFAULT '') ENGINE=MyISAM""",
+    """CREATE TABLE ims_mc_mapping_fans (fanid int AUTO_INCREMENT PRIMARY KEY, acid int DEFAULT 0,
+       uniacid int DEFAULT 0, uid int DEFAULT 0, openid varchar(50) DEFAULT '', nickname varchar(50) DEFAULT '',
+       follow tinyint DEFAULT 1, unionid varchar(64) DEFAULT '') ENGINE=MyISAM""",
+    """CREATE TABLE ims_ewei_shop_member_address (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
+       openid varchar(50), realname varchar(20), mobile varchar(11), province varchar(30), city varchar(30),
+       area varchar(30), address varchar(300), isdefault tinyint(1) DEFAULT 0, deleted tinyint(1) DEFAULT 0)
+       ENGINE=MyISAM""",
+    """CREATE TABLE ims_ewei_shop_order (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0, openid varchar(50),
+       agentid int DEFAULT 0, ordersn varchar(30), price decimal(10,2) DEFAULT '0.00',
+       goodsprice decimal(10,2) DEFAULT '0.00', discountprice decimal(10,2) DEFAULT '0.00', status tinyint DEFAULT 0,
+       paytype tinyint(1) DEFAULT 0, transid varchar(30) DEFAULT '', remark varchar(1000) DEFAULT '',
+       dispatchprice decimal(10,2) DEFAULT '0.00', createtime int DEFAULT 0, finishtime int DEFAULT 0,
+       paytime int DEFAULT 0, sendtime int DEFAULT 0, canceltime int DEFAULT 0, refundtime int DEFAULT 0,
+       expresscom varchar(30) DEFAULT '', expresssn varchar(50) DEFAULT '', express varchar(255) DEFAULT '',
+       address text, merchid int DEFAULT 0, isparent tinyint(1) DEFAULT 0) ENGINE=MyISAM""",
+    """CREATE TABLE ims_ewei_shop_order_goods (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
+       orderid int DEFAULT 0, goodsid int DEFAULT 0, price decimal(10,2) DEFAULT '0.00', total int DEFAULT 1,
+       optionid int DEFAULT 0, optionname text, commission1 text, status1 tinyint DEFAULT 0, commission2 text,
+       status2 tinyint DEFAULT 0, commission3 text, status3 tinyint DEFAULT 0, realprice decimal(10,2) DEFAULT '0.00',
+       commissions text, merchid int DEFAULT 0) ENGINE=MyISAM""",
+]
+
+ADDRESS = ('a:5:{s:8:"realname";s:6:"张三";s:6:"mobile";s:11:"13800000001";s:8:"province";s:9:"浙江省";'
+           's:4:"city";s:9:"杭州市";s:7:"address";s:4:"1号";}')
+COMMISSIONS = 'a:2:{s:6:"level1";s:4:"1.90";s:6:"level2";s:4:"0.95";}'
+
+ROWS = [
+    "INSERT INTO ims_ewei_shop_category (id, uniacid, name, parentid) VALUES (1, 7, '服装', 0), (2, 7, 'T恤', 1)",
+    # goods: a float-like price, options as SKUs, unlimited stock, a sub-merchant's goods
+    """INSERT INTO ims_ewei_shop_goods (id, uniacid, pcate, ccate, title, marketprice, productprice, total, hasoption,
+       merchid, thumb) VALUES (10, 7, 1, 2, 'T恤', '19.90', '29.90', 0, 1, 0, 'a.jpg'),
+       (11, 7, 1, 0, '贴纸', '0.10', '0.10', -1, 0, 0, ''), (12, 7, 1, 0, '商户的货', '5.00', '5.00', 3, 0, 4, '')""",
+    "INSERT INTO ims_ewei_shop_goods_spec (id, uniacid, goodsid, title) VALUES (1, 7, 10, '颜色')",
+    "INSERT INTO ims_ewei_shop_goods_spec_item (id, uniacid, specid, title, displayorder) VALUES (5, 7, 1, '红', 0), "
+    "(6, 7, 1, '蓝', 1)",
+    "INSERT INTO ims_ewei_shop_goods_option (id, uniacid, goodsid, title, marketprice, stock, specs) VALUES "
+    "(100, 7, 10, '红', '19.90', 5, '5'), (101, 7, 10, '蓝', '0.10', 7, '6')",
+    "INSERT INTO ims_ewei_shop_member_level (id, uniacid, levelname, ordermoney, discount) VALUES "
+    "(3, 7, '金卡', '1000.00', '9.50')",
+    # members: 1 on the 微擎 side too (credits both places: mc_members wins), 2 a mini-program user,
+    # 3 and 4 a referral loop, 5 a distributor
+    """INSERT INTO ims_ewei_shop_member (id, uniacid, uid, level, agentid, openid, openid_wa, mobile, nickname,
+       credit1, credit2, isagent, status) VALUES
+       (1, 7, 500, 3, 5, 'oA1', NULL, '13800000001', '甲', '999.00', '999.99', 0, 0),
+       (2, 7, 0, 0, 1, 'sns_wa_oW2', NULL, '', '乙', '12.00', '0.10', 0, 0),
+       (3, 7, 0, 0, 4, 'oA3', 'oW3', '13800000003', '丙', '0.00', '19.90', 1, 1),
+       (4, 7, 0, 0, 3, 'sns_wx_oX4', NULL, '13800000004', '丁', '0.00', '0.00', 0, 0),
+       (5, 7, 0, 0, 0, 'oA5', NULL, '13800000005', '戊', '0.00', '0.00', 1, 1)""",
+    "INSERT INTO ims_mc_members (uid, uniacid, mobile, credit1, credit2, nickname) VALUES "
+    "(500, 7, '13800000001', '40.00', '10.01', '甲'), (501, 7, '13800000009', '5.00', '2.50', '只在微擎')",
+    "INSERT INTO ims_mc_mapping_fans (uniacid, uid, openid, unionid, nickname) VALUES "
+    "(7, 500, 'oA1', 'U1', '甲'), (7, 501, 'oA9', 'U9', '只在微擎')",
+    "INSERT INTO ims_ewei_shop_member_address (id, uniacid, openid, realname, mobile, province, city, area, address) "
+    "VALUES (1, 7, 'oA1', '张三', '13800000001', '浙江省', '杭州市', '西湖区', '1号'), "
+    "(2, 7, 'oGONE', '某', '1', 'x', 'y', 'z', 'w')",
+    f"""INSERT INTO ims_ewei_shop_order (id, uniacid, openid, agentid, ordersn, price, goodsprice, status, paytype,
+       transid, createtime, paytime, sendtime, expresscom, expresssn, address, merchid) VALUES
+       (1, 7, 'oA1', 5, 'SH{{run}}1', '19.90', '19.90', 2, 21, '4200{{run}}1', 1600000000, 1600000100, 1600000200,
+        '顺丰', 'SF1', '{ADDRESS}', 0),
+       (2, 7, 'sns_wa_oW2', 0, 'SH{{run}}2', '0.10', '0.10', 0, 0, '', 1600000000, 0, 0, '', '', '', 0),
+       (3, 7, 'oGONE', 0, 'SH{{run}}3', '5.00', '5.00', 3, 1, '', 1600000000, 1600000100, 0, '', '', '', 0),
+       (4, 7, 'oA1', 0, 'SH{{run}}4', '5.00', '5.00', 3, 1, '', 1600000000, 1600000100, 0, '', '', '', 4)""",
+    f"""INSERT INTO ims_ewei_shop_order_goods (id, uniacid, orderid, goodsid, price, total, optionid, optionname,
+       realprice, commissions, status1, status2) VALUES
+       (1, 7, 1, 10, '19.90', 1, 100, '红', '19.90', '{COMMISSIONS}', 3, 1),
+       (2, 7, 2, 11, '0.10', 1, 0, '', '0.10', NULL, 0, 0)""",
+]
+
+
+def _admin():
+    from urllib.parse import urlparse
+
+    parsed = urlparse(SOURCE_URL)
+    return pymysql.connect(host=parsed.hostname, port=parsed.port or 3306, user=parsed.username or "root",
+                           password=parsed.password or "", autocommit=True, charset="utf8mb4")
+
+
+@pytest.fixture(scope="module")
+def ewei_source():
+    """The source database, created and dropped here; every test here needs MariaDB for it."""
+    run = uuid.uuid4().hex[:8]
+    name = f"test_ewei_src_{run}"
+    try:
+        conn = _admin()
+    except pymysql.err.OperationalError:
+        if os.environ.get("MALL_TEST_MYSQL_URL"):
+            raise
+        pytest.skip("the ewei source needs MariaDB at 127.0.0.1:3306")
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        cur.execute(f"USE `{name}`")
+        for statement in DDL + [row.replace("{run}", run) for row in ROWS]:
+            cur.execute(statement)
+    yield f"{SOURCE_URL.rstrip('/')}/{name}", run
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    conn.close()
+
+
+def test_command_line_dry_run_prints_the_reconciliation(ewei_source, tmp_path):
+    """The command an operator runs: a dry run into a fresh database prints counts, problems and sums."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    url, _ = ewei_source
+    env = {**os.environ, "MALL_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "MALL_REDIS_URL": ""}
+    done = subprocess.run([sys.executable, "server.py", "import-ewei", "--source", url, "--uniacid", str(U),
+                           "--dry-run"], cwd=Path(__file__).parent.parent, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "DRY RUN" in done.stdout and "orphan: no member with openid oGONE" in done.stdout
+    assert "orders' totals (fen)" in done.stdout and "MISMATCH" not in done.stdout
+
+
+def test_yuan_to_fen_is_exact():
+    assert [fen("0.10"), fen("19.90"), fen(Decimal("999.99")), fen("0.07"), fen(None)] == [10, 1990, 99999, 7, 0]
+
+
+async def _counts(shop_id):
+    return (await Member.select().where(Member.shop_id == shop_id).aio_count(),
+            await Order.select().where(Order.shop_id == shop_id).aio_count(),
+            await CreditLedger.select().where(CreditLedger.shop_id == shop_id).aio_count())
+
+
+async def test_dry_run_writes_nothing_then_import_and_rerun(server, api, make_shop, ewei_source):
+    url, run = ewei_source
+    shop = await make_shop("imported")
+    _, dry = await run_import(url, U, shop.id, dry_run=True)
+    assert await _counts(shop.id) == (0, 0, 0)
+    assert dry.tables["member"].created == 5 and dry.tables["order"].created == 2
+    assert any("orphan" in reason for _, _, reason in dry.problems)
+
+    _, report = await run_import(url, U, shop.id)
+    assert report.tables["member"].created == 5 and report.tables["mc_mapping_fans"].created == 1
+    first = await _counts(shop.id)
+
+    # goods over the merchant API: prices in fen exactly, options as SKUs, -1 stock unlimited,
+    # the sub-merchant's goods not imported
+    listed = await api.get("/api/merchant/goods?page_size=50", token=shop.owner_token)
+    assert listed.status == 200, listed.body
+    by_title = {g["title"]: g for g in listed.body["items"]}
+    assert set(by_title) == {"T恤", "贴纸"}
+    assert by_title["T恤"]["price_fen"] == 10 and by_title["贴纸"]["price_fen"] == 10
+    assert by_title["贴纸"]["stock"] == 999_999
+    detail = await api.get(f"/api/merchant/goods/{by_title['T恤']['id']}", token=shop.owner_token)
+    assert sorted((s["title"], s["price_fen"], s["stock"]) for s in detail.body["skus"]) == [("红", 1990, 5), ("蓝", 10, 7)]
+    assert any("sub-merchant 4" in reason for t, _, reason in report.problems if t == "goods")
+
+    # identity: prefixes stripped into the right columns; unionid from the fans; 微擎-only member
+    members = {m.nickname: m for m in await Member.select().where(Member.shop_id == shop.id).aio_execute()}
+    assert (members["甲"].oa_openid, members["甲"].unionid) == ("oA1", "U1")
+    assert (members["乙"].openid, members["乙"].oa_openid) == ("oW2", None)
+    assert (members["丙"].oa_openid, members["丙"].openid) == ("oA3", "oW3")
+    assert members["丁"].openid is None and members["丁"].oa_openid is None
+    assert (members["只在微擎"].oa_openid, members["只在微擎"].unionid, members["只在微擎"].balance_fen) == ("oA9", "U9", 250)
+    assert all(m.password_hash is None for m in members.values())
+    # credits in both places: mc_members' (one source), never the sum
+    assert (members["甲"].balance_fen, members["甲"].points) == (1001, 40)
+    assert (members["乙"].balance_fen, members["乙"].points, members["丙"].balance_fen) == (10, 12, 1990)
+    assert report.sums["members' balance (fen)"] == [1001 + 10 + 1990 + 250, 1001 + 10 + 1990 + 250]
+    # referral loop 3 <-> 4 broken at the lower id, reported; 1 under 5, 2 under 1
+    assert members["丙"].parent_id is None and members["丁"].parent_id == members["丙"].id
+    assert members["甲"].parent_id == members["戊"].id and members["乙"].parent_id == members["甲"].id
+    assert any("referral loop" in reason for _, _, reason in report.problems)
+
+    # orders: historic, with paytype / transaction id / express; unpaid imported cancelled;
+    # orphan and sub-merchant orders skipped with reasons
+    orders = {o.order_no: o for o in await Order.select().where(Order.shop_id == shop.id).aio_execute()}
+    assert set(orders) == {f"SH{run}1", f"SH{run}2"}
+    paid = orders[f"SH{run}1"]
+    assert (paid.status, paid.total_fen, paid.pay_method, paid.express_company, paid.express_no) == \
+        (2, 1990, "wechat", "顺丰", "SF1")
+    assert paid.auto_confirm_at is None and '"province": "浙江省"' in paid.address
+    facts = await ImportedOrder.aio_get(ImportedOrder.order_id == paid.id)
+    assert (facts.paytype, facts.transaction_id) == (21, f"4200{run}1")
+    assert orders[f"SH{run}2"].status == -1
+    lines = await OrderItem.select().where(OrderItem.order_id == paid.id).aio_execute()
+    assert [(line.sku_title, line.total_fen) for line in lines] == [("红", 1990)]
+    assert report.sums["orders' totals (fen)"] == [2000, 2000]
+    reasons = [reason for t, _, reason in report.problems if t == "order"]
+    assert any("orphan" in r for r in reasons) and any("sub-merchant" in r for r in reasons)
+    assert await Address.select().where(Address.shop_id == shop.id).aio_count() == 1
+
+    # commission as recorded: level 1 to 5 (settled), level 2 to 5's referrer (none): one row
+    from models.distribution import Commission, Distributor
+    commissions = await Commission.select().where(Commission.shop_id == shop.id).aio_execute()
+    assert [(c.member_id, c.level, c.amount_fen, c.status) for c in commissions] == [(members["戊"].id, 1, 190, "settled")]
+    assert await Distributor.select().where(Distributor.shop_id == shop.id).aio_count() == 2
+
+    # a second run updates, never duplicates; a changed source balance books only the difference
+    conn = _admin()
+    with conn.cursor() as cur:
+        cur.execute(f"UPDATE `test_ewei_src_{run}`.ims_mc_members SET credit2 = '12.01' WHERE uid = 500")
+    conn.close()
+    _, again = await run_import(url, U, shop.id)
+    assert again.tables["member"].created == 0 and again.tables["order"].created == 0
+    members_now, orders_now, ledger_now = await _counts(shop.id)
+    assert (members_now, orders_now, ledger_now) == (first[0], first[1], first[2] + 1)
+    assert (await Member.aio_get(Member.id == members["甲"].id)).balance_fen == 1201
