@@ -98,7 +98,7 @@ class EmbeddedDatabase(SqliteDatabase):
     pool_backend_cls = SqlitePoolBackend
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, pragmas=[("foreign_keys", 1), ("journal_mode", "wal")], **kwargs)
+        super().__init__(*args, pragmas=[("foreign_keys", 1), ("journal_mode", "wal"), ("busy_timeout", 10000)], **kwargs)
         self._write_lock: asyncio.Lock | None = None
 
     @contextlib.asynccontextmanager
