@@ -13,6 +13,7 @@ from models.goods import Category, Goods, Sku, StockLedger
 from models.groups import GroupActivity, GroupMember, GroupTeam
 from models.member import Address, Member, MemberLevel
 from models.migrations.schema import add_column, add_indexes, create_tables
+from models.notify import Notification, NotifyCredit, NotifyTemplate, WechatShipment
 from models.order import CartItem, Order, OrderItem, OrderLog
 from models.payment import Payment, PaymentRefund, ShopPayConfig
 from models.sale import CouponTemplate, MemberCoupon
@@ -164,6 +165,10 @@ def aftersales(db):
         Order.update(refund_status="none").where(Order.id == order.id).execute()
 
 
+def wechat_notify(db):
+    create_tables(db, NotifyTemplate, NotifyCredit, Notification, WechatShipment)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -182,4 +187,5 @@ MIGRATIONS = [
     (15, "group-buy: SKU prices", group_buy_sku_prices),
     (16, "flash sales", flash_sales),
     (17, "after-sales: line refunds, returns, exchanges", aftersales),
+    (18, "WeChat notifications and shipping-info upload", wechat_notify),
 ]
