@@ -14,6 +14,8 @@ class Counters:
         self.events_skipped_as_published = 0
         # outbox rows whose id the bus had seen published by another row (database restored)
         self.events_id_reused = 0
+        # batches an outbox consumer (WeChat notifications) failed on; live push went on regardless
+        self.relay_consumer_errors = 0
 
 
 counters = Counters()

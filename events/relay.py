@@ -5,14 +5,18 @@ It runs in every process: woken right after a local commit (low latency) and on 
 one relay publish at a time; a relay that finds the lock taken retries shortly, so its rows go
 out either with the holder's batch or its own. Publishing is idempotent per outbox row (the
 Redis bus remembers each published row by id and random token), so dying between publish and
-mark never duplicates. Rows the bus skips as already published are logged and counted: a relay
-that silently skipped everything is how live push once died unnoticed.
+mark never duplicates. Consumers registered with `consume()` (WeChat notifications) are handed
+each batch after it is published and before it is marked, so a committed row reaches them at
+least once; they make that idempotent themselves (unique keys). Rows the bus skips as already
+published are logged and counted: a relay that silently skipped everything is how live push once
+died unnoticed.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from typing import Awaitable, Callable
 
 from events.bus import OutgoingEvent
 from events.metrics import counters
@@ -25,6 +29,14 @@ BATCH_SIZE = 200
 POLL_INTERVAL_S = 1.0  # upper bound on delivery delay for rows whose own relay never ran
 LOCK_RETRY_S = 0.02  # another process's relay is publishing; try again this soon
 ERROR_BACKOFF_S = 1.0
+
+# called with each published batch of outbox rows; registered once at start-up (services/wiring.py)
+CONSUMERS: list[Callable[[list[OutboxEvent]], Awaitable[None]]] = []
+
+
+def consume(consumer: Callable[[list[OutboxEvent]], Awaitable[None]]) -> None:
+    if consumer not in CONSUMERS:
+        CONSUMERS.append(consumer)
 
 
 def outgoing(row: OutboxEvent) -> OutgoingEvent:
@@ -103,6 +115,13 @@ class Relay:
                     log.warning("outbox ids %s were published before by other rows: the database was "
                                 "restored from a backup or its ids went back; published them anyway",
                                 _ids(result.reused))
+                for consumer in CONSUMERS:
+                    try:
+                        await consumer(rows)
+                    except Exception as exc:  # a consumer's failure must not stop live push
+                        counters.relay_consumer_errors += 1
+                        log.warning("outbox consumer %s failed on rows %s (%r)", consumer.__qualname__,
+                                    _ids([row.id for row in rows]), exc)
                 await (OutboxEvent.update(published_at=utcnow())
                        .where(OutboxEvent.id.in_([row.id for row in rows])).aio_execute())
 

@@ -20,6 +20,7 @@ from handlers.merchant import flash as merchant_flash
 from handlers.merchant import goods as merchant_goods
 from handlers.merchant import groups as merchant_groups
 from handlers.merchant import members as merchant_members
+from handlers.merchant import notifications as merchant_notifications
 from handlers.merchant import orders as merchant_orders
 from handlers.merchant import sale as merchant_sale
 from handlers.merchant import settings as merchant_settings
@@ -118,6 +119,8 @@ ROUTES = [
     (rf"/api/merchant/orders/{ID}/price", merchant_orders.PriceHandler),
     (rf"/api/merchant/orders/{ID}/close", merchant_orders.CloseHandler),
     (rf"/api/merchant/orders/{ID}/remark", merchant_orders.RemarkHandler),
+    (r"/api/merchant/notifications", merchant_notifications.NotificationsHandler),
+    (r"/api/merchant/notifications/templates", merchant_notifications.TemplatesHandler),
     (r"/api/merchant/aftersales", merchant_aftersales.AfterSalesHandler),
     (rf"/api/merchant/aftersales/{ID}", merchant_aftersales.AfterSaleHandler),
     (rf"/api/merchant/aftersales/{ID}/approve", merchant_aftersales.ApproveHandler),
@@ -132,6 +135,7 @@ ROUTES = [
     (rf"{SHOP}/me", mobile_me.MeHandler),
     (rf"{SHOP}/me/mobile", mobile_me.BindMobileHandler),
     (rf"{SHOP}/me/ledger", mobile_me.LedgerHandler),
+    (rf"{SHOP}/me/subscriptions", mobile_me.SubscriptionsHandler),
     (rf"{SHOP}/addresses", mobile_addresses.AddressesHandler),
     (rf"{SHOP}/addresses/{ID}", mobile_addresses.AddressHandler),
     (rf"{SHOP}/recharges", mobile_finance.RechargesHandler),

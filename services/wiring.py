@@ -6,7 +6,8 @@ above them all, connects the reactions in the order they run.
 """
 from __future__ import annotations
 
-from services import distribution, finance, flash, goods, groups, member, orders, payment
+from events.relay import consume
+from services import distribution, finance, flash, goods, groups, member, notify, orders, payment
 from services.orders import lifecycle
 
 
@@ -21,6 +22,7 @@ def wire() -> None:
     lifecycle.react(lifecycle.COMPLETED, member.reward_completion)
     lifecycle.react(lifecycle.SHIPPING, groups.check_shippable)
     lifecycle.react(lifecycle.RESTOCK, flash.return_units)
+    consume(notify.take_events)  # WeChat messages and shipping reports from committed events
     payment.register_payee(payment.Payee(
         prefix="", find=orders.order_for_trade_no, apply=orders.apply_wechat_payment,
         overdue=orders.prepaid_without_notice))

@@ -7,6 +7,7 @@ updates), so no leader election is needed. Each module lists its jobs in `JOBS`:
 - flash: flash sales that end (pools back to the goods) or start (announced)
 - money: commission settlement, WeChat withdrawals, coupon expiry
 - housekeeping: display counters, the published outbox, daily statistics
+- notify: WeChat subscription messages and shipping-info uploads due (sends and retries)
 """
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ import logging
 
 import tornado.ioloop
 
-from tasks import flash, housekeeping, money, orders
+from tasks import flash, housekeeping, money, notify, orders
 
 log = logging.getLogger("mall.jobs")
 
-JOBS = orders.JOBS + flash.JOBS + money.JOBS + housekeeping.JOBS  # (name, coroutine function taking the runtime)
+JOBS = orders.JOBS + flash.JOBS + money.JOBS + housekeeping.JOBS + notify.JOBS  # (name, coroutine function taking the runtime)
 
 
 def start_jobs(runtime) -> list[tornado.ioloop.PeriodicCallback]:

@@ -2,7 +2,7 @@
 import pydantic
 
 from handlers.base import MerchantHandler, RequestBody
-from services import orders
+from services import notify, orders
 
 
 class ShipBody(RequestBody):
@@ -36,7 +36,9 @@ class OrderHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
     async def get(self, order_id):
-        self.send(await orders.order_detail(self.shop_id, int(order_id), merchant=True))
+        order = await orders.order_detail(self.shop_id, int(order_id), merchant=True)
+        # the shipment report to WeChat (pending | uploaded | failed, with the reason), when one is due
+        self.send({**order, "wechat_shipping": await notify.shipping_state(self.shop_id, order["id"])})
 
 
 class ShipHandler(MerchantHandler):

@@ -4,7 +4,7 @@ import pydantic
 import events
 from handlers.base import Mobile, MobileHandler, Password, RequestBody, client_ip
 from models.finance import BALANCE, COMMISSION, POINTS
-from services import finance
+from services import finance, notify
 from services import member as member_service
 
 
@@ -47,3 +47,18 @@ class LedgerHandler(MobileHandler):
         page, page_size = self.page_args()
         currency = self.choice_arg("currency", (BALANCE, POINTS, COMMISSION))
         self.send(await finance.ledger(self.shop_id, self.member.id, currency, page, page_size))
+
+
+class SubscriptionsBody(RequestBody):
+    # the template ids wx.requestSubscribeMessage answered "accept" for: one send each
+    template_ids: list[pydantic.constr(min_length=1, max_length=128)] = pydantic.Field(min_length=1, max_length=20)
+
+
+class SubscriptionsHandler(MobileHandler):
+    """One-time subscription consent: each accepted template is one message the shop may send."""
+
+    async def get(self, shop_id):
+        self.send(await notify.credits(self.shop_id, self.member.id))
+
+    async def post(self, shop_id):
+        self.send(await notify.grant(self.shop_id, self.member.id, self.body(SubscriptionsBody).template_ids))

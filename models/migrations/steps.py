@@ -14,6 +14,7 @@ from models.groups import GroupActivity, GroupMember, GroupTeam
 from models.importer import ImportedOrder, ImportMap
 from models.member import Address, Member, MemberLevel
 from models.migrations.schema import add_column, add_indexes, create_tables, drop_not_null
+from models.notify import Notification, NotifyCredit, NotifyTemplate, WechatShipment
 from models.order import CartItem, Order, OrderItem, OrderLog
 from models.payment import Payment, PaymentRefund, ShopPayConfig
 from models.sale import CouponTemplate, MemberCoupon
@@ -180,6 +181,10 @@ def import_maps(db):
     create_tables(db, ImportMap, ImportedOrder)
 
 
+def wechat_notify(db):
+    create_tables(db, NotifyTemplate, NotifyCredit, Notification, WechatShipment)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -201,4 +206,5 @@ MIGRATIONS = [
     (18, "after-sales: shipping decided at refund; deadlines the rule gives up; commission per line",
      aftersale_shipping_and_line_commission),
     (19, "import from ewei_shopv2: id map, historic order facts", import_maps),
+    (20, "WeChat notifications and shipping-info upload", wechat_notify),
 ]

@@ -144,3 +144,46 @@ async def test_flash_page_counts_down_enables_buying_at_the_start_and_follows_st
     await expect(page.locator("button.buy")).to_have_text("Sold out 已抢光")
     await expect(page.locator("button.buy")).to_be_disabled()
     await page.screenshot(path=str(SCREENSHOTS / "flash-sold-out.png"), full_page=True)
+
+
+async def test_board_shows_wechat_notification_failures(server, api, make_shop, fake_wechat, page_factory):
+    """A message WeChat refused for the merchant's own configuration (40037: bad template id) is
+    listed on the board, where the merchant looks."""
+    import secrets
+
+    from tests.builders import configure_wechat, eventually
+
+    shop = await make_shop()
+    mini, _ = await configure_wechat(api, shop, fake_wechat)
+    template_id = "TPL" + secrets.token_hex(4)
+    saved = await api.call("PUT", "/api/merchant/notifications/templates", {"templates": [
+        {"event": "order_paid", "template_id": template_id, "fields": {"character_string1": "{order_no}"}}]},
+        token=shop.owner_token)
+    assert saved.status == 200, saved.body
+    login = await api.post(f"/api/mobile/{shop.id}/auth/wechat",
+                           {"code": fake_wechat.login_code(mini, "o_" + secrets.token_hex(8))})
+    token, member_id = login.body["token"], login.body["member"]["id"]
+    await api.post(f"/api/merchant/members/{member_id}/balance", {"delta_fen": 10000}, token=shop.owner_token)
+    address_id = (await api.post(f"/api/mobile/{shop.id}/addresses", ADDRESS, token=token)).body["id"]
+    assert (await api.post(f"/api/mobile/{shop.id}/me/subscriptions", {"template_ids": [template_id]},
+                           token=token)).status == 200
+    fake_wechat.answer_next("/cgi-bin/message/subscribe/send", errcode=40037)
+    goods = await new_goods(api, shop, price_fen=100)
+    order = (await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": goods["id"], "quantity": 1}],
+                                                              "address_id": address_id}, token=token)).body
+    await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "balance"}, token=token)
+
+    async def refused():
+        return (await api.get("/api/merchant/notifications?status=config_error", token=shop.owner_token)).body["items"]
+    await eventually(refused, timeout=10)
+
+    board = await page_factory()
+    await board.goto(f"http://127.0.0.1:{server.port}/demo/board.html")
+    await board.fill("input[name=username]", shop.owner_username)
+    await board.fill("input[name=password]", shop.owner_password)
+    await board.click("#login button")
+    failures = board.locator("#failures li")
+    await expect(failures).to_have_count(1, timeout=TIMEOUT_MS)
+    await expect(failures.first).to_contain_text("order_paid")
+    await expect(failures.first).to_contain_text("40037")
+    await expect(board.locator("#failure-count")).to_have_text("1")

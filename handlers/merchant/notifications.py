@@ -1,0 +1,41 @@
+"""The merchant's WeChat notifications: which template carries which event, and the send log
+(failures such as a wrong template id — errcode 40037/47003 — show up here as `config_error`)."""
+import pydantic
+
+from handlers.base import MerchantHandler, RequestBody
+from services import notify
+
+TemplateId = pydantic.constr(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class TemplateBody(RequestBody):
+    event: pydantic.constr(min_length=1, max_length=32)
+    template_id: TemplateId
+    page: pydantic.constr(max_length=255) = ""
+    fields: dict[pydantic.constr(min_length=1, max_length=32, pattern=r"^[a-z_]+[0-9]*$"),
+                 pydantic.constr(max_length=200)] = pydantic.Field(max_length=20)
+
+
+class TemplatesBody(RequestBody):
+    templates: list[TemplateBody] = pydantic.Field(max_length=20)
+
+
+class TemplatesHandler(MerchantHandler):
+    permissions = {"GET": "settings.view", "PUT": "settings.edit"}
+
+    async def get(self):
+        self.send(await notify.list_templates(self.shop_id))
+
+    async def put(self):
+        body = self.body(TemplatesBody)
+        self.send(await notify.save_templates(self.shop_id, [t.model_dump() for t in body.templates]))
+
+
+class NotificationsHandler(MerchantHandler):
+    permissions = {"GET": "orders.view"}
+
+    async def get(self):
+        page, page_size = self.page_args()
+        status = self.choice_arg("status", notify.STATUSES)
+        member_id = self.int_arg("member_id")
+        self.send(await notify.list_log(self.shop_id, page, page_size, status=status, member_id=member_id))

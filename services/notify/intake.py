@@ -1,0 +1,102 @@
+"""From committed outbox events to notifications to send (and shipments to report).
+
+The relay hands every published batch to `take_events` before marking it sent (events.relay
+`consume`), in whichever process holds the relay lock. A batch may come twice (a relay died
+between publishing and marking): the rows are inserted with INSERT IGNORE on the unique key
+(event id, member, template) and (order) for shipments, so a second offer adds nothing. The
+send job then claims each row once; that is how N processes and restarts never send twice.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from models.aftersale import AfterSale
+from models.member import Member
+from models.notify import Notification, WechatShipment
+from models.order import PAID, SHIPPED, STATUS_NAMES, UNPAID, Order, OrderItem
+from models.payment import Payment
+from models.wechat import ShopWechat
+from services.notify.templates import render, templates_for
+
+log = logging.getLogger("mall.notify")
+
+WATCHED = {"order.status", "team.success", "team.failed", "aftersale.status"}
+
+
+def _yuan(fen) -> str:
+    return f"{(fen or 0) / 100:.2f}"
+
+
+async def _order_vars(order: Order) -> dict:
+    first = await OrderItem.select(OrderItem.title).where(OrderItem.order_id == order.id).order_by(OrderItem.id).aio_first()
+    return {"order_no": order.order_no, "total_yuan": _yuan(order.total_fen), "goods_title": first.title if first else "",
+            "status": STATUS_NAMES.get(order.status, ""), "express_company": order.express_company,
+            "express_no": order.express_no}
+
+
+async def _recipients(row) -> list[tuple[int, str, int, dict]]:
+    """(shop_id, event kind, member_id, variables) for each member the event concerns."""
+    data = json.loads(row.data)
+    if row.type == "order.status" and row.channel.startswith("member:"):
+        if data.get("status") == PAID and data.get("previous_status") == UNPAID:
+            kind = "order_paid"
+        elif data.get("status") == SHIPPED and data.get("previous_status") == PAID:
+            kind = "order_shipped"
+        else:
+            return []
+        order = await Order.aio_get_or_none(Order.id == data["order_id"])
+        return [(order.shop_id, kind, order.member_id, await _order_vars(order))] if order else []
+    if row.type in ("team.success", "team.failed") and row.channel.startswith("team:"):
+        kind = "team_success" if row.type == "team.success" else "team_failed"
+        orders = await (Order.select().where((Order.team_id == data["team_id"]) & Order.paid_at.is_null(False))
+                        .order_by(Order.id).aio_execute())
+        return [(o.shop_id, kind, o.member_id, {**await _order_vars(o), "team_id": data["team_id"],
+                                                 "team_size": data.get("team_size")}) for o in orders]
+    if row.type == "aftersale.status":
+        aftersale = await AfterSale.aio_get_or_none(AfterSale.id == data["aftersale_id"])
+        order = aftersale and await Order.aio_get_or_none(Order.id == aftersale.order_id)
+        if not order:
+            return []
+        return [(aftersale.shop_id, "aftersale_status", aftersale.member_id,
+                 {**await _order_vars(order), "aftersale_id": aftersale.id, "aftersale_status": aftersale.status,
+                  "amount_yuan": _yuan(aftersale.amount_fen)})]
+    return []
+
+
+async def take_events(rows: list) -> None:
+    """The relay's consumer: queue the notifications and shipment reports these events call for."""
+    notifications, shipments = [], []
+    templates: dict[int, dict] = {}
+    for row in rows:
+        if row.type not in WATCHED:
+            continue
+        for shop_id, kind, member_id, variables in await _recipients(row):
+            if kind == "order_shipped":
+                shipments.append((shop_id, row))
+            if shop_id not in templates:
+                templates[shop_id] = await templates_for(shop_id)
+            template = templates[shop_id].get(kind)
+            if template is None:
+                continue
+            member = await Member.aio_get_or_none((Member.shop_id == shop_id) & (Member.id == member_id))
+            openid = (member.openid or "") if member else ""
+            payload = {"page": template.page, "data": render(json.loads(template.fields), variables)}
+            notifications.append({
+                "shop_id": shop_id, "event_id": row.id, "event": kind, "member_id": member_id, "openid": openid,
+                "template_id": template.template_id, "payload": json.dumps(payload, ensure_ascii=False),
+                "status": "pending" if openid else "skipped", "error": "" if openid else "the member has no mini-program openid"})
+    if notifications:
+        await Notification.insert_many(notifications).on_conflict_ignore().aio_execute()
+    for shop_id, row in shipments:
+        await _queue_shipment(shop_id, json.loads(row.data)["order_id"])
+
+
+async def _queue_shipment(shop_id: int, order_id: int) -> None:
+    """A shipped order paid through WeChat in a shop with a mini-program: report it to WeChat."""
+    if not await Payment.select().where((Payment.shop_id == shop_id) & (Payment.order_id == order_id)).aio_exists():
+        return
+    config = await ShopWechat.aio_get_or_none(ShopWechat.shop_id == shop_id)
+    if not (config and config.mini_app_id):
+        return
+    await WechatShipment.insert(shop_id=shop_id, order_id=order_id).on_conflict_ignore().aio_execute()
