@@ -178,9 +178,10 @@ async def test_campaign_rules(api, make_shop):
     assert (await api.get("/api/merchant/groups/teams", token=other.owner_token)).body["total"] == 0
 
 
-async def test_wechat_payment_for_a_closed_team_is_refunded(api, make_shop, fake_wechat, fake_wechatpay):
-    from models.payment import Payment
-
+async def wechat_member_in_a_team_of_two(api, make_shop, fake_wechat, fake_wechatpay):
+    """A WeChat shop's team of two: the leader paid from the balance; a WeChat member joined and
+    asked WeChat Pay to pay (prepaid), its notification not sent yet. Returns (shop, the member's
+    token, the opened team and leader's order, the member's order)."""
     shop, token, member_id, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
     created = await api.post("/api/merchant/groups/activities", {
         "title": "t", "goods_id": goods["id"], "duration_seconds": 600, "tiers": [{"team_size": 2, "price_fen": 990}]},
@@ -191,6 +192,13 @@ async def test_wechat_payment_for_a_closed_team_is_refunded(api, make_shop, fake
                             token=token)
     order = joined.body["order"]
     assert (await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "wechat"}, token=token)).status == 200
+    return shop, token, opened, order
+
+
+async def test_wechat_payment_for_a_closed_team_is_refunded(api, make_shop, fake_wechat, fake_wechatpay):
+    from models.payment import Payment
+
+    shop, token, opened, order = await wechat_member_in_a_team_of_two(api, make_shop, fake_wechat, fake_wechatpay)
     # the team closes (expiry's first step) before WeChat's notification for the member's payment arrives
     await GroupTeam.update(status="failed").where(GroupTeam.id == opened["team"]["id"]).aio_execute()
     answer = await notify(api, shop, *fake_wechatpay.notification(order["order_no"]))
@@ -501,16 +509,8 @@ async def test_a_wechat_payment_just_after_expiry_is_refunded_once_and_never_cou
                                                                                     fake_wechatpay):
     from models.payment import Payment
 
-    shop, token, member_id, address_id, goods = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
-    created = await api.post("/api/merchant/groups/activities", {
-        "title": "t", "goods_id": goods["id"], "duration_seconds": 600, "tiers": [{"team_size": 2, "price_fen": 990}]},
-        token=shop.owner_token)
-    (leader, leader_addr), = await members_with_money(api, shop, 1)
-    opened = await open_and_pay(api, shop, created.body, leader, leader_addr, team_size=2)
+    shop, token, opened, order = await wechat_member_in_a_team_of_two(api, make_shop, fake_wechat, fake_wechatpay)
     team_id = opened["team"]["id"]
-    joined = await api.post(f"/api/mobile/{shop.id}/groups/teams/{team_id}/join", {"address_id": address_id}, token=token)
-    order = joined.body["order"]
-    assert (await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "wechat"}, token=token)).status == 200
     deadline = next_whole_second()
     await GroupTeam.update(expires_at=deadline).where(GroupTeam.id == team_id).aio_execute()
     await until(deadline + datetime.timedelta(milliseconds=50))
