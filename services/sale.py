@@ -293,10 +293,10 @@ async def usable_coupons(shop_id: int, member_id: int, coupon_ids: list[int]) ->
         problem = None
         if coupon is None:
             problem = "unknown coupon"
+        elif coupon.status == COUPON_EXPIRED or (coupon.valid_until and coupon.valid_until <= now):
+            problem = "this coupon has expired"  # alike whether or not the expiry job has marked it
         elif coupon.status != COUPON_UNUSED:
             problem = f"this coupon is {coupon.status}"
-        elif coupon.valid_until and coupon.valid_until <= now:
-            problem = "this coupon has expired"
         elif coupon.valid_from and coupon.valid_from > now:
             problem = "this coupon is not valid yet"
         if problem:
