@@ -168,8 +168,9 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
     return operation
 
 
-def spec(routes) -> dict:
-    """The document of a route table (handlers/routes.py hands it its own: no import back)."""
+def spec(routes, server_url: str = "http://127.0.0.1:8888") -> dict:
+    """The document of a route table (handlers/routes.py hands it its own: no import back).
+    `server_url`: where it is served (the handler passes the URL the document was asked for)."""
     paths: dict = {}
     schemas: dict = {"Error": ERROR}
     for route in routes:
@@ -189,7 +190,11 @@ def spec(routes) -> dict:
         "openapi": "3.1.0",
         "info": {"title": "mall", "version": "1.0",
                  "description": "Shop backend for WeChat distribution malls. Money in integer fen; times ISO 8601 UTC. "
-                                "Live updates: WebSocket /ws (see API.md)."},
+                                "Live updates: WebSocket /ws, described by the AsyncAPI document at "
+                                "/api/asyncapi.json. Conventions (errors, pagination, tokens, idempotency): "
+                                "docs/API.md in the repository.",
+                 "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}},
+        "servers": [{"url": server_url, "description": "this server"}],
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {
             "adminBearer": {**bearer, "description": "platform admin token (audience admin)"},
