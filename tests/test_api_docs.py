@@ -160,3 +160,25 @@ def test_the_websocket_guide_matches_the_registry_and_the_limits():
     assert f"{ws.RATE_PER_S:g} per second, bursts of {ws.RATE_BURST}" in guide
     assert f"close 1008 after {ws.MAX_REFUSED} refusals" in guide
     assert f"| {ws.MAX_UNFLUSHED_BYTES // 2**20} MiB | close 1013" in guide
+
+
+async def test_the_openapi_document_types_the_shoppers_main_answers(api):
+    """Typed answers (handlers/schemas.py) for the most used operations; the suite checks every
+    answer it receives from them against the schema (tests/conftest.py `check_documented_answer`)."""
+    document = (await api.get("/api/openapi.json")).body
+    assert document["servers"][0]["url"] == api.base and document["info"]["license"]["name"]
+    typed = {("get", "/api/mobile/{shop_id}/goods"): "GoodsSummaryPage",
+             ("get", "/api/mobile/{shop_id}/goods/{goods_id}"): "GoodsDetail",
+             ("get", "/api/mobile/{shop_id}/me"): "MemberWithChannel",
+             ("post", "/api/mobile/{shop_id}/auth/register"): "Session",
+             ("post", "/api/mobile/{shop_id}/auth/login"): "Session",
+             ("get", "/api/mobile/{shop_id}/groups/teams/{team_id}"): "TeamDetail",
+             ("get", "/api/health"): "Health"}
+    for (method, path), name in typed.items():
+        answers = document["paths"][path][method]["responses"]
+        success = next(status for status in answers if status.startswith("2"))
+        assert answers[success]["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{name}"}
+        schema = document["components"]["schemas"][name]
+        assert schema["additionalProperties"] is False
+        assert all(field.get("description") or "$ref" in field or "items" in field
+                   for field in schema["properties"].values()), name
