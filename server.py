@@ -141,6 +141,11 @@ class MallServer:
         self.jobs = start_jobs(self.runtime)
         log.info("serving on port %s (%s, %s bus)", self.port, "sqlite" if config.is_sqlite else "mysql",
                  "redis" if redis else "in-process")
+        base = f"http://{config.host if config.host not in ('', '0.0.0.0', '::') else '127.0.0.1'}:{self.port}"
+        for what, path in (("home", "/"), ("API docs", "/api/docs"), ("OpenAPI", "/api/openapi.json"),
+                           ("AsyncAPI", "/api/asyncapi.json"), ("WebSocket", "/ws"), ("demo", "/demo/"),
+                           ("health", "/api/health")):
+            log.info("  %-9s %s%s", what, base.replace("http:", "ws:") if path == "/ws" else base, path)
 
     def _redis_dependency(self):
         return dependency("Redis", self.config.redis_url, "that Redis is running and reachable there "

@@ -9,7 +9,8 @@ Nothing here is written per endpoint. For each route and each HTTP method its ha
 - security follows the audience base class (admin, merchant, member bearer JWTs); shopper methods
   listed in `public_methods` need no token; the merchant permission is given as `x-permission`;
 - every answer can be the error shape of API.md.
-Response bodies are described as JSON objects (the services render plain dicts).
+Success answers are described by the model a method names with `@returns` (handlers/schemas.py),
+else as a JSON object.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import pydantic
 import tornado.web
 
 from handlers.base import AdminHandler, ApiHandler, MerchantHandler, MobileHandler
+from handlers.schemas import paged
 
 METHODS = ("get", "post", "put", "patch", "delete")
 _BODY = re.compile(r"self\.body\((self\.)?(\w+)\)")
@@ -90,6 +92,19 @@ def _drop_null_defaults(node):
     return node
 
 
+def response_model(function) -> type[pydantic.BaseModel] | None:
+    """The model a handler method answers with (`@returns`, handlers/schemas.py), if it says."""
+    model = getattr(function, "response_model", None)
+    return paged(model) if model is not None and function.response_paged else model
+
+
+def _add_schema(model: type[pydantic.BaseModel], schemas: dict, mode: str) -> None:
+    schema = _drop_null_defaults(model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode))
+    for name, definition in schema.pop("$defs", {}).items():
+        schemas[name] = definition
+    schemas[model.__name__] = schema
+
+
 def _path(pattern: str, arg_names: list[str]) -> tuple[str, list[dict]]:
     params, names = [], iter(arg_names)
 
@@ -146,17 +161,19 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
             ("any staff" if method.upper() in handler.any_staff else None)
     model = _body_model(handler, function, source)
     if model is not None:
-        schema = _drop_null_defaults(model.model_json_schema(ref_template="#/components/schemas/{model}",
-                                                             mode="validation"))
-        for name, definition in schema.pop("$defs", {}).items():
-            schemas[name] = definition
-        schemas[model.__name__] = schema
+        _add_schema(model, schemas, mode="validation")
         operation["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
     status = re.search(r"send\(.*,\s*(20[0-9])\)", source)
     success = status.group(1) if status else "204" if "no_content()" in source else "200"
     answers = {success: {"description": "success"} if success == "204" else {
         "description": "success", "content": {"application/json": {"schema": {"type": "object"}}}}}
+    answer_model = response_model(function)
+    if answer_model is not None:
+        _add_schema(answer_model, schemas, mode="serialization")
+        answers[success] = {"description": (inspect.getdoc(answer_model) or "success").split("\n")[0],
+                            "content": {"application/json": {"schema": {
+                                "$ref": f"#/components/schemas/{answer_model.__name__}"}}}}
     if "text/csv" in source:
         answers[success]["content"] = {"text/csv": {"schema": {"type": "string"}}}
     if "text/plain" in source:  # a second representation chosen by a query parameter (metrics)
@@ -168,8 +185,9 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
     return operation
 
 
-def spec(routes) -> dict:
-    """The document of a route table (handlers/routes.py hands it its own: no import back)."""
+def spec(routes, server_url: str = "http://127.0.0.1:8888") -> dict:
+    """The document of a route table (handlers/routes.py hands it its own: no import back).
+    `server_url`: where it is served (the handler passes the URL the document was asked for)."""
     paths: dict = {}
     schemas: dict = {"Error": ERROR}
     for route in routes:
@@ -189,7 +207,11 @@ def spec(routes) -> dict:
         "openapi": "3.1.0",
         "info": {"title": "mall", "version": "1.0",
                  "description": "Shop backend for WeChat distribution malls. Money in integer fen; times ISO 8601 UTC. "
-                                "Live updates: WebSocket /ws (see API.md)."},
+                                "Live updates: WebSocket /ws, described by the AsyncAPI document at "
+                                "/api/asyncapi.json. Conventions (errors, pagination, tokens, idempotency): "
+                                "docs/API.md in the repository.",
+                 "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}},
+        "servers": [{"url": server_url, "description": "this server"}],
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {
             "adminBearer": {**bearer, "description": "platform admin token (audience admin)"},

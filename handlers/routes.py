@@ -42,8 +42,10 @@ SHOP = r"/api/mobile/" + ID
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 ROUTES = [
+    (r"/", docs.LandingHandler),
     (r"/api/health", health.HealthHandler),
     (r"/api/openapi.json", docs.OpenApiHandler),
+    (r"/api/asyncapi.json", docs.AsyncApiHandler),
     (r"/api/docs", docs.DocsHandler),
     (r"/api/docs/assets/(.*)", docs.AssetsHandler, {"path": str(docs.ASSETS)}),
     (r"/demo/?()", StaticFiles, {"path": str(STATIC / "demo"), "default_filename": "index.html"}),

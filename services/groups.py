@@ -235,7 +235,7 @@ async def team_detail(shop_id: int, team_id: int, merchant: bool = False) -> dic
                   .where(where).order_by(GroupMember.id).dicts().aio_execute())
     keys = ("nickname", "avatar", "is_leader") + (("member_id", "order_id", "order_status") if merchant else ())
     return {**render_team(team, merchant), "members": [{k: row[k] for k in keys} for row in rows],
-            "seq": position["seq"], "epoch": position["epoch"]}
+            "seq": position["seq"], "epoch": position["epoch"], "channel": position}
 
 
 async def my_teams(shop_id: int, member_id: int, page: int, page_size: int) -> dict:

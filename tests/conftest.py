@@ -8,12 +8,15 @@ prefix, so runs repeat cleanly and never see each other's data.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import os
+import re
 import uuid
 from urllib.parse import urlparse
 
+import jsonschema
 import pymysql
 import pytest
 import tornado.httpclient
@@ -116,6 +119,38 @@ class Response:
     text: str = ""  # the body as received (for non-JSON answers such as CSV)
 
 
+@functools.cache
+def _documented_answers() -> list[tuple[re.Pattern, str, str, jsonschema.Draft202012Validator]]:
+    """(path regex, method, status, validator) of every typed success answer in the OpenAPI document."""
+    from handlers.openapi import spec
+    from handlers.routes import ROUTES
+
+    document = spec(ROUTES)
+    found = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            params = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "path"}
+            regex = re.compile("^" + re.sub(r"\{(\w+)\}", lambda m, params=params: "\\d+" if params[m.group(1)].get(
+                "type") == "integer" else "(?:" + "|".join(params[m.group(1)]["enum"]) + ")", path) + "$")
+            for status, answer in operation["responses"].items():
+                schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+                if status.startswith("2") and "$ref" in schema:
+                    validator = jsonschema.Draft202012Validator({**schema, "components": document["components"]})
+                    found.append((regex, method.upper(), status, validator))
+    return found
+
+
+def check_documented_answer(method: str, path: str, status: int, body) -> None:
+    """Every answer the suite receives from an operation with a typed success answer must be what
+    the OpenAPI document says (handlers/schemas.py): a client generated from it can read it."""
+    bare = path.split("?")[0]
+    for regex, documented_method, documented_status, validator in _documented_answers():
+        if documented_method == method and documented_status == str(status) and regex.match(bare):
+            error = next(validator.iter_errors(body), None)
+            assert error is None, f"{method} {bare} {status} does not match its documented schema: " \
+                                  f"{error.message} at {list(error.absolute_path)}"
+
+
 class Api:
     """A tiny HTTP client for tests: JSON in, (status, JSON body) out, never raises on 4xx."""
 
@@ -138,6 +173,7 @@ class Api:
             parsed = json.loads(text) if text else {}
         except ValueError:
             parsed = {"_raw": text}
+        check_documented_answer(method, path, response.code, parsed)
         return Response(response.code, parsed, dict(response.headers), text)
 
     async def get(self, path, **kw):

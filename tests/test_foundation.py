@@ -83,6 +83,8 @@ async def test_server_process_serves_and_shuts_down_gracefully(server):
     output = Path(process.log_path).read_text()
     assert process.returncode == 0, output
     assert "shutting down" in output
+    for path in ("/api/docs", "/api/asyncapi.json", "/demo/"):  # the start-up banner says where things are
+        assert f"http://127.0.0.1:{port}{path}" in output, output
 
 
 # ---------- auth ----------

@@ -1,7 +1,9 @@
 """Shoppers register and sign in: mobile + password, WeChat mini-program, WeChat official account."""
 import pydantic
 
+from handlers import schemas
 from handlers.base import Mobile, MobileHandler, Password, RequestBody, client_ip
+from handlers.schemas import returns
 from services import member as member_service
 from services import wechat
 
@@ -26,6 +28,7 @@ class WechatBody(RequestBody):
 class RegisterHandler(MobileHandler):
     public_methods = ("POST",)
 
+    @returns(schemas.Session)
     async def post(self, shop_id):
         body = self.body(RegisterBody)
         ip = client_ip(self)  # held to registrations_per_ip_per_hour
@@ -35,6 +38,7 @@ class RegisterHandler(MobileHandler):
 class LoginHandler(MobileHandler):
     public_methods = ("POST",)
 
+    @returns(schemas.Session)
     async def post(self, shop_id):
         body = self.body(LoginBody)
         self.send(await member_service.login(self.shop_id, body.mobile, body.password, client_ip(self)))

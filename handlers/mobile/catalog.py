@@ -1,5 +1,7 @@
 """The shop window for shoppers: public reads, no member token needed."""
+from handlers import schemas
 from handlers.base import MobileHandler
+from handlers.schemas import returns
 from services import adv, sysset
 from services import goods as goods_service
 
@@ -16,6 +18,7 @@ class CategoriesHandler(MobileHandler):
 class GoodsListHandler(MobileHandler):
     public_methods = ("GET",)
 
+    @returns(schemas.GoodsSummary, paged=True)
     async def get(self, shop_id):
         page, page_size = self.page_args()
         sort = self.choice_arg("sort", SORTS, "default")
@@ -28,6 +31,7 @@ class GoodsListHandler(MobileHandler):
 class GoodsHandler(MobileHandler):
     public_methods = ("GET",)
 
+    @returns(schemas.GoodsDetail)
     async def get(self, shop_id, goods_id):
         self.send(await goods_service.goods_detail(self.shop_id, int(goods_id), merchant=False))
 

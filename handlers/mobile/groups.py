@@ -1,7 +1,9 @@
 """Group-buy (拼团) for shoppers: campaigns, opening and joining teams, buying alone, my teams."""
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MobileHandler, RequestBody
+from handlers.schemas import returns
 from services import groups
 
 
@@ -49,6 +51,7 @@ class TeamsHandler(MobileHandler):
 class TeamHandler(MobileHandler):
     public_methods = ("GET",)
 
+    @returns(schemas.TeamDetail)
     async def get(self, shop_id, team_id):
         self.send(await groups.team_detail(self.shop_id, int(team_id)))
 

@@ -2,7 +2,9 @@
 import pydantic
 
 import events
+from handlers import schemas
 from handlers.base import Mobile, MobileHandler, Password, RequestBody, client_ip
+from handlers.schemas import returns
 from models.finance import BALANCE, COMMISSION, POINTS
 from services import finance, notify
 from services import member as member_service
@@ -25,6 +27,7 @@ class MeHandler(MobileHandler):
     """The member's profile, with the position of their `member:{id}` channel (order status):
     subscribe with that seq/epoch as `since` and no change after this read is missed."""
 
+    @returns(schemas.MemberWithChannel)
     async def get(self, shop_id):
         channel = await events.position(f"member:{self.member.id}")
         member = await member_service.get_member(self.shop_id, self.member.id)

@@ -1,0 +1,184 @@
+"""The API as a product: the landing page, reads that carry their channel position in one shape,
+the docs in the repository that describe them."""
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import jsonschema
+
+from events.channels import CHANNELS, channel_of
+from tests.builders import campaign, join_and_pay, members_with_money, open_and_pay
+from tests.ws_client import WsClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_the_root_is_a_landing_page_linking_the_docs(api):
+    answer = await api.get("/")
+    assert answer.status == 200 and answer.headers["Content-Type"].startswith("text/html")
+    for link in ("/api/docs", "/api/openapi.json", "/api/asyncapi.json", "/demo/", "/api/health"):
+        assert f'href="{link}"' in answer.text, link
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+
+
+async def test_every_read_with_a_channel_carries_its_position_as_channel(api, make_shop, make_member):
+    """`channel: {channel, seq, epoch}` on every read of an object with a channel; the team read
+    keeps its top-level seq/epoch too (the same position)."""
+    shop = await make_shop()
+    goods, activity = await campaign(api, shop)
+    ((leader, address),) = await members_with_money(api, shop, 1)
+    team = (await open_and_pay(api, shop, activity, leader, address))["team"]
+    reads = {
+        f"goods:{goods['id']}": await api.get(f"/api/mobile/{shop.id}/goods/{goods['id']}"),
+        f"activity:{activity['id']}": await api.get(f"/api/mobile/{shop.id}/groups/activities/{activity['id']}"),
+        f"team:{team['id']}": await api.get(f"/api/mobile/{shop.id}/groups/teams/{team['id']}"),
+        f"member:{leader.id}": await api.get(f"/api/mobile/{shop.id}/me", token=leader.token),
+    }
+    for channel, read in reads.items():
+        assert read.status == 200, read.body
+        position = read.body["channel"]
+        assert position["channel"] == channel and isinstance(position["seq"], int) and position["epoch"], read.body
+    team_read = reads[f"team:{team['id']}"].body
+    assert (team_read["seq"], team_read["epoch"]) == (team_read["channel"]["seq"], team_read["channel"]["epoch"])
+    assert team_read["seq"] >= 1  # the leader's payment was an event
+
+
+def test_nothing_in_the_repository_points_outside_it():
+    outside = re.compile(r"\.\./shared|/work/shared")
+    for path in [ROOT / "README.md", *ROOT.glob("docs/**/*.md"), *ROOT.glob("**/*.py")]:
+        if ".git" in path.parts or "venv" in path.parts or path == Path(__file__).resolve():
+            continue
+        assert not outside.search(path.read_text(encoding="utf-8")), path
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for target in re.findall(r"\]\(([^)#:]+)\)|`(docs/[\w./-]+)`", readme):
+        name = target[0] or target[1]
+        assert (ROOT / name).exists(), f"README links to {name}, which is not in the repository"
+
+
+# ---------------------------------------------------------------- AsyncAPI of /ws
+def _validator(document: dict, ref: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator({"$ref": ref, "components": document["components"]})
+
+
+async def test_the_asyncapi_document_lists_every_channel_event_and_op(api):
+    answer = await api.get("/api/asyncapi.json")
+    assert answer.status == 200
+    document = answer.body
+    assert document["asyncapi"] == "3.0.0" and document["info"]["license"]
+    assert {c["address"] for c in document["channels"].values()} == {c.name for c in CHANNELS} | {"/ws"}
+    for channel in CHANNELS:
+        entry = next(c for c in document["channels"].values() if c["address"] == channel.name)
+        titles = {document["components"]["messages"][ref["$ref"].rsplit("/", 1)[1]]["name"]
+                  for ref in entry["messages"].values()}
+        assert titles == set(channel.events) | {"system.test"}, channel.name
+    ops = set(document["channels"]["ws"]["messages"])
+    assert ops == {"subscribe", "unsubscribe", "auth", "ping", "subscribed", "resync", "unsubscribed",
+                   "authenticated", "error", "pong"}
+    for operation in document["operations"].values():  # every reference resolves
+        for ref in [operation["channel"]["$ref"], *(m["$ref"] for m in operation["messages"])]:
+            node = document
+            for part in ref.removeprefix("#/").split("/"):
+                node = node[part]
+            node = document["components"]["messages"][node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
+            assert node
+
+
+def test_every_event_a_service_records_is_in_the_registry():
+    """Each `events.record(<channel>, "<type>", ...)` in services/ names a registered type of a
+    channel that carries it (types passed through a variable are listed where they are chosen)."""
+    recorded = re.compile(r'events\.record\(\s*(?:f"(\w+):[^"]*"|channel\(\w+\)|(CONTROL_CHANNEL))\s*,\s*"([\w.]+)"')
+    by_prefix = {c.name.split(":")[0]: set(c.events) for c in CHANNELS}
+    found = 0
+    for path in (ROOT / "services").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for prefix, control, type_ in recorded.findall(text):
+            if control:
+                continue
+            prefix = prefix or "flash"  # services/flash names its channel with channel(sale_id)
+            assert type_ in by_prefix[prefix], f"{path.name}: {type_} on {prefix}: is not in events/channels.py"
+            found += 1
+    assert found >= 12
+    # types chosen through a variable: the order board's shop events and the team events
+    shop_types = set(re.findall(r'emit\([^)]*"([\w.]+)"', "".join(
+        p.read_text(encoding="utf-8") for p in (ROOT / "services" / "orders").glob("*.py"))))
+    assert shop_types and shop_types <= by_prefix["shop"], shop_types
+    team_types = set(re.findall(r'_team_event\([^\n]*?"(team\.\w+)"', (ROOT / "services/groups.py").read_text()))
+    assert team_types == by_prefix["team"], team_types
+
+
+async def test_events_the_clients_receive_validate_against_the_asyncapi(server, api, make_shop):
+    document = (await api.get("/api/asyncapi.json")).body
+    shop = await make_shop()
+    goods, activity = await campaign(api, shop)
+    (leader, leader_addr), (second, second_addr), (third, third_addr) = await members_with_money(api, shop, 3)
+    watchers = {}
+    for channel, token in ((f"goods:{goods['id']}", None), (f"activity:{activity['id']}", None),
+                           (f"member:{leader.id}", leader.token), (f"shop:{shop.id}:orders", shop.owner_token)):
+        client = await WsClient.connect(server.port, token)
+        subscribed = await client.subscribe(channel) if token is None else None
+        if token is not None:
+            assert (await client.recv())["op"] == "authenticated"
+            subscribed = await client.subscribe(channel)
+        assert _validator(document, "#/components/messages/subscribed/payload").is_valid(subscribed), subscribed
+        watchers[channel] = client
+    team = (await open_and_pay(api, shop, activity, leader, leader_addr))["team"]
+    team_watcher = await WsClient.connect(server.port)
+    await team_watcher.subscribe(f"team:{team['id']}")
+    watchers[f"team:{team['id']}"] = team_watcher
+    await join_and_pay(api, shop, team["id"], second, second_addr)
+    await join_and_pay(api, shop, team["id"], third, third_addr)
+    seen = set()
+    for channel, client in watchers.items():
+        key = channel_of(channel).name.split(":")[0]
+        while True:
+            try:
+                frame = await client.recv(timeout=1.0)
+            except asyncio.TimeoutError:
+                break
+            assert frame["op"] == "event" and frame["channel"] == channel, frame
+            ref = f"#/components/messages/{key}_{frame['type'].replace('.', '_')}/payload"
+            errors = list(_validator(document, ref).iter_errors(frame))
+            assert not errors, (frame, errors[0].message)
+            seen.add(frame["type"])
+        client.close()
+    assert {"goods.stock", "activity.joined", "order.status", "order.created", "order.paid", "team.progress",
+            "team.success"} <= seen, seen
+
+
+def test_the_websocket_guide_matches_the_registry_and_the_limits():
+    """docs/websocket.md: its events catalogue is the one generated from events/channels.py and its
+    limits are the ones handlers/ws.py enforces."""
+    from handlers import ws
+    from handlers.asyncapi import catalogue
+
+    guide = (ROOT / "docs" / "websocket.md").read_text(encoding="utf-8")
+    assert catalogue() in guide, "stale catalogue: run python -m handlers.asyncapi docs/websocket.md"
+    assert f"| subscriptions per connection | {ws.MAX_SUBSCRIPTIONS} |" in guide
+    assert f"| client frame size | {ws.MAX_FRAME_BYTES // 1024} KiB |" in guide
+    assert f"{ws.RATE_PER_S:g} per second, bursts of {ws.RATE_BURST}" in guide
+    assert f"close 1008 after {ws.MAX_REFUSED} refusals" in guide
+    assert f"| {ws.MAX_UNFLUSHED_BYTES // 2**20} MiB | close 1013" in guide
+
+
+async def test_the_openapi_document_types_the_shoppers_main_answers(api):
+    """Typed answers (handlers/schemas.py) for the most used operations; the suite checks every
+    answer it receives from them against the schema (tests/conftest.py `check_documented_answer`)."""
+    document = (await api.get("/api/openapi.json")).body
+    assert document["servers"][0]["url"] == api.base and document["info"]["license"]["name"]
+    typed = {("get", "/api/mobile/{shop_id}/goods"): "GoodsSummaryPage",
+             ("get", "/api/mobile/{shop_id}/goods/{goods_id}"): "GoodsDetail",
+             ("get", "/api/mobile/{shop_id}/me"): "MemberWithChannel",
+             ("post", "/api/mobile/{shop_id}/auth/register"): "Session",
+             ("post", "/api/mobile/{shop_id}/auth/login"): "Session",
+             ("get", "/api/mobile/{shop_id}/groups/teams/{team_id}"): "TeamDetail",
+             ("get", "/api/health"): "Health"}
+    for (method, path), name in typed.items():
+        answers = document["paths"][path][method]["responses"]
+        success = next(status for status in answers if status.startswith("2"))
+        assert answers[success]["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{name}"}
+        schema = document["components"]["schemas"][name]
+        assert schema["additionalProperties"] is False
+        assert all(field.get("description") or "$ref" in field or "items" in field
+                   for field in schema["properties"].values()), name
