@@ -71,6 +71,8 @@ def insert_buyers(conn, shop_id: int, count: int, secret: str, balance_fen: int 
 
     buyers = []
     with conn.cursor() as cur:
+        cur.execute("SELECT value FROM database_identity LIMIT 1")  # tokens carry it (services/credentials.py)
+        identity = cur.fetchone()[0]
         for i in range(count):
             cur.execute("INSERT INTO member (shop_id, nickname, avatar, balance_fen, points, gender, total_spent_fen, "
                         "commission_fen, commission_frozen_fen, is_blacklisted, tags, is_active, token_version, "
@@ -82,7 +84,7 @@ def insert_buyers(conn, shop_id: int, count: int, secret: str, balance_fen: int 
                         (shop_id, member_id))
             now = int(time.time())
             token = jwt.encode({"aud": "member", "sub": str(member_id), "ver": 1, "iat": now, "exp": now + 3600,
-                                "shop_id": shop_id}, secret, algorithm="HS256")
+                                "shop_id": shop_id, "dbi": identity}, secret, algorithm="HS256")
             buyers.append((token, cur.lastrowid))
     return buyers
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import datetime
 import json
 import multiprocessing
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import tornado.websocket  # noqa: E402
 
 from bench._common import MYSQL_URL, REDIS_URL, MallProcess, insert_buyers, machine, raise_fd_limit, write_section  # noqa: E402
+from services.flash.pool import ADMITTED_PER_ITEM  # noqa: E402
 
 POOL_SIZE = 20
 
@@ -169,7 +171,8 @@ def main() -> None:
         won = [a for a in answers if a[0] == 201]
         lost = [a for a in answers if a[0] == 409]
         other = [a for a in answers if a[0] not in (201, 409)]
-        assert orders == args.units == len(won), f"orders {orders}, winners {len(won)}, units {args.units}"
+        answered = collections.Counter((a[0], a[1]) for a in answers)
+        assert orders == args.units == len(won), f"orders {orders}, winners {len(won)}, units {args.units}: {answered}"
         assert members == orders, "a member above the per-member limit"
         assert remaining == 0, f"pool left at {remaining}"
         assert not other, f"unexpected answers: {sorted({a[0] for a in other})}"
@@ -194,18 +197,18 @@ def main() -> None:
 
     note = f"\n**{args.note}**\n" if args.note else ""
     command = f"--buyers {args.buyers} --units {args.units} --clients {args.clients} --servers {args.servers}"
-    write_section("Flash sale", f"""
+    write_section(f"Flash sale, {args.servers} process{'es' if args.servers > 1 else ''}", f"""
 Machine: {machine()}. MariaDB + Redis on the same machine; {args.servers} `server.py` process(es) (pool {POOL_SIZE}).
 Command: `python bench/flash.py {command}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).
 {note}
 {args.buyers} buyers (each its own member) spread over {args.clients} client processes all send one order at the
 second the sale starts, for {args.units} units (limit 1 per member). Asserted: exactly {args.units} orders, one per
 member, the pool at 0 and never below; a `flash:{{id}}` watcher saw `remaining` fall monotonically to 0
-({len(stock)} coalesced `flash.stock` events) and then `flash.sold_out`. Losers after the sell-out are
-answered from the process's sold-out mark, without a database read. Buyers who arrive together are all
-in flight before the pool empties, so most losers here take the full path (member, sale, item,
-address, pricing, then a transaction that finds the pool empty); only those arriving after the
-process has seen the pool empty take the mark's short path.
+({len(stock)} coalesced `flash.stock` events) and then `flash.sold_out`. Each process serves at most
+{ADMITTED_PER_ITEM} buyers of the item at once; the others wait in memory, before their member is read,
+and once the pool is empty they are refused from the process's sold-out mark without a database read
+(before that gate, 5,000 buyers in one process took 20.0 s to sell out: winners p50 19.9 s, losers p50
+22.9 s, every request in flight at once competing for the 20 connections).
 
 | measure | value |
 | --- | ---: |

@@ -306,9 +306,9 @@ class MobileHandler(ApiHandler):
     # methods a visitor may call without a member token (catalog reads, login, register)
     public_methods: tuple[str, ...] = ()
 
-    def refuse_early(self) -> None:
-        """A refusal decided without the database, once the token's signature is checked and
-        before the member is read (a sold-out flash item: losers must be cheap)."""
+    async def refuse_early(self) -> None:
+        """A refusal decided (or a turn waited for) without the database, once the token's
+        signature is checked and before the member is read (flash sales: losers must be cheap)."""
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -320,7 +320,7 @@ class MobileHandler(ApiHandler):
         claims = credentials.decode_token(self.bearer_token(), "member")
         if claims.shop_id != self.shop_id:
             raise forbidden("wrong_shop", "this token belongs to another shop")
-        self.refuse_early()
+        await self.refuse_early()
         self.member = await member_service.member_for_token(claims)
         audit.acting_as(f"member:{self.member.id}")
 

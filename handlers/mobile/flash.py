@@ -26,14 +26,22 @@ class SaleHandler(MobileHandler):
 
 
 class SaleOrdersHandler(MobileHandler):
-    def refuse_early(self) -> None:
-        # an item this process knows is sold out is refused before the member is read; a body
-        # that does not parse goes on to the usual checks (and their 401/422)
+    gate = None  # this buyer's place among the item's buyers being served (services/flash/pool.py)
+
+    async def refuse_early(self) -> None:
+        # a buyer waits for its turn, and an item this process knows is sold out is refused, before
+        # the member is read; a body that does not parse goes on to the usual checks (401/422)
         try:
             body = BuyBody.model_validate_json(self.request.body or b"{}")
         except pydantic.ValidationError:
             return
-        flash.refuse_if_sold_out(self.shop_id, int(self.path_args[1]), body.item_id)
+        self.gate = await flash.admit(self.shop_id, int(self.path_args[1]), body.item_id)
+
+    def on_finish(self) -> None:
+        if self.gate is not None:
+            self.gate.release()
+            self.gate = None
+        super().on_finish()
 
     async def post(self, shop_id, sale_id):
         body = self.body(BuyBody)

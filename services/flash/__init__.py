@@ -6,7 +6,7 @@ stock, per-process sold-out marks, and live stock on `flash:{sale_id}`.
 - pool: buying (conditional pool UPDATE + per-member limit + the order at the flash price),
   units coming back (the `restock` reaction), sold-out marks, coalesced `flash.stock` events
 """
-from services.flash.pool import buy, refuse_if_sold_out, return_units
+from services.flash.pool import admit, buy, refuse_if_sold_out, return_units
 from services.flash.sales import (
     create_sale,
     delete_sale,
@@ -19,5 +19,5 @@ from services.flash.sales import (
     update_sale,
 )
 
-__all__ = ["buy", "create_sale", "delete_sale", "list_sales", "refuse_if_sold_out", "return_units", "run_clock",
+__all__ = ["admit", "buy", "create_sale", "delete_sale", "list_sales", "refuse_if_sold_out", "return_units", "run_clock",
            "sale_detail", "sale_stats", "shopper_sale", "shopper_sales", "update_sale"]
