@@ -334,3 +334,45 @@ async def test_bad_input_is_refused_naming_the_field(api, make_shop):
     anonymous = await api.post(f"/api/mobile/{shop.id}/flash/sales/{sale['id']}/orders",
                                {"item_id": sale["items"][0]["id"], "address_id": address_id})
     assert anonymous.status == 401
+
+
+async def test_an_exchanged_flash_unit_does_not_sell_the_pool_twice(api, make_shop):
+    """Review defect: an exchange of a flash order puts the returned unit back into the flash pool
+    (receive) while the replacement is taken from the goods (reship), so a pool of 1 sells 2 units
+    at the flash price and the goods lose a unit they never sold."""
+    shop = await make_shop()
+    goods = await new_goods(api, shop, price_fen=5000, stock=5)
+    sale = await _sale(api, shop, goods, stock=1, limit=1)
+    (first, first_address), (second, second_address) = await _buyers(api, shop, 2)
+    await buyer(api, shop, first, balance_fen=10_000)
+    won = await _buy(api, shop, sale, first, first_address)
+    assert won.status == 201, won.body
+    paid = await api.post(f"/api/mobile/{shop.id}/orders/{won.body['id']}/pay", {"method": "balance"},
+                          token=first.token)
+    assert paid.status == 200, paid.body
+    shipped = await api.post(f"/api/merchant/orders/{won.body['id']}/ship", {"express_company": "SF", "express_no": "SF1"},
+                             token=shop.owner_token)
+    assert shipped.status == 200, shipped.body
+    asked = await api.post(f"/api/mobile/{shop.id}/orders/{won.body['id']}/aftersales",
+                           {"type": "exchange", "items": [{"order_item_id": won.body["items"][0]["id"], "quantity": 1}],
+                            "reason": "尺码不对"}, token=first.token)
+    assert asked.status == 201, asked.body
+    approved = await api.post(f"/api/merchant/aftersales/{asked.body['id']}/approve", {"return_address": {
+        "name": "售后部", "mobile": "02100000000", "province": "上海市", "city": "上海市", "district": "徐汇区",
+        "detail": "漕溪北路 1 号"}}, token=shop.owner_token)
+    assert approved.status == 200, approved.body
+    back = await api.post(f"/api/mobile/{shop.id}/aftersales/{asked.body['id']}/ship",
+                          {"express_company": "YTO", "express_no": "YT9"}, token=first.token)
+    assert back.status == 200, back.body
+    received = await api.post(f"/api/merchant/aftersales/{asked.body['id']}/receive", {}, token=shop.owner_token)
+    assert received.status == 200, received.body
+    reshipped = await api.post(f"/api/merchant/aftersales/{asked.body['id']}/reship",
+                               {"express_company": "SF", "express_no": "SF77"}, token=shop.owner_token)
+    assert reshipped.status == 200, reshipped.body
+    # the first member still holds the one flash unit: the pool of 1 has nothing left to sell
+    again = await _buy(api, shop, sale, second, second_address)
+    assert again.status == 409 and again.body["error"]["code"] == "sold_out", again.body
+    page = (await api.get(f"/api/mobile/{shop.id}/flash/sales/{sale['id']}")).body
+    assert page["items"][0]["remaining"] == 0
+    # one unit left the shop for good (the replacement): 5 - 1
+    assert await _goods_stock(api, shop, goods["id"]) + page["items"][0]["remaining"] == 4

@@ -5,10 +5,13 @@ tests/fake_wechat.py, called through the real wechatpy client."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import signal
 
+from lib.runtime import current
+from models.notify import NotifyTemplate
 from services import notify
 from tests.builders import (
     ADDRESS,
@@ -328,3 +331,40 @@ async def test_bad_input_is_422_naming_the_field(api, make_shop, make_member, fa
     assert bad_status.status == 422 and bad_status.body["error"]["details"]["fields"][0]["field"] == "status"
     # nothing was changed by the refused requests
     assert [t["template_id"] for t in (await api.get(templates, token=shop.owner_token)).body["items"]] == [ids["order_paid"]]
+
+
+async def test_a_format_spec_in_a_template_field_is_422(api, make_shop, fake_wechat):
+    """Review defect: `{total_yuan:d}`, `{order_no!z}` or `{order_no:>99999999}` pass the placeholder
+    check but raise (or allocate 100 MB) when the relay renders the message."""
+    shop, _, ids = await notifying_shop(api, make_shop, fake_wechat, "order_paid")
+    templates = "/api/merchant/notifications/templates"
+    for text in ("{total_yuan:d}", "{order_no!z}", "{order_no:>99999999}"):
+        entry = {"event": "order_paid", "template_id": "T1", "fields": {"thing1": text}}
+        assert_invalid(await api.call("PUT", templates, {"templates": [entry]}, token=shop.owner_token),
+                       "templates.0.fields.thing1")
+    assert [t["template_id"] for t in (await api.get(templates, token=shop.owner_token)).body["items"]] == [ids["order_paid"]]
+
+
+async def test_one_shops_unrenderable_template_does_not_lose_another_shops_messages(api, make_shop, fake_wechat):
+    """Review defect: the relay hands a whole batch to `take_events`; one row that fails to render
+    (a template stored before its text was checked) raised out of the batch, the relay logged it and
+    marked the batch published, so every other shop's notifications in that batch were never queued."""
+    broken, broken_mini, broken_ids = await notifying_shop(api, make_shop, fake_wechat, "order_paid")
+    await NotifyTemplate.update(fields=json.dumps({"thing1": "{total_yuan:d}"})).where(
+        NotifyTemplate.shop_id == broken.id).aio_execute()
+    shop, mini, ids = await notifying_shop(api, make_shop, fake_wechat, "order_paid")
+    buyers = []
+    for where, app in ((broken, broken_mini), (shop, mini)):
+        token, _, openid, address_id = await wechat_member(api, where, fake_wechat, app)
+        await subscribe(api, where, token, (broken_ids if where is broken else ids)["order_paid"])
+        buyers.append((where, token, openid, address_id, await new_goods(api, where, price_fen=100)))
+    relay = current().relay
+    relay.paused = True  # both payments' events go out in one batch
+    try:
+        for where, token, _, address_id, goods in buyers:
+            await buy(api, where, token, address_id, goods)
+    finally:
+        relay.paused = False
+    relay.wake()
+    await eventually(lambda: log(api, shop, status="sent"), timeout=10)
+    assert len(fake_wechat.sent_to(buyers[1][2])) == 1
