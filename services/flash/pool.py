@@ -101,14 +101,25 @@ def refuse_if_sold_out(shop_id: int, sale_id: int, item_id: int) -> None:
 # and once the item sells out they are refused from the mark without a database read. 16 keeps the
 # pool of 20 connections free for everything else while the 100 or so winners go through quickly.
 ADMITTED_PER_ITEM = 16
+GATES_KEPT = 1000  # idle gates are dropped beyond this many (anyone may name any item id)
 _gates: dict[tuple[int, int, int], asyncio.Semaphore] = {}
+
+
+def _gate(key: tuple[int, int, int]) -> asyncio.Semaphore:
+    gate = _gates.get(key)
+    if gate is None:
+        if len(_gates) >= GATES_KEPT:  # forget the idle ones: no buyer holds or waits on them
+            for idle in [k for k, g in _gates.items() if g._value == ADMITTED_PER_ITEM and not g._waiters]:
+                del _gates[idle]
+        gate = _gates[key] = asyncio.Semaphore(ADMITTED_PER_ITEM)
+    return gate
 
 
 async def admit(shop_id: int, sale_id: int, item_id: int) -> asyncio.Semaphore:
     """Wait for one of the item's places in this process (before the member is read); 409
     `sold_out` from the mark if it sold out meanwhile. Release the returned gate once answered."""
     refuse_if_sold_out(shop_id, sale_id, item_id)
-    gate = _gates.setdefault((shop_id, sale_id, item_id), asyncio.Semaphore(ADMITTED_PER_ITEM))
+    gate = _gate((shop_id, sale_id, item_id))
     await gate.acquire()
     try:
         refuse_if_sold_out(shop_id, sale_id, item_id)
@@ -187,10 +198,12 @@ def _refusal(item_id: int, code: str, message: str, details: dict | None = None)
 
 
 async def _held(shop_id: int, member_id: int, item_id: int) -> int:
-    """Units of this item in the member's orders that are not cancelled (paid or awaiting payment)."""
+    """Units of this item the member holds toward the limit: every order awaiting payment or ever
+    paid (a refund without return leaves the goods with the member, so it still counts); only an
+    order cancelled unpaid gives its units back to the member's limit."""
     rows = await (OrderItem.select(OrderItem.quantity).join(Order, on=(Order.id == OrderItem.order_id))
                   .where((Order.shop_id == shop_id) & (Order.flash_item_id == item_id) & (Order.member_id == member_id)
-                         & (Order.status != CANCELLED)).aio_execute())
+                         & ((Order.status != CANCELLED) | Order.paid_at.is_null(False))).aio_execute())
     return sum(row.quantity for row in rows)
 
 

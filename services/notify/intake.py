@@ -71,25 +71,37 @@ async def take_events(rows: list) -> None:
     for row in rows:
         if row.type not in WATCHED:
             continue
-        for shop_id, kind, member_id, variables in await _recipients(row):
-            if kind == "order_shipped":
-                shipments.append((shop_id, row))
-            if shop_id not in templates:
-                templates[shop_id] = await templates_for(shop_id)
-            template = templates[shop_id].get(kind)
-            if template is None:
-                continue
-            member = await Member.aio_get_or_none((Member.shop_id == shop_id) & (Member.id == member_id))
-            openid = (member.openid or "") if member else ""
-            payload = {"page": template.page, "data": render(json.loads(template.fields), variables)}
-            notifications.append({
-                "shop_id": shop_id, "event_id": row.id, "event": kind, "member_id": member_id, "openid": openid,
-                "template_id": template.template_id, "payload": json.dumps(payload, ensure_ascii=False),
-                "status": "pending" if openid else "skipped", "error": "" if openid else "the member has no mini-program openid"})
+        try:
+            await _take(row, templates, notifications, shipments)
+        except Exception:  # one event that cannot be read or rendered must not lose the batch's others
+            log.exception("notifications for event %s (%s) skipped", row.id, row.type)
     if notifications:
         await Notification.insert_many(notifications).on_conflict_ignore().aio_execute()
     for shop_id, row in shipments:
         await _queue_shipment(shop_id, json.loads(row.data)["order_id"])
+
+
+async def _take(row, templates: dict, notifications: list, shipments: list) -> None:
+    """The notifications and shipment reports one event calls for, added to the batch's lists
+    only once all of them are built (an event that fails adds nothing)."""
+    mine, reports = [], []
+    for shop_id, kind, member_id, variables in await _recipients(row):
+        if kind == "order_shipped":
+            reports.append((shop_id, row))
+        if shop_id not in templates:
+            templates[shop_id] = await templates_for(shop_id)
+        template = templates[shop_id].get(kind)
+        if template is None:
+            continue
+        member = await Member.aio_get_or_none((Member.shop_id == shop_id) & (Member.id == member_id))
+        openid = (member.openid or "") if member else ""
+        payload = {"page": template.page, "data": render(json.loads(template.fields), variables)}
+        mine.append({
+            "shop_id": shop_id, "event_id": row.id, "event": kind, "member_id": member_id, "openid": openid,
+            "template_id": template.template_id, "payload": json.dumps(payload, ensure_ascii=False),
+            "status": "pending" if openid else "skipped", "error": "" if openid else "the member has no mini-program openid"})
+    notifications.extend(mine)
+    shipments.extend(reports)
 
 
 async def _queue_shipment(shop_id: int, order_id: int) -> None:

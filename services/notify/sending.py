@@ -47,7 +47,7 @@ STALE_CLAIM_S = 120  # far longer than a send may take (5 s timeout): the claime
 BATCH = 50  # rows claimed per job run and process
 PARALLEL_SENDS = 8  # worker threads a job run keeps busy (wechatpy blocks)
 REFUSED, RATE_LIMITED = 43101, 45009
-CONFIG_ERRORS = {40037, 47003, 41030}
+CONFIG_ERRORS = {40037, 47003, 41030, 40013, 40125}  # + wrong appid / app secret (token fetch)
 TOKEN_ERRORS = {40001, 40014, 42001}
 TRANSIENT_ERRORS = {-1, RATE_LIMITED} | TOKEN_ERRORS
 
@@ -56,6 +56,7 @@ TRANSIENT_ERRORS = {-1, RATE_LIMITED} | TOKEN_ERRORS
 async def grant(shop_id: int, member_id: int, template_ids: list[str]) -> dict:
     """One send per template the member accepted (what wx.requestSubscribeMessage returned)."""
     configured = {row.template_id for row in (await templates_for(shop_id)).values()}
+    template_ids = list(dict.fromkeys(template_ids))  # one consent per template, however often it is listed
     for index, template_id in enumerate(template_ids):
         if template_id not in configured:
             raise field_error(f"template_ids.{index}", "not a template this shop sends")

@@ -28,7 +28,16 @@ class _Vars(dict):
 
 
 def placeholders(text: str) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    """The {name}s of a field's text. Only plain names: a format spec or conversion ({x:>9999999},
+    {x!r}) is refused, since rendering runs inside the relay and must neither fail nor balloon."""
+    names = []
+    for _, name, spec, conversion in string.Formatter().parse(text):
+        if name is None:
+            continue
+        if spec or conversion:
+            raise ValueError(f"{{{name}}} may not carry a format spec or conversion")
+        names.append(name)
+    return names
 
 
 def render(fields: dict, variables: dict) -> dict:

@@ -266,8 +266,12 @@ async def _restock(order: Order, row: AfterSale, reason: str) -> None:
         return
     for item in await AfterSaleItem.select().where(AfterSaleItem.aftersale_id == row.id).aio_execute():
         line = await OrderItem.aio_get(OrderItem.id == item.order_item_id)
-        unit = OrderItem(id=line.id, goods_id=line.goods_id, sku_id=line.sku_id, quantity=item.quantity)
-        await put_back(order, [unit], reason, row.aftersale_no)  # a flash order's units go back to its pool
+        if row.type == EXCHANGE:  # the replacement is reshipped from the goods: the returned unit goes there too
+            await goods.change_stock(order.shop_id, line.goods_id, line.sku_id, item.quantity, reason,
+                                     reference=row.aftersale_no)
+        else:  # a flash order's units go back to its pool
+            unit = OrderItem(id=line.id, goods_id=line.goods_id, sku_id=line.sku_id, quantity=item.quantity)
+            await put_back(order, [unit], reason, row.aftersale_no)
         await OrderItem.update(restocked_quantity=OrderItem.restocked_quantity + item.quantity).where(
             OrderItem.id == line.id).aio_execute()
 
