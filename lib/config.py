@@ -27,6 +27,7 @@ class Config:
     jwt_secret: str = ""
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_pay_api_base: str = "https://api.mch.weixin.qq.com"
+    tracking_api_base: str = "https://poll.kuaidi100.com"  # kuaidi100's query API (parcel tracking)
     job_interval_seconds: float = 10
     # how WeChat reaches this deployment (payment notification URLs are built from it)
     public_base_url: str = "http://127.0.0.1:8888"

@@ -40,6 +40,9 @@ class OrderRules(_Section):
     shipping_fee_fen: int = pydantic.Field(0, ge=0, le=100_000_00)
     # put refunded goods back on sale (off for perishables that cannot be resold)
     restock_on_refund: bool = True
+    # a parcel the tracking provider reports delivered is confirmed this many days after its
+    # delivery (if that is sooner than auto_confirm_days after shipping); null = only auto_confirm_days
+    confirm_days_after_delivered: int | None = pydantic.Field(None, ge=0, le=60)
 
 
 class ReturnAddress(_Section):
@@ -122,6 +125,15 @@ class DistributionRules(_Section):
     settle_days: int = pydantic.Field(7, ge=0, le=365)  # after completion, commission becomes withdrawable
 
 
+class TrackingRules(_Section):
+    """Parcel tracking (services/tracking): the provider and the shop's account with it. The key
+    is a secret: it goes in, and answers only say whether one is set (`key_set`)."""
+    provider: Literal["kuaidi100"] = "kuaidi100"
+    customer: str = pydantic.Field("", max_length=64)  # kuaidi100's `customer` id
+    key: str = pydantic.Field("", max_length=64)  # kuaidi100's authorization key (signs every query)
+    cache_minutes: int = pydantic.Field(30, ge=1, le=24 * 60)  # a route is asked for again after this
+
+
 class Settings(_Section):
     shop: ShopInfo = ShopInfo()
     order: OrderRules = OrderRules()
@@ -132,6 +144,7 @@ class Settings(_Section):
     balance: BalanceRules = BalanceRules()
     sale: SaleRules = SaleRules()
     distribution: DistributionRules = DistributionRules()
+    tracking: TrackingRules = TrackingRules()
 
     @pydantic.model_validator(mode="after")
     def _settle_after_refunds(self):
@@ -194,11 +207,19 @@ async def update_settings(shop_id: int, changes: dict[str, Any]) -> dict:
             except peewee.IntegrityError:  # another request created the row first
                 await _write(shop_id, data)
         if changed:
+            old, new = redacted(old), redacted(new)
             await audit.record(shop_id, "settings.update", "settings", shop_id, {k: old[k] for k in changed},
                                {k: new[k] for k in changed})
             await events.record(CONTROL_CHANNEL, "shop.changed", {"shop_id": shop_id})  # other processes forget
     forget_settings(shop_id)
-    return updated.model_dump()
+    return redacted(updated.model_dump())
+
+
+def redacted(document: dict) -> dict:
+    """The settings as answers and the audit log show them: secrets replaced by whether one is set."""
+    tracking = dict(document["tracking"])
+    tracking["key_set"] = bool(tracking.pop("key"))
+    return {**document, "tracking": tracking}
 
 
 async def _write(shop_id: int, data: str) -> int:

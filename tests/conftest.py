@@ -103,9 +103,21 @@ async def fake_wechatpay():
 
 
 @pytest.fixture(scope="session")
-async def server(database_url, fake_wechat, fake_wechatpay):
+async def fake_tracking():
+    """The fake kuaidi100 query API on a loopback port (see tests/fake_tracking.py)."""
+    from tests.fake_tracking import FakeTracking
+
+    fake = FakeTracking()
+    http = _serve(fake)
+    yield fake
+    http.stop()
+
+
+@pytest.fixture(scope="session")
+async def server(database_url, fake_wechat, fake_wechatpay, fake_tracking):
     mall = MallServer(make_config(database_url, wechat_api_base=fake_wechat.base_url,
-                                  wechat_pay_api_base=fake_wechatpay.base_url))
+                                  wechat_pay_api_base=fake_wechatpay.base_url,
+                                  tracking_api_base=fake_tracking.base_url))
     await mall.start(sockets=tornado.netutil.bind_sockets(0, "127.0.0.1"))
     yield mall
     await mall.stop()

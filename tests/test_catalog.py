@@ -288,7 +288,8 @@ async def test_settings_defaults_merge_and_validation(api, make_shop):
     defaults = (await api.get("/api/merchant/settings", token=token)).body
     assert defaults["shop"]["name"] == "Tea House"
     assert defaults["order"] == {"unpaid_cancel_minutes": 30, "auto_confirm_days": 7, "refund_window_days": 7,
-                                 "shipping_fee_fen": 0, "restock_on_refund": True}
+                                 "shipping_fee_fen": 0, "restock_on_refund": True, "confirm_days_after_delivered": None}
+    assert defaults["tracking"] == {"provider": "kuaidi100", "customer": "", "key_set": False, "cache_minutes": 30}
     patched = await api.patch("/api/merchant/settings", {"order": {"auto_confirm_days": 10},
                                                           "shop": {"notice": "新品上市"}}, token=token)
     assert patched.status == 200

@@ -2,7 +2,7 @@
 import pydantic
 
 from handlers.base import MerchantHandler, RequestBody
-from services import notify, orders
+from services import notify, orders, tracking
 
 
 class ShipBody(RequestBody):
@@ -85,3 +85,11 @@ class RemarkHandler(MerchantHandler):
 
     async def post(self, order_id):
         self.send(await orders.set_merchant_remark(self.shop_id, int(order_id), self.body(RemarkBody).remark))
+
+
+class TrackingHandler(MerchantHandler):
+    """The parcel's route, as the shopper sees it (same cache)."""
+    permissions = {"GET": "orders.view"}
+
+    async def get(self, order_id):
+        self.send(await tracking.order_tracking(self.shop_id, int(order_id)))

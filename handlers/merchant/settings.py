@@ -17,13 +17,14 @@ class SettingsPatch(RequestBody):
     balance: dict[str, Any] = None
     sale: dict[str, Any] = None
     distribution: dict[str, Any] = None
+    tracking: dict[str, Any] = None
 
 
 class SettingsHandler(MerchantHandler):
     permissions = {"GET": "settings.view", "PATCH": "settings.edit"}
 
     async def get(self):
-        self.send((await sysset.get_settings(self.shop_id)).model_dump())
+        self.send(sysset.redacted((await sysset.get_settings(self.shop_id)).model_dump()))
 
     async def patch(self):
         changes = self.body(SettingsPatch).model_dump(exclude_unset=True)

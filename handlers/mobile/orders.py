@@ -4,7 +4,7 @@ from typing import Literal
 import pydantic
 
 from handlers.base import Id, MobileHandler, RequestBody, client_ip
-from services import orders
+from services import orders, tracking
 from services.orders import cart
 
 Quantity = pydantic.conint(ge=1, le=999)
@@ -80,6 +80,12 @@ class OrdersHandler(MobileHandler):
 class OrderHandler(MobileHandler):
     async def get(self, shop_id, order_id):
         self.send(await orders.order_detail(self.shop_id, int(order_id), self.member.id))
+
+
+class TrackingHandler(MobileHandler):
+    """The parcel's route (cached; `stale` when the provider could not refresh it)."""
+    async def get(self, shop_id, order_id):
+        self.send(await tracking.order_tracking(self.shop_id, int(order_id), self.member.id))
 
 
 class PayHandler(MobileHandler):

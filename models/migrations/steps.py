@@ -22,6 +22,7 @@ from models.shop import Shop
 from models.stats import DailyGoodsStat, DailyStat, RollupDay
 from models.sysset import ShopSettings
 from models.system import AdminUser, DatabaseIdentity, PlatformSettings
+from models.tracking import ExpressCache
 from models.user import Role, Staff
 from models.wechat import ShopWechat
 
@@ -185,6 +186,10 @@ def wechat_notify(db):
     create_tables(db, NotifyTemplate, NotifyCredit, Notification, WechatShipment)
 
 
+def express_cache(db):
+    create_tables(db, ExpressCache)
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -207,4 +212,5 @@ MIGRATIONS = [
      aftersale_shipping_and_line_commission),
     (19, "import from ewei_shopv2: id map, historic order facts", import_maps),
     (20, "WeChat notifications and shipping-info upload", wechat_notify),
+    (21, "parcel tracking cache", express_cache),
 ]

@@ -22,6 +22,7 @@ from services.orders.fulfilment import (
     cancel_order,
     change_price,
     close_by_merchant,
+    confirm_after_delivery,
     confirm_by_member,
     confirm_order,
     redeem_pickup,
@@ -42,7 +43,8 @@ from services.orders.state import get_order, invalid_state, issue_pickup_code, l
 __all__ = [
     "address_snapshot", "apply_aftersale_deadlines", "apply_wechat_payment", "approve_refund", "auto_confirm_orders",
     "cancel_by_member",
-    "cancel_expired_orders", "cancel_order", "change_price", "close_by_merchant", "confirm_by_member", "confirm_order",
+    "cancel_expired_orders", "cancel_order", "change_price", "close_by_merchant", "confirm_after_delivery",
+    "confirm_by_member", "confirm_order",
     "create_order", "get_order", "invalid_state", "issue_pickup_code", "list_orders", "order_detail",
     "order_for_trade_no", "pay_with_balance", "place_order", "prepaid_without_notice", "preview", "redeem_pickup",
     "refund_for_failed_team", "reject_refund", "render_order", "request_refund", "set_merchant_remark", "ship_order",

@@ -172,6 +172,17 @@ async def set_merchant_remark(shop_id: int, order_id: int, remark: str) -> dict:
     return await order_detail(shop_id, order_id, merchant=True)
 
 
+async def confirm_after_delivery(shop_id: int, express_company: str, express_no: str,
+                                 confirm_at: datetime.datetime) -> int:
+    """The tracking provider saw the parcel delivered: the shipped orders it carries confirm at
+    `confirm_at` if that is sooner than their deadline (the auto-confirm job applies it at that
+    instant). Moving a deadline only earlier makes this safe to repeat and to race."""
+    return await Order.update(auto_confirm_at=confirm_at).where(
+        (Order.shop_id == shop_id) & (Order.express_no == express_no) & (Order.express_company == express_company)
+        & (Order.status == SHIPPED) & (Order.auto_confirm_at.is_null() | (Order.auto_confirm_at > confirm_at))
+    ).aio_execute()
+
+
 # ---------------------------------------------------------------- timed jobs
 async def cancel_expired_orders() -> int:
     """Unpaid orders past their deadline, in every shop; safe in N processes at once."""
