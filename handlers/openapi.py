@@ -41,6 +41,30 @@ ERROR_ANSWERS = {"400": "malformed JSON", "401": "missing, expired or revoked to
                  "422": "validation failed", "429": "too many attempts", "503": "a dependency is unavailable"}
 
 
+# tags per domain: the handler module's name -> its domain (shopper, merchant and admin alike)
+TAGS = {"auth": "Signing in, for shoppers, staff and platform admins.",
+        "goods": "Catalog: goods, SKUs, categories, stock.",
+        "orders": "Cart, placing, paying, shipping, refunds.",
+        "groups": "Group buying (拼团): campaigns and teams.",
+        "flash": "Flash sales (秒杀).",
+        "aftersales": "Returns, refunds and exchanges after delivery.",
+        "members": "Shoppers: profile, addresses, levels, ledger, WeChat identity.",
+        "finance": "Distribution (分销): distributors, commissions, withdrawals.",
+        "promotions": "Coupons.",
+        "shop": "Shop settings and banners.",
+        "staff": "Merchant staff, roles and the dashboard.",
+        "notifications": "WeChat subscription messages.",
+        "platform": "The platform: shops, admins, settings, metrics.",
+        "payments": "Payment notifications from WeChat Pay.",
+        "system": "Health."}
+TAG_OF_MODULE = {"auth": "auth", "goods": "goods", "catalog": "goods", "orders": "orders", "groups": "groups",
+                 "flash": "flash", "aftersales": "aftersales", "members": "members", "me": "members",
+                 "addresses": "members", "finance": "finance", "sale": "promotions", "adv": "shop",
+                 "settings": "shop", "staff": "staff", "notifications": "notifications", "platform": "platform",
+                 "shops": "platform", "metrics": "platform", "push": "platform", "pay": "payments",
+                 "health": "system", "docs": "system"}
+
+
 def _sources(handler: type, function) -> str:
     """The method's source plus that of helpers it calls with `self` (filters, shared parsers)."""
     text = textwrap.dedent(inspect.getsource(function))
@@ -149,10 +173,11 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
     doc = inspect.getdoc(function) or inspect.getdoc(handler) or ""
     if doc == inspect.getdoc(tornado.web.RequestHandler) or doc == inspect.getdoc(ApiHandler):
         doc = ""
-    tag = path.split("/")[2] if path.startswith("/api/") else "other"
     module = handler.__module__.removeprefix("handlers.").replace(".", "_")
-    operation: dict = {"operationId": f"{method}_{module}_{handler.__name__}",
-                       "tags": [tag], "summary": doc.split("\n")[0][:120] if doc else f"{method.upper()} {path}",
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", handler.__name__.removesuffix("Handler")).lower()
+    operation: dict = {"operationId": f"{module}_{name}_{method}",
+                       "tags": [TAG_OF_MODULE[handler.__module__.rsplit(".", 1)[1]]],
+                       "summary": doc.split("\n")[0][:120] if doc else f"{method.upper()} {path}",
                        "parameters": parameters, "security": _security(handler, method, path)}
     if doc:
         operation["description"] = doc
@@ -212,6 +237,7 @@ def spec(routes, server_url: str = "http://127.0.0.1:8888") -> dict:
                                 "docs/API.md in the repository.",
                  "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}},
         "servers": [{"url": server_url, "description": "this server"}],
+        "tags": [{"name": name, "description": description} for name, description in TAGS.items()],
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {
             "adminBearer": {**bearer, "description": "platform admin token (audience admin)"},

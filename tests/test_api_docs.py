@@ -182,3 +182,15 @@ async def test_the_openapi_document_types_the_shoppers_main_answers(api):
         assert schema["additionalProperties"] is False
         assert all(field.get("description") or "$ref" in field or "items" in field
                    for field in schema["properties"].values()), name
+
+
+async def test_every_operation_has_a_summary_a_domain_tag_and_a_readable_unique_id(api):
+    document = (await api.get("/api/openapi.json")).body
+    tags = {tag["name"] for tag in document["tags"]}
+    operations = [(method, path, op) for path, ops in document["paths"].items() for method, op in ops.items()]
+    assert len({op["operationId"] for _, _, op in operations}) == len(operations)
+    for method, path, op in operations:
+        assert not op["summary"].startswith(method.upper() + " "), f"{method} {path}: no docstring summary"
+        assert op["tags"] and set(op["tags"]) <= tags, (method, path, op["tags"])
+        assert re.fullmatch(r"[a-z0-9_]+", op["operationId"]), op["operationId"]
+    assert {"goods", "orders", "groups", "flash", "aftersales", "members", "finance", "promotions"} <= tags

@@ -37,6 +37,7 @@ class AfterSalesHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
     async def get(self):
+        """List after-sale requests."""
         page, page_size = self.page_args()
         status, type_ = self.get_query_argument("status", None) or None, self.get_query_argument("type", None) or None
         if status is not None and status not in STATUSES:
@@ -50,6 +51,7 @@ class AfterSaleHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
     async def get(self, aftersale_id):
+        """Read an after-sale request."""
         self.send(await aftersales.detail(self.shop_id, int(aftersale_id)))
 
 
@@ -57,6 +59,7 @@ class ApproveHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
     async def post(self, aftersale_id):
+        """Approve an after-sale request."""
         body = self.body(ApproveBody)
         self.send(await aftersales.approve(self.shop_id, int(aftersale_id), self.staff.id, body.amount_fen,
                                            body.return_address.model_dump() if body.return_address else None))
@@ -66,6 +69,7 @@ class RejectHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
     async def post(self, aftersale_id):
+        """Reject an after-sale request."""
         self.send(await aftersales.reject(self.shop_id, int(aftersale_id), self.staff.id, self.body(RejectBody).reason))
 
 
@@ -73,6 +77,7 @@ class ReceiveHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
     async def post(self, aftersale_id):
+        """Confirm the returned goods arrived."""
         self.send(await aftersales.receive(self.shop_id, int(aftersale_id), self.staff.id))
 
 
@@ -80,6 +85,7 @@ class ReshipHandler(MerchantHandler):
     permissions = {"POST": "orders.ship"}
 
     async def post(self, aftersale_id):
+        """Ship the replacement of an exchange."""
         body = self.body(ReshipBody)
         self.send(await aftersales.reship(self.shop_id, int(aftersale_id), self.staff.id, body.express_company,
                                           body.express_no))

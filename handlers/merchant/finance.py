@@ -19,6 +19,7 @@ class WithdrawalsHandler(MerchantHandler):
     permissions = {"GET": "finance.view"}
 
     async def get(self):
+        """List withdrawal requests."""
         page, page_size = self.page_args()
         status = self.choice_arg("status", ("pending", "approved", "paid", "rejected"))
         self.send(await finance.list_withdrawals(self.shop_id, page, page_size,
@@ -29,6 +30,7 @@ class WithdrawalApproveHandler(MerchantHandler):
     permissions = {"POST": "finance.withdraw.review"}
 
     async def post(self, withdrawal_id):
+        """Approve a withdrawal request."""
         self.send(await finance.approve_withdrawal(self.shop_id, int(withdrawal_id), self.staff.id))
 
 
@@ -36,6 +38,7 @@ class WithdrawalRejectHandler(MerchantHandler):
     permissions = {"POST": "finance.withdraw.review"}
 
     async def post(self, withdrawal_id):
+        """Reject a withdrawal request."""
         body = self.body(RejectBody)
         self.send(await finance.reject_withdrawal(self.shop_id, int(withdrawal_id), self.staff.id, body.reason))
 
@@ -90,6 +93,7 @@ class DistributorsHandler(MerchantHandler):
     permissions = {"GET": "distribution.view"}
 
     async def get(self):
+        """List distributors and applications."""
         page, page_size = self.page_args()
         status = self.choice_arg("status", ("pending", "approved", "rejected"))
         self.send(await distribution.list_distributors(self.shop_id, status, page, page_size))
@@ -99,5 +103,6 @@ class DistributorReviewHandler(MerchantHandler):
     permissions = {"POST": "distribution.review"}
 
     async def post(self, distributor_id, action):
+        """Approve or reject a distributor application."""
         reason = self.body(RejectBody).reason if action == "reject" else ""
         self.send(await distribution.review(self.shop_id, int(distributor_id), action == "approve", reason))

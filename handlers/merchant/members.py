@@ -50,6 +50,7 @@ class MembersHandler(MerchantHandler):
     permissions = {"GET": "members.view"}
 
     async def get(self):
+        """List members."""
         page, page_size = self.page_args()
         blacklisted = self.choice_arg("blacklisted", ("true", "false"))
         self.send(await member_service.list_members(
@@ -62,10 +63,12 @@ class MemberHandler(MerchantHandler):
     permissions = {"GET": "members.view", "PATCH": "members.edit"}
 
     async def get(self, member_id):
+        """Read a member."""
         member = await member_service.get_member(self.shop_id, int(member_id))
         self.send(member_service.render_member(member, merchant=True))
 
     async def patch(self, member_id):
+        """Change a member (level, tags, blacklist)."""
         changes = self.body(MemberPatch).model_dump(exclude_unset=True)
         self.send(await member_service.update_member(self.shop_id, int(member_id), changes))
 
@@ -100,6 +103,7 @@ class MemberLedgerHandler(MerchantHandler):
     permissions = {"GET": "members.view"}
 
     async def get(self, member_id):
+        """List a member's balance and points movements."""
         await member_service.get_member(self.shop_id, int(member_id))
         page, page_size = self.page_args()
         currency = self.choice_arg("currency", (BALANCE, POINTS, COMMISSION))
@@ -110,9 +114,11 @@ class LevelsHandler(MerchantHandler):
     permissions = {"GET": "members.view", "POST": "members.edit"}
 
     async def get(self):
+        """List membership levels."""
         self.send({"items": await member_service.list_levels(self.shop_id)})
 
     async def post(self):
+        """Create a membership level."""
         self.send(await member_service.create_level(self.shop_id, self.body(LevelBody).model_dump()), 201)
 
 
@@ -120,10 +126,12 @@ class LevelHandler(MerchantHandler):
     permissions = {"PATCH": "members.edit", "DELETE": "members.edit"}
 
     async def patch(self, level_id):
+        """Change a membership level."""
         changes = self.body(LevelPatch).model_dump(exclude_unset=True)
         self.send(await member_service.update_level(self.shop_id, int(level_id), changes))
 
     async def delete(self, level_id):
+        """Delete a membership level."""
         await member_service.delete_level(self.shop_id, int(level_id))
         self.no_content()
 
@@ -132,9 +140,11 @@ class WechatConfigHandler(MerchantHandler):
     permissions = {"GET": "settings.view", "PUT": "settings.edit"}
 
     async def get(self):
+        """Read the shop's WeChat configuration (secrets masked)."""
         self.send(wechat.render_config(await wechat.get_config(self.shop_id)))
 
     async def put(self):
+        """Set the shop's WeChat app and payment configuration."""
         changes = self.body(WechatConfigBody).model_dump(exclude_unset=True)
         self.send(await wechat.update_config(self.shop_id, changes))
 

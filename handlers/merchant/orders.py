@@ -26,6 +26,7 @@ class OrdersHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
     async def get(self):
+        """List orders (filter by status, dates, keyword)."""
         page, page_size = self.page_args()
         self.send(await orders.list_orders(
             self.shop_id, page, page_size, status=self.int_arg("status", minimum=-1, maximum=3),
@@ -36,6 +37,7 @@ class OrderHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
     async def get(self, order_id):
+        """Read an order with its items and log."""
         order = await orders.order_detail(self.shop_id, int(order_id), merchant=True)
         # the shipment report to WeChat (pending | uploaded | failed, with the reason), when one is due
         self.send({**order, "wechat_shipping": await notify.shipping_state(self.shop_id, order["id"])})
@@ -45,6 +47,7 @@ class ShipHandler(MerchantHandler):
     permissions = {"POST": "orders.ship"}
 
     async def post(self, order_id):
+        """Ship an order."""
         body = self.body(ShipBody)
         self.send(await orders.ship_order(self.shop_id, int(order_id), self.staff.id,
                                                  body.express_company, body.express_no))
@@ -54,6 +57,7 @@ class RefundApproveHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
     async def post(self, order_id):
+        """Approve a refund request (refunds the payment)."""
         self.send(await orders.approve_refund(self.shop_id, int(order_id), self.staff.id))
 
 
@@ -61,6 +65,7 @@ class RefundRejectHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
     async def post(self, order_id):
+        """Reject a refund request."""
         body = self.body(ReasonBody)
         self.send(await orders.reject_refund(self.shop_id, int(order_id), self.staff.id, body.reason))
 
@@ -69,6 +74,7 @@ class PriceHandler(MerchantHandler):
     permissions = {"POST": "orders.edit"}
 
     async def post(self, order_id):
+        """Change an unpaid order's price."""
         body = self.body(PriceBody)
         self.send(await orders.change_price(self.shop_id, int(order_id), self.staff.id, body.total_fen))
 
@@ -77,6 +83,7 @@ class CloseHandler(MerchantHandler):
     permissions = {"POST": "orders.edit"}
 
     async def post(self, order_id):
+        """Close an unpaid order."""
         self.send(await orders.close_by_merchant(self.shop_id, int(order_id), self.staff.id))
 
 
@@ -84,4 +91,5 @@ class RemarkHandler(MerchantHandler):
     permissions = {"POST": "orders.edit"}
 
     async def post(self, order_id):
+        """Set the merchant's remark on an order."""
         self.send(await orders.set_merchant_remark(self.shop_id, int(order_id), self.body(RemarkBody).remark))

@@ -29,21 +29,26 @@ class AddressPatch(RequestBody):
 
 class AddressesHandler(MobileHandler):
     async def get(self, shop_id):
+        """List the member's addresses."""
         page, page_size = self.page_args()
         self.send(await address.list_addresses(self.shop_id, self.member.id, page, page_size))
 
     async def post(self, shop_id):
+        """Add an address."""
         self.send(await address.create_address(self.shop_id, self.member.id, self.body(AddressBody).model_dump()), 201)
 
 
 class AddressHandler(MobileHandler):
     async def get(self, shop_id, address_id):
+        """Read one of the member's addresses."""
         self.send(address.render_address(await address.get_address(self.shop_id, self.member.id, int(address_id))))
 
     async def patch(self, shop_id, address_id):
+        """Change one of the member's addresses."""
         changes = self.body(AddressPatch).model_dump(exclude_unset=True)
         self.send(await address.update_address(self.shop_id, self.member.id, int(address_id), changes))
 
     async def delete(self, shop_id, address_id):
+        """Delete one of the member's addresses."""
         await address.delete_address(self.shop_id, self.member.id, int(address_id))
         self.no_content()

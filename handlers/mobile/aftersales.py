@@ -29,6 +29,7 @@ class ReturnShipBody(RequestBody):
 
 class OrderAfterSalesHandler(MobileHandler):
     async def post(self, shop_id, order_id):
+        """Ask for a return, refund or exchange of an order."""
         body = self.body(AfterSaleBody)
         self.send(await aftersales.request(self.shop_id, self.member, int(order_id), body.type,
                                            [item.model_dump() for item in body.items], body.reason,
@@ -37,17 +38,20 @@ class OrderAfterSalesHandler(MobileHandler):
 
 class AfterSalesHandler(MobileHandler):
     async def get(self, shop_id):
+        """List the member's after-sale requests."""
         page, page_size = self.page_args()
         self.send(await aftersales.list_aftersales(self.shop_id, page, page_size, member_id=self.member.id))
 
 
 class AfterSaleHandler(MobileHandler):
     async def get(self, shop_id, aftersale_id):
+        """Read one of the member's after-sale requests."""
         self.send(await aftersales.detail(self.shop_id, int(aftersale_id), self.member.id))
 
 
 class AfterSaleShipHandler(MobileHandler):
     async def post(self, shop_id, aftersale_id):
+        """Tell the shop how the goods are sent back."""
         body = self.body(ReturnShipBody)
         self.send(await aftersales.ship_back(self.shop_id, self.member, int(aftersale_id), body.express_company,
                                              body.express_no))
@@ -55,4 +59,5 @@ class AfterSaleShipHandler(MobileHandler):
 
 class AfterSaleCancelHandler(MobileHandler):
     async def post(self, shop_id, aftersale_id):
+        """Withdraw an after-sale request."""
         self.send(await aftersales.cancel(self.shop_id, self.member, int(aftersale_id)))

@@ -14,6 +14,7 @@ class SalesHandler(MobileHandler):
     public_methods = ("GET",)
 
     async def get(self, shop_id):
+        """List current and upcoming flash sales."""
         page, page_size = self.page_args()
         self.send(await flash.shopper_sales(self.shop_id, page, page_size))
 
@@ -22,6 +23,7 @@ class SaleHandler(MobileHandler):
     public_methods = ("GET",)
 
     async def get(self, shop_id, sale_id):
+        """Read a flash sale with its items."""
         self.send(await flash.shopper_sale(self.shop_id, int(sale_id)))
 
 
@@ -44,6 +46,7 @@ class SaleOrdersHandler(MobileHandler):
         super().on_finish()
 
     async def post(self, shop_id, sale_id):
+        """Buy an item of a running flash sale."""
         body = self.body(BuyBody)
         self.send(await flash.buy(self.shop_id, self.member, int(sale_id), body.item_id, body.quantity,
                                   body.address_id), 201)

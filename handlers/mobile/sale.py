@@ -22,11 +22,13 @@ class ClaimCentreHandler(MobileHandler):
 
 class ClaimHandler(MobileHandler):
     async def post(self, shop_id, template_id):
+        """Claim a coupon."""
         self.send(await sale.claim(self.shop_id, self.member, int(template_id)), 201)
 
 
 class MyCouponsHandler(MobileHandler):
     async def get(self, shop_id):
+        """List the member's coupons."""
         page, page_size = self.page_args()
         status = self.choice_arg("status", ("unused", "used", "expired"))
         self.send(await sale.my_coupons(self.shop_id, self.member.id, status, page, page_size))
