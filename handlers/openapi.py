@@ -116,6 +116,17 @@ def _drop_null_defaults(node):
     return node
 
 
+def _success_status(source: str) -> str:
+    """The status of `self.send(data, 201)` / `self.send_once(scope, 201, ...)` (over several lines
+    too), 204 for `no_content()`, else 200."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("send", "send_once") \
+                and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
+                and isinstance(node.args[1].value, int):
+            return str(node.args[1].value)
+    return "204" if "no_content()" in source else "200"
+
+
 def response_model(function) -> type[pydantic.BaseModel] | None:
     """The model a handler method answers with (`@returns`, handlers/schemas.py), if it says."""
     model = getattr(function, "response_model", None)
@@ -179,7 +190,7 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
                        "tags": [TAG_OF_MODULE[handler.__module__.rsplit(".", 1)[1]]],
                        "summary": doc.split("\n")[0][:120] if doc else f"{method.upper()} {path}",
                        "parameters": parameters, "security": _security(handler, method, path)}
-    if doc:
+    if "\n" in doc.strip():  # more than the summary line
         operation["description"] = doc
     if issubclass(handler, MerchantHandler):
         operation["x-permission"] = handler.permissions.get(method.upper()) or \
@@ -189,8 +200,7 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
         _add_schema(model, schemas, mode="validation")
         operation["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
-    status = re.search(r"send\(.*,\s*(20[0-9])\)", source)
-    success = status.group(1) if status else "204" if "no_content()" in source else "200"
+    success = _success_status(source)
     answers = {success: {"description": "success"} if success == "204" else {
         "description": "success", "content": {"application/json": {"schema": {"type": "object"}}}}}
     answer_model = response_model(function)

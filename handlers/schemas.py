@@ -8,7 +8,7 @@ whole list (the suite's check fails on a field nobody documented)."""
 from __future__ import annotations
 
 import functools
-from typing import Literal
+from typing import Any, Literal
 
 import pydantic
 from pydantic import Field
@@ -131,6 +131,179 @@ class Health(Answer):
     status: Literal["ok", "degraded"] = Field(description="degraded when a dependency is down")
     database: Literal["ok", "down"] = Field(description="the database answers")
     bus: Literal["ok", "down"] = Field(description="the event bus (Redis, or in-process) answers")
+
+
+class MerchantTeam(Team):
+    """A team as the merchant lists it: with who opened it and how it ended."""
+    closed_by: str | None = Field(description="how it ended early: null, simulated or forced")
+    leader_member_id: int = Field(description="the member who opened it")
+    created_at: str = Field(description="ISO 8601 UTC")
+    succeeded_at: str | None = Field(description="when it filled (ISO 8601 UTC)")
+    failed_at: str | None = Field(description="when it failed (ISO 8601 UTC)")
+
+
+class MyTeam(Team):
+    """One of the member's teams, with the member's order in it."""
+    order_id: int = Field(description="the member's order in this team")
+
+
+class Tier(Answer):
+    team_size: int = Field(description="members a team of this tier needs", examples=[3])
+    price_fen: int = Field(description="price per member, in fen", examples=[3900])
+
+
+class SkuPrice(Tier):
+    sku_id: int = Field(description="the SKU")
+
+
+class Share(Answer):
+    title: str = Field(description="share card title (the campaign title unless set)")
+    image: str = Field(description="share card image URL (may be empty)")
+    description: str = Field(description="share card text (may be empty)")
+
+
+class Activity(Answer):
+    """A group-buy campaign (拼团活动)."""
+    id: int = Field(description="campaign id")
+    title: str = Field(description="title", examples=["好茶拼团"])
+    goods_id: int = Field(description="the goods it sells")
+    tiers: list[Tier] = Field(description="team sizes and their prices")
+    sku_prices: list[SkuPrice] = Field(description="SKU prices per team size (a SKU not listed pays the tier's price)")
+    single_price_fen: int | None = Field(description="price when buying alone, in fen (null: the goods' price)")
+    duration_seconds: int = Field(description="how long a team has to fill")
+    purchase_limit: int = Field(description="most units one member may buy in this campaign (0: no limit)")
+    starts_at: str | None = Field(description="start (ISO 8601 UTC); null: already running")
+    ends_at: str | None = Field(description="end (ISO 8601 UTC); null: open-ended")
+    enabled: bool = Field(description="switched on by the merchant")
+    simulate_min_paid: int = Field(description="a team with this many paid members succeeds when it expires "
+                                               "(0: never simulated)")
+    pickup: bool = Field(description="orders are picked up in store (pickup code) rather than shipped")
+    share: Share = Field(description="the share card")
+    service_contact: str = Field(description="customer-service contact shown on the page (may be empty)")
+    content: str = Field(description="rich-text page content (HTML, may be empty)")
+    visits: int = Field(description="page views")
+    shares: int = Field(description="times shared")
+
+
+class RecentBuyer(Answer):
+    nickname: str = Field(description="display name")
+    avatar: str = Field(description="avatar URL")
+    paid_at: str | None = Field(description="when they paid (ISO 8601 UTC)")
+
+
+class ActivityDetail(Activity):
+    """The campaign page: open teams to join, recent buyers, the position of `activity:{id}`."""
+    sales: int = Field(description="orders paid in this campaign")
+    open_teams: list[Team] = Field(description="up to 10 open teams, the closest to filling first")
+    recent_buyers: list[RecentBuyer] = Field(description="the latest paying members")
+    channel: Position = Field(description="position of the campaign's channel")
+
+
+class OrderItem(Answer):
+    id: int = Field(description="order item id")
+    goods_id: int = Field(description="the goods bought")
+    sku_id: int | None = Field(description="the SKU bought (null for goods without specs)")
+    title: str = Field(description="the goods' title when ordered")
+    sku_title: str = Field(description="the SKU's values when ordered (may be empty)")
+    image: str = Field(description="image URL when ordered")
+    price_fen: int = Field(description="unit price, in fen")
+    quantity: int = Field(description="units")
+    total_fen: int = Field(description="price_fen × quantity")
+    paid_fen: int = Field(description="this line's share of what was paid, after discounts, in fen")
+    refunded_quantity: int = Field(description="units refunded through after-sales")
+
+
+class Discount(Answer):
+    type: Literal["level", "coupon", "full_reduction", "points"] = Field(description="which rule took it off")
+    label: str = Field(description="what the shopper sees, e.g. the coupon's name")
+    amount_fen: int = Field(description="fen taken off")
+    coupon_id: int = Field(None, description="the coupon (type coupon)")
+    points: int = Field(None, description="points spent (type points)")
+
+
+class OrderLog(Answer):
+    action: str = Field(description="what happened, e.g. pay, ship", examples=["pay"])
+    from_status: int | None = Field(description="status before")
+    to_status: int | None = Field(description="status after")
+    actor: str = Field(description="who did it, e.g. member:7, staff:2, system")
+    note: str = Field(description="free text (may be empty)")
+    created_at: str = Field(description="ISO 8601 UTC")
+
+
+class OrderAfterSale(Answer):
+    id: int = Field(description="after-sale id")
+    type: str = Field(description="refund, return or exchange")
+    status: str = Field(description="its state")
+    amount_fen: int = Field(description="amount asked, in fen")
+    reason: str = Field(description="the shopper's reason")
+    reject_reason: str = Field(description="the merchant's reason when rejected (may be empty)")
+
+
+class Order(Answer):
+    """An order. Money in fen: total_fen = goods_total_fen − discounts + shipping_fee_fen +
+    price_adjustment_fen."""
+    id: int = Field(description="order id")
+    order_no: str = Field(description="order number shown to people and to WeChat Pay")
+    member_id: int = Field(description="the buyer")
+    status: Literal[-1, 0, 1, 2, 3] = Field(description="-1 cancelled, 0 unpaid, 1 paid, 2 shipped, 3 completed",
+                                           examples=[1])
+    status_name: Literal["cancelled", "unpaid", "paid", "shipped", "completed"] = Field(description="the status as a word")
+    refund_status: str = Field(description="none, partial or full: how much has been refunded")
+    refunded_fen: int = Field(description="refunded so far, in fen")
+    goods_total_fen: int = Field(description="sum of the items, in fen")
+    level_discount_fen: int = Field(description="membership level discount, in fen")
+    coupon_discount_fen: int = Field(description="coupon discount, in fen")
+    full_reduction_fen: int = Field(description="spend-and-save discount, in fen")
+    points_deduction_fen: int = Field(description="paid with points, in fen")
+    points_used: int = Field(description="points spent")
+    discounts: list[Discount] = Field(description="every discount, as shown to the shopper")
+    shipping_fee_fen: int = Field(description="shipping, in fen")
+    price_adjustment_fen: int = Field(description="merchant's price change of an unpaid order (negative: cheaper)")
+    total_fen: int = Field(description="amount to pay, in fen", examples=[3900])
+    pay_method: str = Field(description="balance or wechat once paid (empty before)")
+    address: dict[str, Any] = Field(description="the delivery address as it was when ordered")
+    remark: str = Field(description="the shopper's note (may be empty)")
+    express_company: str | None = Field(description="carrier, once shipped")
+    express_no: str | None = Field(description="tracking number, once shipped")
+    refund_reason: str | None = Field(description="the shopper's refund reason")
+    refund_reject_reason: str | None = Field(description="the merchant's reason for refusing the refund")
+    cancel_reason: str | None = Field(description="why it was cancelled")
+    expires_at: str | None = Field(description="an unpaid order is cancelled then (ISO 8601 UTC)")
+    auto_confirm_at: str | None = Field(description="a shipped order completes itself then (ISO 8601 UTC)")
+    paid_at: str | None = Field(description="ISO 8601 UTC")
+    shipped_at: str | None = Field(description="ISO 8601 UTC")
+    completed_at: str | None = Field(description="ISO 8601 UTC")
+    created_at: str = Field(description="ISO 8601 UTC")
+    team_id: int | None = Field(description="its group-buy team, if any")
+    activity_id: int | None = Field(description="its group-buy campaign, if any")
+    flash_item_id: int | None = Field(description="its flash-sale item, if any")
+    pickup_code: str | None = Field(description="code to show in store (paid pickup orders only)")
+    items: list[OrderItem] = Field(description="what was bought")
+    aftersales: list[OrderAfterSale] = Field(None, description="its after-sale requests (reads of one order)")
+
+
+class MerchantOrder(Order):
+    """An order as the merchant sees it: with the merchant's remark and, on a read, its log."""
+    merchant_remark: str = Field(description="the merchant's own note (may be empty)")
+    logs: list[OrderLog] = Field(None, description="every move of the order (reads of one order)")
+    wechat_shipping: dict[str, Any] | None = Field(None, description="state of the shipping-info upload to WeChat "
+                                                                      "(reads of one order)")
+
+
+class Prepay(Answer):
+    """What the mini program needs to open WeChat Pay for the order (wx.requestPayment)."""
+    order_id: int = Field(description="the order")
+    pay_params: dict[str, Any] = Field(description="the wx.requestPayment parameters, signed")
+
+
+class PayAnswer(pydantic.RootModel[Order | Prepay]):
+    """The paid order (balance), or the parameters to pay it with WeChat Pay (method wechat)."""
+
+
+class TeamPlaced(Answer):
+    """A team opened or joined: the team and the member's (unpaid) order in it."""
+    team: TeamDetail
+    order: Order
 
 
 @functools.cache

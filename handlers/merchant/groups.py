@@ -4,7 +4,9 @@ from typing import Literal
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MerchantHandler, Money, RequestBody
+from handlers.schemas import returns
 from services import groups, orders
 
 
@@ -79,11 +81,13 @@ class RedeemBody(RequestBody):
 class ActivitiesHandler(MerchantHandler):
     permissions = {"GET": "groups.view", "POST": "groups.edit"}
 
+    @returns(schemas.Activity, paged=True)
     async def get(self):
         """List group-buy campaigns."""
         page, page_size = self.page_args()
         self.send(await groups.list_activities(self.shop_id, page, page_size, live_only=False))
 
+    @returns(schemas.Activity)
     async def post(self):
         """Create a group-buy campaign."""
         self.send(await groups.create_activity(self.shop_id, self.body(ActivityBody).model_dump()), 201)
@@ -92,10 +96,12 @@ class ActivitiesHandler(MerchantHandler):
 class ActivityHandler(MerchantHandler):
     permissions = {"GET": "groups.view", "PATCH": "groups.edit", "DELETE": "groups.edit"}
 
+    @returns(schemas.Activity)
     async def get(self, activity_id):
         """Read a group-buy campaign."""
         self.send(groups.render_activity(await groups.get_activity(self.shop_id, int(activity_id))))
 
+    @returns(schemas.Activity)
     async def patch(self, activity_id):
         """Change a group-buy campaign."""
         changes = self.body(ActivityPatch).model_dump(exclude_unset=True)
@@ -110,6 +116,7 @@ class ActivityHandler(MerchantHandler):
 class TeamsHandler(MerchantHandler):
     permissions = {"GET": "groups.view"}
 
+    @returns(schemas.MerchantTeam, paged=True)
     async def get(self):
         """List teams."""
         page, page_size = self.page_args()

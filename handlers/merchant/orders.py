@@ -1,7 +1,9 @@
 """Orders in the back-office: list, detail with its log, ship, refunds, price changes, close, remarks."""
 import pydantic
 
+from handlers import schemas
 from handlers.base import MerchantHandler, RequestBody
+from handlers.schemas import returns
 from services import notify, orders
 
 
@@ -25,6 +27,7 @@ class RemarkBody(RequestBody):
 class OrdersHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
+    @returns(schemas.MerchantOrder, paged=True)
     async def get(self):
         """List orders (filter by status, dates, keyword)."""
         page, page_size = self.page_args()
@@ -36,6 +39,7 @@ class OrdersHandler(MerchantHandler):
 class OrderHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
+    @returns(schemas.MerchantOrder)
     async def get(self, order_id):
         """Read an order with its items and log."""
         order = await orders.order_detail(self.shop_id, int(order_id), merchant=True)
@@ -46,6 +50,7 @@ class OrderHandler(MerchantHandler):
 class ShipHandler(MerchantHandler):
     permissions = {"POST": "orders.ship"}
 
+    @returns(schemas.MerchantOrder)
     async def post(self, order_id):
         """Ship an order."""
         body = self.body(ShipBody)
@@ -56,6 +61,7 @@ class ShipHandler(MerchantHandler):
 class RefundApproveHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
+    @returns(schemas.MerchantOrder)
     async def post(self, order_id):
         """Approve a refund request (refunds the payment)."""
         self.send(await orders.approve_refund(self.shop_id, int(order_id), self.staff.id))
@@ -64,6 +70,7 @@ class RefundApproveHandler(MerchantHandler):
 class RefundRejectHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
+    @returns(schemas.MerchantOrder)
     async def post(self, order_id):
         """Reject a refund request."""
         body = self.body(ReasonBody)
@@ -73,6 +80,7 @@ class RefundRejectHandler(MerchantHandler):
 class PriceHandler(MerchantHandler):
     permissions = {"POST": "orders.edit"}
 
+    @returns(schemas.MerchantOrder)
     async def post(self, order_id):
         """Change an unpaid order's price."""
         body = self.body(PriceBody)
@@ -82,6 +90,7 @@ class PriceHandler(MerchantHandler):
 class CloseHandler(MerchantHandler):
     permissions = {"POST": "orders.edit"}
 
+    @returns(schemas.MerchantOrder)
     async def post(self, order_id):
         """Close an unpaid order."""
         self.send(await orders.close_by_merchant(self.shop_id, int(order_id), self.staff.id))
@@ -90,6 +99,7 @@ class CloseHandler(MerchantHandler):
 class RemarkHandler(MerchantHandler):
     permissions = {"POST": "orders.edit"}
 
+    @returns(schemas.MerchantOrder)
     async def post(self, order_id):
         """Set the merchant's remark on an order."""
         self.send(await orders.set_merchant_remark(self.shop_id, int(order_id), self.body(RemarkBody).remark))

@@ -20,6 +20,7 @@ class OpenTeamBody(JoinBody):
 class ActivitiesHandler(MobileHandler):
     public_methods = ("GET",)
 
+    @returns(schemas.Activity, paged=True)
     async def get(self, shop_id):
         """List running group-buy campaigns."""
         page, page_size = self.page_args()
@@ -29,6 +30,7 @@ class ActivitiesHandler(MobileHandler):
 class ActivityHandler(MobileHandler):
     public_methods = ("GET",)
 
+    @returns(schemas.ActivityDetail)
     async def get(self, shop_id, activity_id):
         """Read a group-buy campaign with its open teams."""
         self.send(await groups.activity_detail(self.shop_id, int(activity_id)))
@@ -44,6 +46,7 @@ class ShareHandler(MobileHandler):
 
 
 class TeamsHandler(MobileHandler):
+    @returns(schemas.TeamPlaced)
     async def post(self, shop_id):
         """Open a team (places the leader's order)."""
         body = self.body(OpenTeamBody)
@@ -61,6 +64,7 @@ class TeamHandler(MobileHandler):
 
 
 class JoinHandler(MobileHandler):
+    @returns(schemas.TeamPlaced)
     async def post(self, shop_id, team_id):
         """Join a team (places its order)."""
         body = self.body(JoinBody)
@@ -68,6 +72,7 @@ class JoinHandler(MobileHandler):
 
 
 class MyTeamsHandler(MobileHandler):
+    @returns(schemas.MyTeam, paged=True)
     async def get(self, shop_id):
         """List the member's teams."""
         page, page_size = self.page_args()
@@ -75,6 +80,7 @@ class MyTeamsHandler(MobileHandler):
 
 
 class BuyAloneHandler(MobileHandler):
+    @returns(schemas.Order)
     async def post(self, shop_id, activity_id):
         """Buy a campaign's goods alone at the single price."""
         body = self.body(JoinBody)

@@ -3,7 +3,9 @@ from typing import Literal
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MobileHandler, RequestBody, client_ip
+from handlers.schemas import returns
 from services import orders
 from services.orders import cart
 
@@ -63,12 +65,14 @@ class PreviewHandler(MobileHandler):
 
 
 class OrdersHandler(MobileHandler):
+    @returns(schemas.Order, paged=True)
     async def get(self, shop_id):
         """List the member's orders."""
         page, page_size = self.page_args()
         self.send(await orders.list_orders(self.shop_id, page, page_size, member_id=self.member.id,
                                                   status=self.int_arg("status", minimum=-1, maximum=3)))
 
+    @returns(schemas.Order)
     async def post(self, shop_id):
         """Place an order."""
         body = self.body(OrderBody)
@@ -81,12 +85,14 @@ class OrdersHandler(MobileHandler):
 
 
 class OrderHandler(MobileHandler):
+    @returns(schemas.Order)
     async def get(self, shop_id, order_id):
         """Read one of the member's orders."""
         self.send(await orders.order_detail(self.shop_id, int(order_id), self.member.id))
 
 
 class PayHandler(MobileHandler):
+    @returns(schemas.PayAnswer)
     async def post(self, shop_id, order_id):
         """Pay an order (balance or WeChat Pay)."""
         if self.body(PayBody).method == "wechat":
@@ -100,18 +106,21 @@ class PayHandler(MobileHandler):
 
 
 class CancelHandler(MobileHandler):
+    @returns(schemas.Order)
     async def post(self, shop_id, order_id):
         """Cancel an unpaid order."""
         self.send(await orders.cancel_by_member(self.shop_id, self.member, int(order_id)))
 
 
 class ConfirmHandler(MobileHandler):
+    @returns(schemas.Order)
     async def post(self, shop_id, order_id):
         """Confirm receipt of a shipped order."""
         self.send(await orders.confirm_by_member(self.shop_id, self.member, int(order_id)))
 
 
 class RefundHandler(MobileHandler):
+    @returns(schemas.Order)
     async def post(self, shop_id, order_id):
         """Ask for a refund of a paid order."""
         body = self.body(RefundBody)
