@@ -244,7 +244,7 @@ def spec(routes, server_url: str = "http://127.0.0.1:8888") -> dict:
                  "description": "Shop backend for WeChat distribution malls. Money in integer fen; times ISO 8601 UTC. "
                                 "Live updates: WebSocket /ws, described by the AsyncAPI document at "
                                 "/api/asyncapi.json. Conventions (errors, pagination, tokens, idempotency): "
-                                "docs/API.md in the repository.",
+                                "docs/http.md in the repository.",
                  "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}},
         "servers": [{"url": server_url, "description": "this server"}],
         "tags": [{"name": name, "description": description} for name, description in TAGS.items()],

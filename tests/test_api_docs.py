@@ -173,7 +173,13 @@ async def test_the_openapi_document_types_the_shoppers_main_answers(api):
              ("post", "/api/mobile/{shop_id}/auth/register"): "Session",
              ("post", "/api/mobile/{shop_id}/auth/login"): "Session",
              ("get", "/api/mobile/{shop_id}/groups/teams/{team_id}"): "TeamDetail",
-             ("get", "/api/health"): "Health"}
+             ("get", "/api/health"): "Health",
+             ("post", "/api/mobile/{shop_id}/groups/teams"): "TeamPlaced",
+             ("get", "/api/mobile/{shop_id}/groups/activities/{activity_id}"): "ActivityDetail",
+             ("get", "/api/mobile/{shop_id}/orders/{order_id}"): "Order",
+             ("get", "/api/mobile/{shop_id}/orders"): "OrderPage",
+             ("get", "/api/merchant/orders"): "MerchantOrderPage",
+             ("post", "/api/merchant/orders/{order_id}/ship"): "MerchantOrder"}
     for (method, path), name in typed.items():
         answers = document["paths"][path][method]["responses"]
         success = next(status for status in answers if status.startswith("2"))
@@ -194,3 +200,20 @@ async def test_every_operation_has_a_summary_a_domain_tag_and_a_readable_unique_
         assert op["tags"] and set(op["tags"]) <= tags, (method, path, op["tags"])
         assert re.fullmatch(r"[a-z0-9_]+", op["operationId"]), op["operationId"]
     assert {"goods", "orders", "groups", "flash", "aftersales", "members", "finance", "promotions"} <= tags
+
+
+def test_the_http_guide_lists_every_error_code_the_code_raises():
+    """docs/http.md's error tables cannot fall behind: every code given to conflict(), forbidden(),
+    unauthorized(), invalid(code=...), ApiError, RateLimited or ServiceUnavailable is listed."""
+    raised = re.compile(r'(?:conflict|forbidden|unauthorized|RateLimited|ServiceUnavailable)\(\s*"([a-z_]+)"'
+                        r'|ApiError\(\d+, "([a-z_]+)"|code="([a-z_]+)"')
+    guide = (ROOT / "docs" / "http.md").read_text(encoding="utf-8")
+    codes = set()
+    for folder in ("services", "handlers", "lib"):
+        for path in (ROOT / folder).rglob("*.py"):
+            codes |= {next(filter(None, groups)) for groups in raised.findall(path.read_text(encoding="utf-8"))}
+    from handlers.base import STATUS_CODES
+    codes |= set(STATUS_CODES.values())
+    assert len(codes) > 60
+    missing = sorted(code for code in codes if f"`{code}`" not in guide)
+    assert not missing, f"docs/http.md does not list {missing}"
