@@ -306,6 +306,108 @@ class TeamPlaced(Answer):
     order: Order
 
 
+class AfterSaleLine(Answer):
+    order_item_id: int = Field(description="the order line")
+    quantity: int = Field(description="units of that line")
+    amount_fen: int = Field(description="their share of what was paid, in fen")
+
+
+class AfterSaleLog(Answer):
+    action: str = Field(description="what happened, e.g. approve, receive")
+    from_status: str | None = Field(description="state before")
+    to_status: str | None = Field(description="state after")
+    actor: str = Field(description="who did it, e.g. member:7, staff:2, system")
+    note: str = Field(description="free text (may be empty)")
+    created_at: str = Field(description="ISO 8601 UTC")
+
+
+class AfterSale(Answer):
+    """An after-sale request (售后): refund only, return and refund, or exchange of some units."""
+    id: int = Field(description="after-sale id")
+    aftersale_no: str = Field(description="its number, also the WeChat Pay refund number")
+    order_id: int = Field(description="the order")
+    member_id: int = Field(description="the member who asked")
+    type: Literal["refund", "return", "exchange"] = Field(description="refund only, return and refund, or exchange")
+    status: Literal["requested", "approved", "returned", "received", "refunded", "exchanged", "rejected",
+                    "cancelled"] = Field(description="where it stands")
+    reason: str = Field(description="the shopper's reason")
+    images: list[str] = Field(description="photos the shopper attached")
+    items: list[AfterSaleLine] = Field(description="the units asked about")
+    goods_fen: int = Field(description="refund for the goods, in fen")
+    shipping_fen: int = Field(description="refund of shipping, in fen")
+    amount_fen: int = Field(description="the whole refund, in fen (0 for an exchange)")
+    points: int = Field(description="points given back")
+    refund_method: str = Field(description="balance or wechat: where the money goes back (empty for an exchange)")
+    refund_state: str | None = Field(description="WeChat Pay's refund state (reads of one WeChat refund)")
+    return_address: dict[str, Any] = Field(description="where to send the goods back (return, exchange)")
+    express_company: str = Field(description="carrier of the goods sent back")
+    express_no: str = Field(description="tracking number of the goods sent back")
+    reship_company: str = Field(description="carrier of the replacement (exchange)")
+    reship_no: str = Field(description="tracking number of the replacement (exchange)")
+    reject_reason: str = Field(description="the merchant's reason when rejected")
+    close_reason: str = Field(description="why it closed without the merchant (cancelled, timed out)")
+    approve_due_at: str | None = Field(description="approved by itself then unless the merchant acts (ISO 8601 UTC)")
+    return_due_at: str | None = Field(description="closes then unless the goods are sent back (ISO 8601 UTC)")
+    approved_at: str | None = Field(description="ISO 8601 UTC")
+    returned_at: str | None = Field(description="when the shopper sent the goods back (ISO 8601 UTC)")
+    received_at: str | None = Field(description="when the merchant received them (ISO 8601 UTC)")
+    refunded_at: str | None = Field(description="ISO 8601 UTC")
+    closed_at: str | None = Field(description="ISO 8601 UTC")
+    created_at: str = Field(description="ISO 8601 UTC")
+    logs: list[AfterSaleLog] = Field(description="every step (empty in lists)")
+
+
+class FlashItem(Answer):
+    id: int = Field(description="flash item id (what a buyer names)")
+    goods_id: int = Field(description="the goods")
+    sku_id: int | None = Field(description="the SKU, for goods with specs")
+    title: str = Field(description="the goods' title")
+    sku_title: str = Field(description="the SKU's values (may be empty)")
+    image: str = Field(description="first image URL (may be empty)")
+    original_price_fen: int | None = Field(description="the usual price, in fen")
+    price_fen: int = Field(description="the flash price, in fen")
+    stock: int = Field(description="units put up for the sale")
+    remaining: int = Field(description="units not yet sold")
+    per_member_limit: int = Field(description="most units one member may buy")
+
+
+class FlashSale(Answer):
+    """A flash sale (秒杀) as shoppers see it."""
+    id: int = Field(description="flash sale id")
+    title: str = Field(description="title")
+    starts_at: str = Field(description="ISO 8601 UTC")
+    ends_at: str = Field(description="ISO 8601 UTC")
+    status: Literal["upcoming", "running", "ended"] = Field(description="as of the read")
+    items: list[FlashItem] = Field(description="what it sells")
+
+
+class FlashSaleDetail(FlashSale):
+    """One sale, with the server's clock (for the countdown) and the position of `flash:{id}`."""
+    server_time: str = Field(description="the server's time to the millisecond (ISO 8601 UTC)")
+    channel: Position = Field(description="position of the sale's channel")
+
+
+class FlashSalePage(Answer):
+    """Running and upcoming sales, soonest first, with the server's clock."""
+    items: list[FlashSale] = Field(description="this page's sales")
+    total: int = Field(description="items in all pages")
+    page: int = Field(description="this page's number, from 1")
+    page_size: int = Field(description="items per page")
+    server_time: str = Field(description="the server's time to the millisecond (ISO 8601 UTC)")
+
+
+class Address(Answer):
+    """A delivery address of the member."""
+    id: int = Field(description="address id")
+    name: str = Field(description="recipient", examples=["王五"])
+    mobile: str = Field(description="recipient's mobile", examples=["13912345678"])
+    province: str = Field(description="province", examples=["上海市"])
+    city: str = Field(description="city", examples=["上海市"])
+    district: str = Field(description="district", examples=["浦东新区"])
+    detail: str = Field(description="street and number", examples=["世纪大道 100 号"])
+    is_default: bool = Field(description="used when an order names no address")
+
+
 @functools.cache
 def paged(model: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
     """The list envelope of `model` (models/base.py `paginate`)."""

@@ -2,7 +2,9 @@
 receive returned parcels, reship exchanges."""
 import pydantic
 
+from handlers import schemas
 from handlers.base import MerchantHandler, RequestBody
+from handlers.schemas import returns
 from lib.errors import field_error
 from models.aftersale import TYPES
 from services.orders import aftersales
@@ -36,6 +38,7 @@ class ReshipBody(RequestBody):
 class AfterSalesHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
+    @returns(schemas.AfterSale, paged=True)
     async def get(self):
         """List after-sale requests."""
         page, page_size = self.page_args()
@@ -50,6 +53,7 @@ class AfterSalesHandler(MerchantHandler):
 class AfterSaleHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
+    @returns(schemas.AfterSale)
     async def get(self, aftersale_id):
         """Read an after-sale request."""
         self.send(await aftersales.detail(self.shop_id, int(aftersale_id)))
@@ -58,6 +62,7 @@ class AfterSaleHandler(MerchantHandler):
 class ApproveHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
+    @returns(schemas.AfterSale)
     async def post(self, aftersale_id):
         """Approve an after-sale request."""
         body = self.body(ApproveBody)
@@ -68,6 +73,7 @@ class ApproveHandler(MerchantHandler):
 class RejectHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
+    @returns(schemas.AfterSale)
     async def post(self, aftersale_id):
         """Reject an after-sale request."""
         self.send(await aftersales.reject(self.shop_id, int(aftersale_id), self.staff.id, self.body(RejectBody).reason))
@@ -76,6 +82,7 @@ class RejectHandler(MerchantHandler):
 class ReceiveHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
+    @returns(schemas.AfterSale)
     async def post(self, aftersale_id):
         """Confirm the returned goods arrived."""
         self.send(await aftersales.receive(self.shop_id, int(aftersale_id), self.staff.id))
@@ -84,6 +91,7 @@ class ReceiveHandler(MerchantHandler):
 class ReshipHandler(MerchantHandler):
     permissions = {"POST": "orders.ship"}
 
+    @returns(schemas.AfterSale)
     async def post(self, aftersale_id):
         """Ship the replacement of an exchange."""
         body = self.body(ReshipBody)

@@ -3,7 +3,9 @@ from typing import Literal
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MobileHandler, RequestBody, Url
+from handlers.schemas import returns
 from services.orders import aftersales
 
 Express = pydantic.constr(min_length=1, max_length=64)
@@ -28,6 +30,7 @@ class ReturnShipBody(RequestBody):
 
 
 class OrderAfterSalesHandler(MobileHandler):
+    @returns(schemas.AfterSale)
     async def post(self, shop_id, order_id):
         """Ask for a return, refund or exchange of an order."""
         body = self.body(AfterSaleBody)
@@ -37,6 +40,7 @@ class OrderAfterSalesHandler(MobileHandler):
 
 
 class AfterSalesHandler(MobileHandler):
+    @returns(schemas.AfterSale, paged=True)
     async def get(self, shop_id):
         """List the member's after-sale requests."""
         page, page_size = self.page_args()
@@ -44,12 +48,14 @@ class AfterSalesHandler(MobileHandler):
 
 
 class AfterSaleHandler(MobileHandler):
+    @returns(schemas.AfterSale)
     async def get(self, shop_id, aftersale_id):
         """Read one of the member's after-sale requests."""
         self.send(await aftersales.detail(self.shop_id, int(aftersale_id), self.member.id))
 
 
 class AfterSaleShipHandler(MobileHandler):
+    @returns(schemas.AfterSale)
     async def post(self, shop_id, aftersale_id):
         """Tell the shop how the goods are sent back."""
         body = self.body(ReturnShipBody)
@@ -58,6 +64,7 @@ class AfterSaleShipHandler(MobileHandler):
 
 
 class AfterSaleCancelHandler(MobileHandler):
+    @returns(schemas.AfterSale)
     async def post(self, shop_id, aftersale_id):
         """Withdraw an after-sale request."""
         self.send(await aftersales.cancel(self.shop_id, self.member, int(aftersale_id)))

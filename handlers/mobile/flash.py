@@ -1,6 +1,8 @@
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MobileHandler, RequestBody
+from handlers.schemas import returns
 from services import flash
 
 
@@ -13,6 +15,7 @@ class BuyBody(RequestBody):
 class SalesHandler(MobileHandler):
     public_methods = ("GET",)
 
+    @returns(schemas.FlashSalePage)
     async def get(self, shop_id):
         """List current and upcoming flash sales."""
         page, page_size = self.page_args()
@@ -22,6 +25,7 @@ class SalesHandler(MobileHandler):
 class SaleHandler(MobileHandler):
     public_methods = ("GET",)
 
+    @returns(schemas.FlashSaleDetail)
     async def get(self, shop_id, sale_id):
         """Read a flash sale with its items."""
         self.send(await flash.shopper_sale(self.shop_id, int(sale_id)))
@@ -45,6 +49,7 @@ class SaleOrdersHandler(MobileHandler):
             self.gate = None
         super().on_finish()
 
+    @returns(schemas.Order)
     async def post(self, shop_id, sale_id):
         """Buy an item of a running flash sale."""
         body = self.body(BuyBody)
