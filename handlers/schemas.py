@@ -57,7 +57,7 @@ class MemberWithChannel(Member):
 class Session(Answer):
     """A signed-in shopper."""
     token: str = Field(description="member bearer JWT (audience member)")
-    member: Member
+    member: Member = Field(description="the member signed in")
 
 
 class GoodsSummary(Answer):
@@ -302,8 +302,8 @@ class PayAnswer(pydantic.RootModel[Order | Prepay]):
 
 class TeamPlaced(Answer):
     """A team opened or joined: the team and the member's (unpaid) order in it."""
-    team: TeamDetail
-    order: Order
+    team: TeamDetail = Field(description="the team, with the member's seat")
+    order: Order = Field(description="the member's order in it, unpaid: pay it before the team's deadline")
 
 
 class AfterSaleLine(Answer):
@@ -406,6 +406,215 @@ class Address(Answer):
     district: str = Field(description="district", examples=["浦东新区"])
     detail: str = Field(description="street and number", examples=["世纪大道 100 号"])
     is_default: bool = Field(description="used when an order names no address")
+
+
+class MerchantMember(Member):
+    """A member as the merchant sees them: with spending, tags and the blacklist flag."""
+    total_spent_fen: int = Field(description="paid orders' total, in fen (drives the level)")
+    is_blacklisted: bool = Field(description="blacklisted members may not order")
+    tags: list[str] = Field(description="the merchant's tags, sorted", examples=[["vip"]])
+
+
+class LedgerEntry(Answer):
+    """One movement of a member's balance or points."""
+    id: int = Field(description="entry id")
+    currency: Literal["balance", "points", "commission"] = Field(description="which one moved (commission: a "
+                                                                          "distributor's earnings)")
+    type: str = Field(description="why, e.g. adjust, order_pay, refund, recharge, withdraw", examples=["order_pay"])
+    amount: int = Field(description="signed change (fen for balance and commission)", examples=[-3900])
+    balance_after: int = Field(description="the balance or points after it")
+    reference: str = Field(description="what it belongs to, e.g. an order number (may be empty)")
+    operator_id: int | None = Field(description="the staff member who made an adjustment")
+    remark: str = Field(description="note (may be empty)")
+    created_at: str = Field(description="ISO 8601 UTC")
+
+
+class Level(Answer):
+    """A membership level: reached by spending, gives a discount."""
+    id: int = Field(description="level id")
+    name: str = Field(description="name", examples=["金卡"])
+    threshold_fen: int = Field(description="total spending that reaches it, in fen")
+    discount_percent: int = Field(description="price paid in percent (95: 5% off)", examples=[95])
+
+
+class MerchantGoodsSummary(GoodsSummary):
+    """Goods as the merchant's list shows them."""
+    status: Literal["on_sale", "off_sale"] = Field(description="on sale or off the shelf")
+    sort: int = Field(description="position in lists (higher first)")
+
+
+class MerchantGoods(Answer):
+    """Goods as the merchant edits them."""
+    id: int = Field(description="goods id")
+    title: str = Field(description="title")
+    subtitle: str = Field(description="subtitle (may be empty)")
+    cover: str = Field(description="first image URL (may be empty)")
+    category_id: int | None = Field(description="category, if any")
+    price_fen: int = Field(description="price in fen; with SKUs the lowest SKU price")
+    market_price_fen: int = Field(description="crossed-out reference price in fen (0: none)")
+    sales: int = Field(description="units sold")
+    stock: int = Field(description="units in stock; with SKUs their total")
+    images: list[str] = Field(description="image URLs")
+    description: str = Field(description="rich-text description (HTML)")
+    weight_g: int = Field(description="weight in grams (shipping)")
+    is_virtual: bool = Field(description="virtual goods need no address")
+    purchase_limit: int = Field(description="most units one member may buy (0: no limit)")
+    specs: list[Spec] = Field(description="spec groups; empty for goods without SKUs")
+    skus: list[Sku] = Field(description="SKUs; empty for goods without specs")
+    status: Literal["on_sale", "off_sale"] = Field(description="on sale or off the shelf")
+    sort: int = Field(description="position in lists (higher first)")
+    created_at: str = Field(description="ISO 8601 UTC")
+    updated_at: str = Field(description="ISO 8601 UTC")
+    deleted: bool = Field(description="deleted goods stay readable for their orders")
+    commission_rates_bp: list[int] | None = Field(description="distribution commission per level, in basis points "
+                                                              "(null: the shop's rates)")
+
+
+class Category(Answer):
+    id: int = Field(description="category id")
+    parent_id: int | None = Field(description="parent category (null: top level)")
+    name: str = Field(description="name", examples=["茶叶"])
+    sort: int = Field(description="position (higher first)")
+    enabled: bool = Field(description="shown to shoppers")
+
+
+class CouponTemplate(Answer):
+    """A coupon as the merchant defines it and the claim centre shows it."""
+    id: int = Field(description="template id")
+    name: str = Field(description="name", examples=["茶券"])
+    kind: str = Field(description="amount (fixed fen off) or percent")
+    amount_fen: int = Field(description="fen off (kind amount)")
+    percent_off: int = Field(description="percent off (kind percent)")
+    max_discount_fen: int = Field(description="cap of a percent coupon, in fen (0: none)")
+    min_spend_fen: int = Field(description="least spend it applies to, in fen")
+    scope: str = Field(description="all, goods or category: what it applies to")
+    scope_ids: list[int] = Field(description="the goods or categories of its scope")
+    valid_from: str | None = Field(description="ISO 8601 UTC (null with valid_days)")
+    valid_until: str | None = Field(description="ISO 8601 UTC (null with valid_days)")
+    valid_days: int = Field(description="days a claimed coupon stays valid (0: the fixed dates)")
+    total_quantity: int = Field(description="coupons that may be handed out (0: unlimited)")
+    per_member_limit: int = Field(description="most one member may hold")
+    claimable: bool = Field(description="shown in the claim centre")
+    stackable: bool = Field(description="may be used with other coupons")
+    enabled: bool = Field(description="switched on")
+    remaining: int | None = Field(description="left to hand out (null: unlimited)")
+    claimed_count: int = Field(description="handed out")
+    used_count: int = Field(description="used on paid orders")
+
+
+class CouponStats(Answer):
+    claimed: int = Field(description="handed out")
+    used: int = Field(description="used")
+    expired: int = Field(description="expired unused")
+    gmv_fen: int = Field(description="paid order value of the orders that used it, in fen")
+
+
+class CouponTemplateDetail(CouponTemplate):
+    """The template with its figures."""
+    stats: CouponStats = Field(description="claimed, used, expired and the order value it drove")
+
+
+class MemberCoupon(Answer):
+    """A coupon a member holds."""
+    id: int = Field(description="coupon id (what an order names)")
+    template_id: int = Field(description="its template")
+    name: str = Field(description="name")
+    kind: str = Field(description="amount or percent")
+    amount_fen: int = Field(description="fen off (kind amount)")
+    percent_off: int = Field(description="percent off (kind percent)")
+    max_discount_fen: int = Field(description="cap of a percent coupon, in fen (0: none)")
+    min_spend_fen: int = Field(description="least spend it applies to, in fen")
+    scope: str = Field(description="all, goods or category")
+    scope_ids: list[int] = Field(description="the goods or categories of its scope")
+    stackable: bool = Field(description="may be used with other coupons")
+    status: str = Field(description="unused, used or expired")
+    valid_from: str | None = Field(description="ISO 8601 UTC")
+    valid_until: str | None = Field(description="ISO 8601 UTC")
+    order_id: int | None = Field(description="the order it was used on")
+    discount_fen: int = Field(description="what it took off that order, in fen")
+    source: str = Field(description="claim or issue: how the member got it")
+    claimed_at: str | None = Field(description="ISO 8601 UTC")
+    used_at: str | None = Field(description="ISO 8601 UTC")
+
+
+class Banner(Answer):
+    """A banner of the shop's home page."""
+    id: int = Field(description="banner id")
+    title: str = Field(description="title (may be empty)")
+    image: str = Field(description="image URL")
+    link: str = Field(description="where a tap goes (may be empty)")
+    sort: int = Field(description="position (higher first)")
+    enabled: bool = Field(description="shown to shoppers (within its dates)")
+    starts_at: str | None = Field(description="shown from (ISO 8601 UTC; null: now)")
+    ends_at: str | None = Field(description="shown until (ISO 8601 UTC; null: open-ended)")
+
+
+class Withdrawal(Answer):
+    """A member's request to take money out of their balance or commission."""
+    id: int = Field(description="withdrawal id")
+    member_id: int = Field(description="the member")
+    source: Literal["balance", "commission"] = Field(description="where the money comes from")
+    target: Literal["wechat", "balance"] = Field(description="where it goes (balance: commission only)")
+    amount_fen: int = Field(description="amount, in fen (left the source when asked)")
+    status: Literal["pending", "approved", "paid", "rejected"] = Field(description="where it stands")
+    reject_reason: str = Field(description="the merchant's reason when rejected (returned to the source)")
+    created_at: str = Field(description="ISO 8601 UTC")
+    reviewed_at: str | None = Field(description="ISO 8601 UTC")
+    paid_at: str | None = Field(description="ISO 8601 UTC")
+
+
+class Commission(Answer):
+    """A distributor's commission on an order of their downline."""
+    id: int = Field(description="commission id")
+    order_id: int = Field(description="the order")
+    order_no: str = Field(description="its number")
+    buyer_id: int = Field(description="the member who bought")
+    level: int = Field(description="1: the buyer's referrer, 2: theirs, 3: theirs")
+    base_fen: int = Field(description="the amount it is computed on, in fen")
+    amount_fen: int = Field(description="the commission, in fen")
+    status: Literal["frozen", "settled", "reversed"] = Field(description="frozen until the order is past "
+                                                                          "after-sales, then settled; reversed on refund")
+    created_at: str = Field(description="ISO 8601 UTC")
+    settled_at: str | None = Field(description="ISO 8601 UTC")
+    reversed_at: str | None = Field(description="ISO 8601 UTC")
+
+
+class Distributor(Answer):
+    """A distributor (分销商) or an application to become one."""
+    id: int = Field(description="distributor id")
+    member_id: int = Field(description="the member")
+    status: Literal["pending", "approved", "rejected"] = Field(description="the application's state")
+    real_name: str = Field(description="name given when applying")
+    mobile: str = Field(description="mobile given when applying")
+    reject_reason: str = Field(description="the merchant's reason when rejected")
+    created_at: str = Field(description="ISO 8601 UTC")
+    approved_at: str | None = Field(description="ISO 8601 UTC")
+    nickname: str = Field(None, description="the member's display name (merchant lists)")
+    avatar: str = Field(None, description="the member's avatar URL (merchant lists)")
+    commission_fen: int = Field(None, description="withdrawable commission, in fen (merchant lists)")
+    commission_frozen_fen: int = Field(None, description="commission not yet settled, in fen (merchant lists)")
+
+
+class Role(Answer):
+    """A staff role: a named set of permissions."""
+    id: int = Field(description="role id")
+    name: str = Field(description="name", examples=["客服"])
+    permissions: list[str] = Field(description="permission keys, e.g. orders.view", examples=[["orders.view"]])
+    created_at: str = Field(description="ISO 8601 UTC")
+
+
+class Staff(Answer):
+    """A staff member of the shop."""
+    id: int = Field(description="staff id")
+    username: str = Field(description="login name")
+    name: str = Field(description="display name")
+    is_owner: bool = Field(description="the shop's owner has every permission")
+    is_active: bool = Field(description="disabled staff cannot sign in")
+    role_id: int | None = Field(description="their role, if any")
+    permissions: list[str] = Field(description="permissions granted directly ([\"*\"] for the owner)")
+    effective_permissions: list[str] = Field(description="everything they may do: their own and their role's")
+    created_at: str = Field(description="ISO 8601 UTC")
+    token: str = Field(None, description="a fresh merchant token, when one changed their own password")
 
 
 @functools.cache

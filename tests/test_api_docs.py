@@ -217,3 +217,24 @@ def test_the_http_guide_lists_every_error_code_the_code_raises():
     assert len(codes) > 60
     missing = sorted(code for code in codes if f"`{code}`" not in guide)
     assert not missing, f"docs/http.md does not list {missing}"
+
+
+async def test_every_field_of_every_typed_answer_has_a_description(api):
+    document = (await api.get("/api/openapi.json")).body
+    schemas = document["components"]["schemas"]
+    typed, todo = set(), []
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for status, answer in operation["responses"].items():
+                ref = answer.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+                if status.startswith("2") and ref:
+                    todo.append(ref.rsplit("/", 1)[1])
+    while todo:  # the answers' models and every model they contain
+        name = todo.pop()
+        if name not in typed:
+            typed.add(name)
+            todo += [ref.rsplit("/", 1)[1] for ref in re.findall(r"#/components/schemas/\w+", str(schemas[name]))]
+    undescribed = [f"{name}.{field}" for name in typed for field, schema in schemas[name].get("properties", {}).items()
+                   if not schema.get("description")]
+    assert not undescribed, undescribed
+    assert len(typed) >= 50

@@ -3,7 +3,9 @@ import datetime
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import MerchantHandler, RequestBody
+from handlers.schemas import returns
 from lib.errors import invalid
 from models.base import utcnow
 from services import distribution, finance
@@ -18,6 +20,7 @@ class RejectBody(RequestBody):
 class WithdrawalsHandler(MerchantHandler):
     permissions = {"GET": "finance.view"}
 
+    @returns(schemas.Withdrawal, paged=True)
     async def get(self):
         """List withdrawal requests."""
         page, page_size = self.page_args()
@@ -29,6 +32,7 @@ class WithdrawalsHandler(MerchantHandler):
 class WithdrawalApproveHandler(MerchantHandler):
     permissions = {"POST": "finance.withdraw.review"}
 
+    @returns(schemas.Withdrawal)
     async def post(self, withdrawal_id):
         """Approve a withdrawal request."""
         self.send(await finance.approve_withdrawal(self.shop_id, int(withdrawal_id), self.staff.id))
@@ -37,6 +41,7 @@ class WithdrawalApproveHandler(MerchantHandler):
 class WithdrawalRejectHandler(MerchantHandler):
     permissions = {"POST": "finance.withdraw.review"}
 
+    @returns(schemas.Withdrawal)
     async def post(self, withdrawal_id):
         """Reject a withdrawal request."""
         body = self.body(RejectBody)
@@ -92,6 +97,7 @@ class DailyHandler(MerchantHandler):
 class DistributorsHandler(MerchantHandler):
     permissions = {"GET": "distribution.view"}
 
+    @returns(schemas.Distributor, paged=True)
     async def get(self):
         """List distributors and applications."""
         page, page_size = self.page_args()

@@ -3,7 +3,9 @@ from typing import Literal
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MerchantHandler, Money, RequestBody, Sort, Url
+from handlers.schemas import returns
 from services import goods as goods_service
 
 Title = pydantic.constr(min_length=1, max_length=200)
@@ -93,6 +95,7 @@ class CategoriesHandler(MerchantHandler):
         """List categories."""
         self.send({"items": await goods_service.category_tree(self.shop_id, enabled_only=False)})
 
+    @returns(schemas.Category)
     async def post(self):
         """Create a category."""
         self.send(await goods_service.create_category(self.shop_id, self.body(CategoryBody).model_dump()), 201)
@@ -101,10 +104,12 @@ class CategoriesHandler(MerchantHandler):
 class CategoryHandler(MerchantHandler):
     permissions = {"GET": "goods.view", "PATCH": "goods.edit", "DELETE": "goods.edit"}
 
+    @returns(schemas.Category)
     async def get(self, category_id):
         """Read a category."""
         self.send(goods_service.render_category(await goods_service.get_category(self.shop_id, int(category_id))))
 
+    @returns(schemas.Category)
     async def patch(self, category_id):
         """Change a category."""
         changes = self.body(CategoryPatch).model_dump(exclude_unset=True)
@@ -119,6 +124,7 @@ class CategoryHandler(MerchantHandler):
 class GoodsListHandler(MerchantHandler):
     permissions = {"GET": "goods.view", "POST": "goods.edit"}
 
+    @returns(schemas.MerchantGoodsSummary, paged=True)
     async def get(self):
         """List goods (filter by status, category, keyword)."""
         page, page_size = self.page_args()
@@ -127,6 +133,7 @@ class GoodsListHandler(MerchantHandler):
             self.shop_id, page, page_size, merchant=True, category_id=self.int_arg("category_id", minimum=1),
             q=self.get_query_argument("q", None), status=status))
 
+    @returns(schemas.MerchantGoods)
     async def post(self):
         """Create goods, with SKUs if it has specs."""
         self.send(await goods_service.create_goods(self.shop_id, _fields(self.body(GoodsBody)), self.staff.id), 201)
@@ -135,10 +142,12 @@ class GoodsListHandler(MerchantHandler):
 class GoodsHandler(MerchantHandler):
     permissions = {"GET": "goods.view", "PATCH": "goods.edit", "DELETE": "goods.edit"}
 
+    @returns(schemas.MerchantGoods)
     async def get(self, goods_id):
         """Read goods with their SKUs."""
         self.send(await goods_service.goods_detail(self.shop_id, int(goods_id), merchant=True))
 
+    @returns(schemas.MerchantGoods)
     async def patch(self, goods_id):
         """Change goods."""
         changes = _fields(self.body(GoodsPatch))

@@ -2,7 +2,9 @@
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MerchantHandler, RequestBody
+from handlers.schemas import returns
 from models.finance import BALANCE, COMMISSION, POINTS
 from services import finance, wechat
 from services import member as member_service
@@ -49,6 +51,7 @@ class WechatConfigBody(RequestBody):
 class MembersHandler(MerchantHandler):
     permissions = {"GET": "members.view"}
 
+    @returns(schemas.MerchantMember, paged=True)
     async def get(self):
         """List members."""
         page, page_size = self.page_args()
@@ -62,11 +65,13 @@ class MembersHandler(MerchantHandler):
 class MemberHandler(MerchantHandler):
     permissions = {"GET": "members.view", "PATCH": "members.edit"}
 
+    @returns(schemas.MerchantMember)
     async def get(self, member_id):
         """Read a member."""
         member = await member_service.get_member(self.shop_id, int(member_id))
         self.send(member_service.render_member(member, merchant=True))
 
+    @returns(schemas.MerchantMember)
     async def patch(self, member_id):
         """Change a member (level, tags, blacklist)."""
         changes = self.body(MemberPatch).model_dump(exclude_unset=True)
@@ -102,6 +107,7 @@ class PointsHandler(CreditAdjustHandler):
 class MemberLedgerHandler(MerchantHandler):
     permissions = {"GET": "members.view"}
 
+    @returns(schemas.LedgerEntry, paged=True)
     async def get(self, member_id):
         """List a member's balance and points movements."""
         await member_service.get_member(self.shop_id, int(member_id))
@@ -117,6 +123,7 @@ class LevelsHandler(MerchantHandler):
         """List membership levels."""
         self.send({"items": await member_service.list_levels(self.shop_id)})
 
+    @returns(schemas.Level)
     async def post(self):
         """Create a membership level."""
         self.send(await member_service.create_level(self.shop_id, self.body(LevelBody).model_dump()), 201)
@@ -125,6 +132,7 @@ class LevelsHandler(MerchantHandler):
 class LevelHandler(MerchantHandler):
     permissions = {"PATCH": "members.edit", "DELETE": "members.edit"}
 
+    @returns(schemas.Level)
     async def patch(self, level_id):
         """Change a membership level."""
         changes = self.body(LevelPatch).model_dump(exclude_unset=True)

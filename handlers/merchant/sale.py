@@ -4,7 +4,9 @@ from typing import Literal
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MerchantHandler, Money, RequestBody
+from handlers.schemas import returns
 from services import sale
 
 Name = pydantic.constr(min_length=1, max_length=100)
@@ -67,11 +69,13 @@ class IssueBody(RequestBody):
 class CouponsHandler(MerchantHandler):
     permissions = {"GET": "sale.view", "POST": "sale.edit"}
 
+    @returns(schemas.CouponTemplate, paged=True)
     async def get(self):
         """List coupon templates."""
         page, page_size = self.page_args()
         self.send(await sale.list_templates(self.shop_id, page, page_size))
 
+    @returns(schemas.CouponTemplate)
     async def post(self):
         """Create a coupon template."""
         fields = self.body(CouponBody).model_dump()
@@ -81,10 +85,12 @@ class CouponsHandler(MerchantHandler):
 class CouponHandler(MerchantHandler):
     permissions = {"GET": "sale.view", "PATCH": "sale.edit", "DELETE": "sale.edit"}
 
+    @returns(schemas.CouponTemplateDetail)
     async def get(self, template_id):
         """Read a coupon template."""
         self.send(await sale.template_detail(self.shop_id, int(template_id)))
 
+    @returns(schemas.CouponTemplateDetail)
     async def patch(self, template_id):
         """Change a coupon template."""
         changes = self.body(CouponPatch).model_dump(exclude_unset=True)

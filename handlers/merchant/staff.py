@@ -3,7 +3,9 @@ import datetime
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MerchantHandler, Password, RequestBody, Username, client_ip
+from handlers.schemas import returns
 from services import audit, dashboard, perm, staff
 
 Keys = pydantic.conlist(pydantic.constr(min_length=1, max_length=64), max_length=100)
@@ -48,11 +50,13 @@ class PermissionsHandler(MerchantHandler):
 class StaffListHandler(MerchantHandler):
     permissions = {"GET": "staff.view", "POST": "staff.edit"}
 
+    @returns(schemas.Staff, paged=True)
     async def get(self):
         """List staff."""
         page, page_size = self.page_args()
         self.send(await staff.list_staff(self.shop_id, page, page_size))
 
+    @returns(schemas.Staff)
     async def post(self):
         """Create a staff member."""
         self.send(await staff.create_staff(self.staff, self.body(StaffBody).model_dump()), 201)
@@ -61,10 +65,12 @@ class StaffListHandler(MerchantHandler):
 class StaffHandler(MerchantHandler):
     permissions = {"GET": "staff.view", "PATCH": "staff.edit"}
 
+    @returns(schemas.Staff)
     async def get(self, staff_id):
         """Read a staff member."""
         self.send(staff.render_staff(await staff.get_staff(self.shop_id, int(staff_id))))
 
+    @returns(schemas.Staff)
     async def patch(self, staff_id):
         """Change a staff member."""
         changes = self.body(StaffPatch).model_dump(exclude_unset=True)
@@ -74,11 +80,13 @@ class StaffHandler(MerchantHandler):
 class RolesHandler(MerchantHandler):
     permissions = {"GET": "staff.view", "POST": "staff.edit"}
 
+    @returns(schemas.Role, paged=True)
     async def get(self):
         """List roles."""
         page, page_size = self.page_args()
         self.send(await perm.list_roles(self.shop_id, page, page_size))
 
+    @returns(schemas.Role)
     async def post(self):
         """Create a role."""
         body = self.body(RoleBody)
@@ -88,10 +96,12 @@ class RolesHandler(MerchantHandler):
 class RoleHandler(MerchantHandler):
     permissions = {"GET": "staff.view", "PATCH": "staff.edit", "DELETE": "staff.edit"}
 
+    @returns(schemas.Role)
     async def get(self, role_id):
         """Read a role."""
         self.send(perm.render_role(await perm.get_role(self.shop_id, int(role_id))))
 
+    @returns(schemas.Role)
     async def patch(self, role_id):
         """Change a role's permissions."""
         changes = self.body(RolePatch).model_dump(exclude_unset=True)

@@ -3,7 +3,9 @@ from typing import Literal
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import MobileHandler, Money, RequestBody, client_ip
+from handlers.schemas import returns
 from services import distribution, finance
 
 
@@ -35,11 +37,13 @@ class RechargesHandler(MobileHandler):
 
 
 class WithdrawalsHandler(MobileHandler):
+    @returns(schemas.Withdrawal, paged=True)
     async def get(self, shop_id):
         """List the member's withdrawal requests."""
         page, page_size = self.page_args()
         self.send(await finance.list_withdrawals(self.shop_id, page, page_size, member_id=self.member.id))
 
+    @returns(schemas.Withdrawal)
     async def post(self, shop_id):
         """Ask to withdraw commission."""
         body = self.body(WithdrawBody)
@@ -79,6 +83,7 @@ class TeamHandler(MobileHandler):
 
 
 class CommissionsHandler(MobileHandler):
+    @returns(schemas.Commission, paged=True)
     async def get(self, shop_id):
         """List the distributor's commissions."""
         page, page_size = self.page_args()

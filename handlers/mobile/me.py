@@ -47,6 +47,7 @@ class BindMobileHandler(MobileHandler):
 
 
 class LedgerHandler(MobileHandler):
+    @returns(schemas.LedgerEntry, paged=True)
     async def get(self, shop_id):
         """List the member's balance and points movements."""
         page, page_size = self.page_args()
