@@ -41,6 +41,30 @@ ERROR_ANSWERS = {"400": "malformed JSON", "401": "missing, expired or revoked to
                  "422": "validation failed", "429": "too many attempts", "503": "a dependency is unavailable"}
 
 
+# tags per domain: the handler module's name -> its domain (shopper, merchant and admin alike)
+TAGS = {"auth": "Signing in, for shoppers, staff and platform admins.",
+        "goods": "Catalog: goods, SKUs, categories, stock.",
+        "orders": "Cart, placing, paying, shipping, refunds.",
+        "groups": "Group buying (拼团): campaigns and teams.",
+        "flash": "Flash sales (秒杀).",
+        "aftersales": "Returns, refunds and exchanges after delivery.",
+        "members": "Shoppers: profile, addresses, levels, ledger, WeChat identity.",
+        "finance": "Distribution (分销): distributors, commissions, withdrawals.",
+        "promotions": "Coupons.",
+        "shop": "Shop settings and banners.",
+        "staff": "Merchant staff, roles and the dashboard.",
+        "notifications": "WeChat subscription messages.",
+        "platform": "The platform: shops, admins, settings, metrics.",
+        "payments": "Payment notifications from WeChat Pay.",
+        "system": "Health."}
+TAG_OF_MODULE = {"auth": "auth", "goods": "goods", "catalog": "goods", "orders": "orders", "groups": "groups",
+                 "flash": "flash", "aftersales": "aftersales", "members": "members", "me": "members",
+                 "addresses": "members", "finance": "finance", "sale": "promotions", "adv": "shop",
+                 "settings": "shop", "staff": "staff", "notifications": "notifications", "platform": "platform",
+                 "shops": "platform", "metrics": "platform", "push": "platform", "pay": "payments",
+                 "health": "system", "docs": "system"}
+
+
 def _sources(handler: type, function) -> str:
     """The method's source plus that of helpers it calls with `self` (filters, shared parsers)."""
     text = textwrap.dedent(inspect.getsource(function))
@@ -90,6 +114,17 @@ def _drop_null_defaults(node):
         for value in node:
             _drop_null_defaults(value)
     return node
+
+
+def _success_status(source: str) -> str:
+    """The status of `self.send(data, 201)` / `self.send_once(scope, 201, ...)` (over several lines
+    too), 204 for `no_content()`, else 200."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("send", "send_once") \
+                and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
+                and isinstance(node.args[1].value, int):
+            return str(node.args[1].value)
+    return "204" if "no_content()" in source else "200"
 
 
 def response_model(function) -> type[pydantic.BaseModel] | None:
@@ -149,12 +184,13 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
     doc = inspect.getdoc(function) or inspect.getdoc(handler) or ""
     if doc == inspect.getdoc(tornado.web.RequestHandler) or doc == inspect.getdoc(ApiHandler):
         doc = ""
-    tag = path.split("/")[2] if path.startswith("/api/") else "other"
     module = handler.__module__.removeprefix("handlers.").replace(".", "_")
-    operation: dict = {"operationId": f"{method}_{module}_{handler.__name__}",
-                       "tags": [tag], "summary": doc.split("\n")[0][:120] if doc else f"{method.upper()} {path}",
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", handler.__name__.removesuffix("Handler")).lower()
+    operation: dict = {"operationId": f"{module}_{name}_{method}",
+                       "tags": [TAG_OF_MODULE[handler.__module__.rsplit(".", 1)[1]]],
+                       "summary": doc.split("\n")[0][:120] if doc else f"{method.upper()} {path}",
                        "parameters": parameters, "security": _security(handler, method, path)}
-    if doc:
+    if "\n" in doc.strip():  # more than the summary line
         operation["description"] = doc
     if issubclass(handler, MerchantHandler):
         operation["x-permission"] = handler.permissions.get(method.upper()) or \
@@ -164,8 +200,7 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
         _add_schema(model, schemas, mode="validation")
         operation["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
-    status = re.search(r"send\(.*,\s*(20[0-9])\)", source)
-    success = status.group(1) if status else "204" if "no_content()" in source else "200"
+    success = _success_status(source)
     answers = {success: {"description": "success"} if success == "204" else {
         "description": "success", "content": {"application/json": {"schema": {"type": "object"}}}}}
     answer_model = response_model(function)
@@ -209,9 +244,10 @@ def spec(routes, server_url: str = "http://127.0.0.1:8888") -> dict:
                  "description": "Shop backend for WeChat distribution malls. Money in integer fen; times ISO 8601 UTC. "
                                 "Live updates: WebSocket /ws, described by the AsyncAPI document at "
                                 "/api/asyncapi.json. Conventions (errors, pagination, tokens, idempotency): "
-                                "docs/API.md in the repository.",
+                                "docs/http.md in the repository.",
                  "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}},
         "servers": [{"url": server_url, "description": "this server"}],
+        "tags": [{"name": name, "description": description} for name, description in TAGS.items()],
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {
             "adminBearer": {**bearer, "description": "platform admin token (audience admin)"},

@@ -63,8 +63,10 @@ class NotifyHandler(Hardened):
 
 
 class WechatV3NotifyHandler(NotifyHandler):
+    """WeChat Pay v3 payment and refund notification (signed, encrypted JSON)."""
     version = "v3"
 
 
 class WechatV2NotifyHandler(NotifyHandler):
+    """WeChat Pay v2 payment notification (signed XML)."""
     version = "v2"

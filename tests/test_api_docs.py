@@ -173,7 +173,13 @@ async def test_the_openapi_document_types_the_shoppers_main_answers(api):
              ("post", "/api/mobile/{shop_id}/auth/register"): "Session",
              ("post", "/api/mobile/{shop_id}/auth/login"): "Session",
              ("get", "/api/mobile/{shop_id}/groups/teams/{team_id}"): "TeamDetail",
-             ("get", "/api/health"): "Health"}
+             ("get", "/api/health"): "Health",
+             ("post", "/api/mobile/{shop_id}/groups/teams"): "TeamPlaced",
+             ("get", "/api/mobile/{shop_id}/groups/activities/{activity_id}"): "ActivityDetail",
+             ("get", "/api/mobile/{shop_id}/orders/{order_id}"): "Order",
+             ("get", "/api/mobile/{shop_id}/orders"): "OrderPage",
+             ("get", "/api/merchant/orders"): "MerchantOrderPage",
+             ("post", "/api/merchant/orders/{order_id}/ship"): "MerchantOrder"}
     for (method, path), name in typed.items():
         answers = document["paths"][path][method]["responses"]
         success = next(status for status in answers if status.startswith("2"))
@@ -182,3 +188,53 @@ async def test_the_openapi_document_types_the_shoppers_main_answers(api):
         assert schema["additionalProperties"] is False
         assert all(field.get("description") or "$ref" in field or "items" in field
                    for field in schema["properties"].values()), name
+
+
+async def test_every_operation_has_a_summary_a_domain_tag_and_a_readable_unique_id(api):
+    document = (await api.get("/api/openapi.json")).body
+    tags = {tag["name"] for tag in document["tags"]}
+    operations = [(method, path, op) for path, ops in document["paths"].items() for method, op in ops.items()]
+    assert len({op["operationId"] for _, _, op in operations}) == len(operations)
+    for method, path, op in operations:
+        assert not op["summary"].startswith(method.upper() + " "), f"{method} {path}: no docstring summary"
+        assert op["tags"] and set(op["tags"]) <= tags, (method, path, op["tags"])
+        assert re.fullmatch(r"[a-z0-9_]+", op["operationId"]), op["operationId"]
+    assert {"goods", "orders", "groups", "flash", "aftersales", "members", "finance", "promotions"} <= tags
+
+
+def test_the_http_guide_lists_every_error_code_the_code_raises():
+    """docs/http.md's error tables cannot fall behind: every code given to conflict(), forbidden(),
+    unauthorized(), invalid(code=...), ApiError, RateLimited or ServiceUnavailable is listed."""
+    raised = re.compile(r'(?:conflict|forbidden|unauthorized|RateLimited|ServiceUnavailable)\(\s*"([a-z_]+)"'
+                        r'|ApiError\(\d+, "([a-z_]+)"|code="([a-z_]+)"')
+    guide = (ROOT / "docs" / "http.md").read_text(encoding="utf-8")
+    codes = set()
+    for folder in ("services", "handlers", "lib"):
+        for path in (ROOT / folder).rglob("*.py"):
+            codes |= {next(filter(None, groups)) for groups in raised.findall(path.read_text(encoding="utf-8"))}
+    from handlers.base import STATUS_CODES
+    codes |= set(STATUS_CODES.values())
+    assert len(codes) > 60
+    missing = sorted(code for code in codes if f"`{code}`" not in guide)
+    assert not missing, f"docs/http.md does not list {missing}"
+
+
+async def test_every_field_of_every_typed_answer_has_a_description(api):
+    document = (await api.get("/api/openapi.json")).body
+    schemas = document["components"]["schemas"]
+    typed, todo = set(), []
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for status, answer in operation["responses"].items():
+                ref = answer.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+                if status.startswith("2") and ref:
+                    todo.append(ref.rsplit("/", 1)[1])
+    while todo:  # the answers' models and every model they contain
+        name = todo.pop()
+        if name not in typed:
+            typed.add(name)
+            todo += [ref.rsplit("/", 1)[1] for ref in re.findall(r"#/components/schemas/\w+", str(schemas[name]))]
+    undescribed = [f"{name}.{field}" for name in typed for field, schema in schemas[name].get("properties", {}).items()
+                   if not schema.get("description")]
+    assert not undescribed, undescribed
+    assert len(typed) >= 50

@@ -3,7 +3,9 @@ import datetime
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import MerchantHandler, RequestBody, Sort, Url
+from handlers.schemas import returns
 from services import adv
 
 
@@ -30,24 +32,33 @@ class BannerPatch(RequestBody):
 class BannersHandler(MerchantHandler):
     permissions = {"GET": "adv.view", "POST": "adv.edit"}
 
+    @returns(schemas.Banner, paged=True)
     async def get(self):
+        """List the shop's banners."""
         page, page_size = self.page_args()
         self.send(await adv.list_banners(self.shop_id, page, page_size))
 
+    @returns(schemas.Banner)
     async def post(self):
+        """Create a banner."""
         self.send(await adv.create_banner(self.shop_id, self.body(BannerBody).model_dump()), 201)
 
 
 class BannerHandler(MerchantHandler):
     permissions = {"GET": "adv.view", "PATCH": "adv.edit", "DELETE": "adv.edit"}
 
+    @returns(schemas.Banner)
     async def get(self, banner_id):
+        """Read a banner."""
         self.send(adv.render_banner(await adv.get_banner(self.shop_id, int(banner_id))))
 
+    @returns(schemas.Banner)
     async def patch(self, banner_id):
+        """Change a banner."""
         changes = self.body(BannerPatch).model_dump(exclude_unset=True)
         self.send(await adv.update_banner(self.shop_id, int(banner_id), changes))
 
     async def delete(self, banner_id):
+        """Delete a banner."""
         await adv.delete_banner(self.shop_id, int(banner_id))
         self.no_content()

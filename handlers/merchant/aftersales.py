@@ -2,7 +2,9 @@
 receive returned parcels, reship exchanges."""
 import pydantic
 
+from handlers import schemas
 from handlers.base import MerchantHandler, RequestBody
+from handlers.schemas import returns
 from lib.errors import field_error
 from models.aftersale import TYPES
 from services.orders import aftersales
@@ -36,7 +38,9 @@ class ReshipBody(RequestBody):
 class AfterSalesHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
+    @returns(schemas.AfterSale, paged=True)
     async def get(self):
+        """List after-sale requests."""
         page, page_size = self.page_args()
         status, type_ = self.get_query_argument("status", None) or None, self.get_query_argument("type", None) or None
         if status is not None and status not in STATUSES:
@@ -49,14 +53,18 @@ class AfterSalesHandler(MerchantHandler):
 class AfterSaleHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
+    @returns(schemas.AfterSale)
     async def get(self, aftersale_id):
+        """Read an after-sale request."""
         self.send(await aftersales.detail(self.shop_id, int(aftersale_id)))
 
 
 class ApproveHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
+    @returns(schemas.AfterSale)
     async def post(self, aftersale_id):
+        """Approve an after-sale request."""
         body = self.body(ApproveBody)
         self.send(await aftersales.approve(self.shop_id, int(aftersale_id), self.staff.id, body.amount_fen,
                                            body.return_address.model_dump() if body.return_address else None))
@@ -65,21 +73,27 @@ class ApproveHandler(MerchantHandler):
 class RejectHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
+    @returns(schemas.AfterSale)
     async def post(self, aftersale_id):
+        """Reject an after-sale request."""
         self.send(await aftersales.reject(self.shop_id, int(aftersale_id), self.staff.id, self.body(RejectBody).reason))
 
 
 class ReceiveHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
+    @returns(schemas.AfterSale)
     async def post(self, aftersale_id):
+        """Confirm the returned goods arrived."""
         self.send(await aftersales.receive(self.shop_id, int(aftersale_id), self.staff.id))
 
 
 class ReshipHandler(MerchantHandler):
     permissions = {"POST": "orders.ship"}
 
+    @returns(schemas.AfterSale)
     async def post(self, aftersale_id):
+        """Ship the replacement of an exchange."""
         body = self.body(ReshipBody)
         self.send(await aftersales.reship(self.shop_id, int(aftersale_id), self.staff.id, body.express_company,
                                           body.express_no))

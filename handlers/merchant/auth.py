@@ -6,6 +6,7 @@ from services import staff
 
 class LoginHandler(ApiHandler):
     async def post(self):
+        """Sign a staff member in."""
         body = self.body(LoginBody)
         self.send(await staff.login_staff(body.username, body.password, client_ip(self)))
 

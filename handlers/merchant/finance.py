@@ -3,7 +3,9 @@ import datetime
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import MerchantHandler, RequestBody
+from handlers.schemas import returns
 from lib.errors import invalid
 from models.base import utcnow
 from services import distribution, finance
@@ -18,7 +20,9 @@ class RejectBody(RequestBody):
 class WithdrawalsHandler(MerchantHandler):
     permissions = {"GET": "finance.view"}
 
+    @returns(schemas.Withdrawal, paged=True)
     async def get(self):
+        """List withdrawal requests."""
         page, page_size = self.page_args()
         status = self.choice_arg("status", ("pending", "approved", "paid", "rejected"))
         self.send(await finance.list_withdrawals(self.shop_id, page, page_size,
@@ -28,14 +32,18 @@ class WithdrawalsHandler(MerchantHandler):
 class WithdrawalApproveHandler(MerchantHandler):
     permissions = {"POST": "finance.withdraw.review"}
 
+    @returns(schemas.Withdrawal)
     async def post(self, withdrawal_id):
+        """Approve a withdrawal request."""
         self.send(await finance.approve_withdrawal(self.shop_id, int(withdrawal_id), self.staff.id))
 
 
 class WithdrawalRejectHandler(MerchantHandler):
     permissions = {"POST": "finance.withdraw.review"}
 
+    @returns(schemas.Withdrawal)
     async def post(self, withdrawal_id):
+        """Reject a withdrawal request."""
         body = self.body(RejectBody)
         self.send(await finance.reject_withdrawal(self.shop_id, int(withdrawal_id), self.staff.id, body.reason))
 
@@ -89,7 +97,9 @@ class DailyHandler(MerchantHandler):
 class DistributorsHandler(MerchantHandler):
     permissions = {"GET": "distribution.view"}
 
+    @returns(schemas.Distributor, paged=True)
     async def get(self):
+        """List distributors and applications."""
         page, page_size = self.page_args()
         status = self.choice_arg("status", ("pending", "approved", "rejected"))
         self.send(await distribution.list_distributors(self.shop_id, status, page, page_size))
@@ -99,5 +109,6 @@ class DistributorReviewHandler(MerchantHandler):
     permissions = {"POST": "distribution.review"}
 
     async def post(self, distributor_id, action):
+        """Approve or reject a distributor application."""
         reason = self.body(RejectBody).reason if action == "reject" else ""
         self.send(await distribution.review(self.shop_id, int(distributor_id), action == "approve", reason))

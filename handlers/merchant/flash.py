@@ -46,10 +46,12 @@ class SalesHandler(MerchantHandler):
     permissions = {"GET": "flash.view", "POST": "flash.edit"}
 
     async def get(self):
+        """List flash sales."""
         page, page_size = self.page_args()
         self.send(await flash.list_sales(self.shop_id, page, page_size))
 
     async def post(self):
+        """Create a flash sale."""
         self.send(await flash.create_sale(self.shop_id, self.body(SaleBody).model_dump()), 201)
 
 
@@ -57,13 +59,16 @@ class SaleHandler(MerchantHandler):
     permissions = {"GET": "flash.view", "PATCH": "flash.edit", "DELETE": "flash.edit"}
 
     async def get(self, sale_id):
+        """Read a flash sale."""
         self.send(await flash.sale_detail(self.shop_id, int(sale_id)))
 
     async def patch(self, sale_id):
+        """Change a flash sale."""
         self.send(await flash.update_sale(self.shop_id, int(sale_id),
                                           self.body(SalePatch).model_dump(exclude_unset=True)))
 
     async def delete(self, sale_id):
+        """Delete a flash sale."""
         await flash.delete_sale(self.shop_id, int(sale_id))
         self.no_content()
 
@@ -72,4 +77,5 @@ class SaleStatsHandler(MerchantHandler):
     permissions = {"GET": "flash.view"}
 
     async def get(self, sale_id):
+        """A flash sale's sales figures."""
         self.send(await flash.sale_stats(self.shop_id, int(sale_id)))

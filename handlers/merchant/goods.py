@@ -3,7 +3,9 @@ from typing import Literal
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MerchantHandler, Money, RequestBody, Sort, Url
+from handlers.schemas import returns
 from services import goods as goods_service
 
 Title = pydantic.constr(min_length=1, max_length=200)
@@ -90,23 +92,31 @@ class CategoriesHandler(MerchantHandler):
     permissions = {"GET": "goods.view", "POST": "goods.edit"}
 
     async def get(self):
+        """List categories."""
         self.send({"items": await goods_service.category_tree(self.shop_id, enabled_only=False)})
 
+    @returns(schemas.Category)
     async def post(self):
+        """Create a category."""
         self.send(await goods_service.create_category(self.shop_id, self.body(CategoryBody).model_dump()), 201)
 
 
 class CategoryHandler(MerchantHandler):
     permissions = {"GET": "goods.view", "PATCH": "goods.edit", "DELETE": "goods.edit"}
 
+    @returns(schemas.Category)
     async def get(self, category_id):
+        """Read a category."""
         self.send(goods_service.render_category(await goods_service.get_category(self.shop_id, int(category_id))))
 
+    @returns(schemas.Category)
     async def patch(self, category_id):
+        """Change a category."""
         changes = self.body(CategoryPatch).model_dump(exclude_unset=True)
         self.send(await goods_service.update_category(self.shop_id, int(category_id), changes))
 
     async def delete(self, category_id):
+        """Delete a category."""
         await goods_service.delete_category(self.shop_id, int(category_id))
         self.no_content()
 
@@ -114,28 +124,37 @@ class CategoryHandler(MerchantHandler):
 class GoodsListHandler(MerchantHandler):
     permissions = {"GET": "goods.view", "POST": "goods.edit"}
 
+    @returns(schemas.MerchantGoodsSummary, paged=True)
     async def get(self):
+        """List goods (filter by status, category, keyword)."""
         page, page_size = self.page_args()
         status = self.choice_arg("status", ("on_sale", "off_sale"))
         self.send(await goods_service.list_goods(
             self.shop_id, page, page_size, merchant=True, category_id=self.int_arg("category_id", minimum=1),
             q=self.get_query_argument("q", None), status=status))
 
+    @returns(schemas.MerchantGoods)
     async def post(self):
+        """Create goods, with SKUs if it has specs."""
         self.send(await goods_service.create_goods(self.shop_id, _fields(self.body(GoodsBody)), self.staff.id), 201)
 
 
 class GoodsHandler(MerchantHandler):
     permissions = {"GET": "goods.view", "PATCH": "goods.edit", "DELETE": "goods.edit"}
 
+    @returns(schemas.MerchantGoods)
     async def get(self, goods_id):
+        """Read goods with their SKUs."""
         self.send(await goods_service.goods_detail(self.shop_id, int(goods_id), merchant=True))
 
+    @returns(schemas.MerchantGoods)
     async def patch(self, goods_id):
+        """Change goods."""
         changes = _fields(self.body(GoodsPatch))
         self.send(await goods_service.update_goods(self.shop_id, int(goods_id), changes, self.staff.id))
 
     async def delete(self, goods_id):
+        """Delete goods."""
         await goods_service.delete_goods(self.shop_id, int(goods_id))
         self.no_content()
 
@@ -144,6 +163,7 @@ class ShelfHandler(MerchantHandler):
     permissions = {"POST": "goods.edit"}
 
     async def post(self):
+        """Put goods on or off the shelf, several at once."""
         body = self.body(ShelfBody)
         self.send({"updated": await goods_service.set_shelf(self.shop_id, body.ids, body.status)})
 
@@ -152,6 +172,7 @@ class StockHandler(MerchantHandler):
     permissions = {"POST": "goods.stock"}
 
     async def post(self, goods_id):
+        """Adjust stock (logged in the stock ledger)."""
         body = self.body(StockBody)
         stock = await goods_service.change_stock(self.shop_id, int(goods_id), body.sku_id, body.delta, "adjust",
                                                  remark=body.remark, staff_id=self.staff.id)
@@ -162,5 +183,6 @@ class StockLedgerHandler(MerchantHandler):
     permissions = {"GET": "goods.view"}
 
     async def get(self, goods_id):
+        """List the stock movements of goods."""
         page, page_size = self.page_args()
         self.send(await goods_service.stock_ledger(self.shop_id, int(goods_id), page, page_size))

@@ -4,7 +4,9 @@ from typing import Literal
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MerchantHandler, Money, RequestBody
+from handlers.schemas import returns
 from services import groups, orders
 
 
@@ -79,25 +81,34 @@ class RedeemBody(RequestBody):
 class ActivitiesHandler(MerchantHandler):
     permissions = {"GET": "groups.view", "POST": "groups.edit"}
 
+    @returns(schemas.Activity, paged=True)
     async def get(self):
+        """List group-buy campaigns."""
         page, page_size = self.page_args()
         self.send(await groups.list_activities(self.shop_id, page, page_size, live_only=False))
 
+    @returns(schemas.Activity)
     async def post(self):
+        """Create a group-buy campaign."""
         self.send(await groups.create_activity(self.shop_id, self.body(ActivityBody).model_dump()), 201)
 
 
 class ActivityHandler(MerchantHandler):
     permissions = {"GET": "groups.view", "PATCH": "groups.edit", "DELETE": "groups.edit"}
 
+    @returns(schemas.Activity)
     async def get(self, activity_id):
+        """Read a group-buy campaign."""
         self.send(groups.render_activity(await groups.get_activity(self.shop_id, int(activity_id))))
 
+    @returns(schemas.Activity)
     async def patch(self, activity_id):
+        """Change a group-buy campaign."""
         changes = self.body(ActivityPatch).model_dump(exclude_unset=True)
         self.send(await groups.update_activity(self.shop_id, int(activity_id), changes))
 
     async def delete(self, activity_id):
+        """Delete a group-buy campaign."""
         await groups.delete_activity(self.shop_id, int(activity_id))
         self.no_content()
 
@@ -105,7 +116,9 @@ class ActivityHandler(MerchantHandler):
 class TeamsHandler(MerchantHandler):
     permissions = {"GET": "groups.view"}
 
+    @returns(schemas.MerchantTeam, paged=True)
     async def get(self):
+        """List teams."""
         page, page_size = self.page_args()
         status = self.choice_arg("status", ("pending", "open", "success", "failed"))
         self.send(await groups.list_teams(self.shop_id, page, page_size, self.int_arg("activity_id", minimum=1), status))
@@ -115,6 +128,7 @@ class TeamHandler(MerchantHandler):
     permissions = {"GET": "groups.view"}
 
     async def get(self, team_id):
+        """Read a team with its members."""
         self.send(await groups.team_detail(self.shop_id, int(team_id), merchant=True))
 
 

@@ -2,7 +2,9 @@
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MerchantHandler, RequestBody
+from handlers.schemas import returns
 from models.finance import BALANCE, COMMISSION, POINTS
 from services import finance, wechat
 from services import member as member_service
@@ -49,7 +51,9 @@ class WechatConfigBody(RequestBody):
 class MembersHandler(MerchantHandler):
     permissions = {"GET": "members.view"}
 
+    @returns(schemas.MerchantMember, paged=True)
     async def get(self):
+        """List members."""
         page, page_size = self.page_args()
         blacklisted = self.choice_arg("blacklisted", ("true", "false"))
         self.send(await member_service.list_members(
@@ -61,11 +65,15 @@ class MembersHandler(MerchantHandler):
 class MemberHandler(MerchantHandler):
     permissions = {"GET": "members.view", "PATCH": "members.edit"}
 
+    @returns(schemas.MerchantMember)
     async def get(self, member_id):
+        """Read a member."""
         member = await member_service.get_member(self.shop_id, int(member_id))
         self.send(member_service.render_member(member, merchant=True))
 
+    @returns(schemas.MerchantMember)
     async def patch(self, member_id):
+        """Change a member (level, tags, blacklist)."""
         changes = self.body(MemberPatch).model_dump(exclude_unset=True)
         self.send(await member_service.update_member(self.shop_id, int(member_id), changes))
 
@@ -99,7 +107,9 @@ class PointsHandler(CreditAdjustHandler):
 class MemberLedgerHandler(MerchantHandler):
     permissions = {"GET": "members.view"}
 
+    @returns(schemas.LedgerEntry, paged=True)
     async def get(self, member_id):
+        """List a member's balance and points movements."""
         await member_service.get_member(self.shop_id, int(member_id))
         page, page_size = self.page_args()
         currency = self.choice_arg("currency", (BALANCE, POINTS, COMMISSION))
@@ -110,20 +120,26 @@ class LevelsHandler(MerchantHandler):
     permissions = {"GET": "members.view", "POST": "members.edit"}
 
     async def get(self):
+        """List membership levels."""
         self.send({"items": await member_service.list_levels(self.shop_id)})
 
+    @returns(schemas.Level)
     async def post(self):
+        """Create a membership level."""
         self.send(await member_service.create_level(self.shop_id, self.body(LevelBody).model_dump()), 201)
 
 
 class LevelHandler(MerchantHandler):
     permissions = {"PATCH": "members.edit", "DELETE": "members.edit"}
 
+    @returns(schemas.Level)
     async def patch(self, level_id):
+        """Change a membership level."""
         changes = self.body(LevelPatch).model_dump(exclude_unset=True)
         self.send(await member_service.update_level(self.shop_id, int(level_id), changes))
 
     async def delete(self, level_id):
+        """Delete a membership level."""
         await member_service.delete_level(self.shop_id, int(level_id))
         self.no_content()
 
@@ -132,9 +148,11 @@ class WechatConfigHandler(MerchantHandler):
     permissions = {"GET": "settings.view", "PUT": "settings.edit"}
 
     async def get(self):
+        """Read the shop's WeChat configuration (secrets masked)."""
         self.send(wechat.render_config(await wechat.get_config(self.shop_id)))
 
     async def put(self):
+        """Set the shop's WeChat app and payment configuration."""
         changes = self.body(WechatConfigBody).model_dump(exclude_unset=True)
         self.send(await wechat.update_config(self.shop_id, changes))
 

@@ -24,9 +24,11 @@ class TemplatesHandler(MerchantHandler):
     permissions = {"GET": "settings.view", "PUT": "settings.edit"}
 
     async def get(self):
+        """Read the WeChat subscription-message templates."""
         self.send(await notify.list_templates(self.shop_id))
 
     async def put(self):
+        """Set the WeChat subscription-message templates."""
         body = self.body(TemplatesBody)
         self.send(await notify.save_templates(self.shop_id, [t.model_dump() for t in body.templates]))
 
@@ -35,6 +37,7 @@ class NotificationsHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
     async def get(self):
+        """List sent and failed WeChat notifications."""
         page, page_size = self.page_args()
         status = self.choice_arg("status", notify.STATUSES)
         member_id = self.int_arg("member_id")

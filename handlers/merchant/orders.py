@@ -1,7 +1,9 @@
 """Orders in the back-office: list, detail with its log, ship, refunds, price changes, close, remarks."""
 import pydantic
 
+from handlers import schemas
 from handlers.base import MerchantHandler, RequestBody
+from handlers.schemas import returns
 from services import notify, orders, tracking
 
 
@@ -25,7 +27,9 @@ class RemarkBody(RequestBody):
 class OrdersHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
+    @returns(schemas.MerchantOrder, paged=True)
     async def get(self):
+        """List orders (filter by status, dates, keyword)."""
         page, page_size = self.page_args()
         self.send(await orders.list_orders(
             self.shop_id, page, page_size, status=self.int_arg("status", minimum=-1, maximum=3),
@@ -35,7 +39,9 @@ class OrdersHandler(MerchantHandler):
 class OrderHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
+    @returns(schemas.MerchantOrder)
     async def get(self, order_id):
+        """Read an order with its items and log."""
         order = await orders.order_detail(self.shop_id, int(order_id), merchant=True)
         # the shipment report to WeChat (pending | uploaded | failed, with the reason), when one is due
         self.send({**order, "wechat_shipping": await notify.shipping_state(self.shop_id, order["id"])})
@@ -44,7 +50,9 @@ class OrderHandler(MerchantHandler):
 class ShipHandler(MerchantHandler):
     permissions = {"POST": "orders.ship"}
 
+    @returns(schemas.MerchantOrder)
     async def post(self, order_id):
+        """Ship an order."""
         body = self.body(ShipBody)
         self.send(await orders.ship_order(self.shop_id, int(order_id), self.staff.id,
                                                  body.express_company, body.express_no))
@@ -53,14 +61,18 @@ class ShipHandler(MerchantHandler):
 class RefundApproveHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
+    @returns(schemas.MerchantOrder)
     async def post(self, order_id):
+        """Approve a refund request (refunds the payment)."""
         self.send(await orders.approve_refund(self.shop_id, int(order_id), self.staff.id))
 
 
 class RefundRejectHandler(MerchantHandler):
     permissions = {"POST": "orders.refund"}
 
+    @returns(schemas.MerchantOrder)
     async def post(self, order_id):
+        """Reject a refund request."""
         body = self.body(ReasonBody)
         self.send(await orders.reject_refund(self.shop_id, int(order_id), self.staff.id, body.reason))
 
@@ -68,7 +80,9 @@ class RefundRejectHandler(MerchantHandler):
 class PriceHandler(MerchantHandler):
     permissions = {"POST": "orders.edit"}
 
+    @returns(schemas.MerchantOrder)
     async def post(self, order_id):
+        """Change an unpaid order's price."""
         body = self.body(PriceBody)
         self.send(await orders.change_price(self.shop_id, int(order_id), self.staff.id, body.total_fen))
 
@@ -76,14 +90,18 @@ class PriceHandler(MerchantHandler):
 class CloseHandler(MerchantHandler):
     permissions = {"POST": "orders.edit"}
 
+    @returns(schemas.MerchantOrder)
     async def post(self, order_id):
+        """Close an unpaid order."""
         self.send(await orders.close_by_merchant(self.shop_id, int(order_id), self.staff.id))
 
 
 class RemarkHandler(MerchantHandler):
     permissions = {"POST": "orders.edit"}
 
+    @returns(schemas.MerchantOrder)
     async def post(self, order_id):
+        """Set the merchant's remark on an order."""
         self.send(await orders.set_merchant_remark(self.shop_id, int(order_id), self.body(RemarkBody).remark))
 
 

@@ -4,7 +4,9 @@ from typing import Literal
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MerchantHandler, Money, RequestBody
+from handlers.schemas import returns
 from services import sale
 
 Name = pydantic.constr(min_length=1, max_length=100)
@@ -67,11 +69,15 @@ class IssueBody(RequestBody):
 class CouponsHandler(MerchantHandler):
     permissions = {"GET": "sale.view", "POST": "sale.edit"}
 
+    @returns(schemas.CouponTemplate, paged=True)
     async def get(self):
+        """List coupon templates."""
         page, page_size = self.page_args()
         self.send(await sale.list_templates(self.shop_id, page, page_size))
 
+    @returns(schemas.CouponTemplate)
     async def post(self):
+        """Create a coupon template."""
         fields = self.body(CouponBody).model_dump()
         self.send(await sale.create_template(self.shop_id, {k: v for k, v in fields.items() if v is not None}), 201)
 
@@ -79,14 +85,19 @@ class CouponsHandler(MerchantHandler):
 class CouponHandler(MerchantHandler):
     permissions = {"GET": "sale.view", "PATCH": "sale.edit", "DELETE": "sale.edit"}
 
+    @returns(schemas.CouponTemplateDetail)
     async def get(self, template_id):
+        """Read a coupon template."""
         self.send(await sale.template_detail(self.shop_id, int(template_id)))
 
+    @returns(schemas.CouponTemplateDetail)
     async def patch(self, template_id):
+        """Change a coupon template."""
         changes = self.body(CouponPatch).model_dump(exclude_unset=True)
         self.send(await sale.update_template(self.shop_id, int(template_id), changes))
 
     async def delete(self, template_id):
+        """Delete a coupon template."""
         await sale.delete_template(self.shop_id, int(template_id))
         self.no_content()
 
@@ -95,5 +106,6 @@ class IssueHandler(MerchantHandler):
     permissions = {"POST": "sale.issue"}
 
     async def post(self, template_id):
+        """Issue coupons to members."""
         body = self.body(IssueBody)
         self.send(await sale.issue(self.shop_id, int(template_id), body.member_ids, body.level_id))

@@ -24,9 +24,11 @@ class SettingsHandler(MerchantHandler):
     permissions = {"GET": "settings.view", "PATCH": "settings.edit"}
 
     async def get(self):
+        """Read the shop settings (secrets such as the tracking key shown only as set or not)."""
         self.send(sysset.redacted((await sysset.get_settings(self.shop_id)).model_dump()))
 
     async def patch(self):
+        """Change the shop settings."""
         changes = self.body(SettingsPatch).model_dump(exclude_unset=True)
         self.send(await sysset.update_settings(self.shop_id, changes))
 

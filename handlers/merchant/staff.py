@@ -3,7 +3,9 @@ import datetime
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MerchantHandler, Password, RequestBody, Username, client_ip
+from handlers.schemas import returns
 from services import audit, dashboard, perm, staff
 
 Keys = pydantic.conlist(pydantic.constr(min_length=1, max_length=64), max_length=100)
@@ -48,21 +50,29 @@ class PermissionsHandler(MerchantHandler):
 class StaffListHandler(MerchantHandler):
     permissions = {"GET": "staff.view", "POST": "staff.edit"}
 
+    @returns(schemas.Staff, paged=True)
     async def get(self):
+        """List staff."""
         page, page_size = self.page_args()
         self.send(await staff.list_staff(self.shop_id, page, page_size))
 
+    @returns(schemas.Staff)
     async def post(self):
+        """Create a staff member."""
         self.send(await staff.create_staff(self.staff, self.body(StaffBody).model_dump()), 201)
 
 
 class StaffHandler(MerchantHandler):
     permissions = {"GET": "staff.view", "PATCH": "staff.edit"}
 
+    @returns(schemas.Staff)
     async def get(self, staff_id):
+        """Read a staff member."""
         self.send(staff.render_staff(await staff.get_staff(self.shop_id, int(staff_id))))
 
+    @returns(schemas.Staff)
     async def patch(self, staff_id):
+        """Change a staff member."""
         changes = self.body(StaffPatch).model_dump(exclude_unset=True)
         self.send(await staff.update_staff(self.staff, int(staff_id), changes, client_ip(self)))
 
@@ -70,11 +80,15 @@ class StaffHandler(MerchantHandler):
 class RolesHandler(MerchantHandler):
     permissions = {"GET": "staff.view", "POST": "staff.edit"}
 
+    @returns(schemas.Role, paged=True)
     async def get(self):
+        """List roles."""
         page, page_size = self.page_args()
         self.send(await perm.list_roles(self.shop_id, page, page_size))
 
+    @returns(schemas.Role)
     async def post(self):
+        """Create a role."""
         body = self.body(RoleBody)
         self.send(await staff.create_role(self.shop_id, body.name, body.permissions, self.staff), 201)
 
@@ -82,14 +96,19 @@ class RolesHandler(MerchantHandler):
 class RoleHandler(MerchantHandler):
     permissions = {"GET": "staff.view", "PATCH": "staff.edit", "DELETE": "staff.edit"}
 
+    @returns(schemas.Role)
     async def get(self, role_id):
+        """Read a role."""
         self.send(perm.render_role(await perm.get_role(self.shop_id, int(role_id))))
 
+    @returns(schemas.Role)
     async def patch(self, role_id):
+        """Change a role's permissions."""
         changes = self.body(RolePatch).model_dump(exclude_unset=True)
         self.send(await staff.update_role(self.shop_id, int(role_id), changes, self.staff))
 
     async def delete(self, role_id):
+        """Delete a role."""
         await staff.delete_role(self.shop_id, int(role_id), self.staff)
         self.no_content()
 
@@ -116,4 +135,5 @@ class DashboardHandler(MerchantHandler):
     permissions = {"GET": "dashboard.view"}
 
     async def get(self):
+        """The shop's dashboard figures."""
         self.send(await dashboard.merchant_dashboard(self.shop_id))

@@ -1,7 +1,9 @@
 """A member's delivery addresses (at most 20, exactly one default)."""
 import pydantic
 
+from handlers import schemas
 from handlers.base import Mobile, MobileHandler, RequestBody
+from handlers.schemas import returns
 from services import address
 
 Region = pydantic.constr(min_length=1, max_length=32)
@@ -28,22 +30,31 @@ class AddressPatch(RequestBody):
 
 
 class AddressesHandler(MobileHandler):
+    @returns(schemas.Address, paged=True)
     async def get(self, shop_id):
+        """List the member's addresses."""
         page, page_size = self.page_args()
         self.send(await address.list_addresses(self.shop_id, self.member.id, page, page_size))
 
+    @returns(schemas.Address)
     async def post(self, shop_id):
+        """Add an address."""
         self.send(await address.create_address(self.shop_id, self.member.id, self.body(AddressBody).model_dump()), 201)
 
 
 class AddressHandler(MobileHandler):
+    @returns(schemas.Address)
     async def get(self, shop_id, address_id):
+        """Read one of the member's addresses."""
         self.send(address.render_address(await address.get_address(self.shop_id, self.member.id, int(address_id))))
 
+    @returns(schemas.Address)
     async def patch(self, shop_id, address_id):
+        """Change one of the member's addresses."""
         changes = self.body(AddressPatch).model_dump(exclude_unset=True)
         self.send(await address.update_address(self.shop_id, self.member.id, int(address_id), changes))
 
     async def delete(self, shop_id, address_id):
+        """Delete one of the member's addresses."""
         await address.delete_address(self.shop_id, self.member.id, int(address_id))
         self.no_content()

@@ -3,7 +3,9 @@ from typing import Literal
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MobileHandler, RequestBody, Url
+from handlers.schemas import returns
 from services.orders import aftersales
 
 Express = pydantic.constr(min_length=1, max_length=64)
@@ -28,7 +30,9 @@ class ReturnShipBody(RequestBody):
 
 
 class OrderAfterSalesHandler(MobileHandler):
+    @returns(schemas.AfterSale)
     async def post(self, shop_id, order_id):
+        """Ask for a return, refund or exchange of an order."""
         body = self.body(AfterSaleBody)
         self.send(await aftersales.request(self.shop_id, self.member, int(order_id), body.type,
                                            [item.model_dump() for item in body.items], body.reason,
@@ -36,23 +40,31 @@ class OrderAfterSalesHandler(MobileHandler):
 
 
 class AfterSalesHandler(MobileHandler):
+    @returns(schemas.AfterSale, paged=True)
     async def get(self, shop_id):
+        """List the member's after-sale requests."""
         page, page_size = self.page_args()
         self.send(await aftersales.list_aftersales(self.shop_id, page, page_size, member_id=self.member.id))
 
 
 class AfterSaleHandler(MobileHandler):
+    @returns(schemas.AfterSale)
     async def get(self, shop_id, aftersale_id):
+        """Read one of the member's after-sale requests."""
         self.send(await aftersales.detail(self.shop_id, int(aftersale_id), self.member.id))
 
 
 class AfterSaleShipHandler(MobileHandler):
+    @returns(schemas.AfterSale)
     async def post(self, shop_id, aftersale_id):
+        """Tell the shop how the goods are sent back."""
         body = self.body(ReturnShipBody)
         self.send(await aftersales.ship_back(self.shop_id, self.member, int(aftersale_id), body.express_company,
                                              body.express_no))
 
 
 class AfterSaleCancelHandler(MobileHandler):
+    @returns(schemas.AfterSale)
     async def post(self, shop_id, aftersale_id):
+        """Withdraw an after-sale request."""
         self.send(await aftersales.cancel(self.shop_id, self.member, int(aftersale_id)))

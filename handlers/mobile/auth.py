@@ -30,6 +30,7 @@ class RegisterHandler(MobileHandler):
 
     @returns(schemas.Session)
     async def post(self, shop_id):
+        """Register a shopper."""
         body = self.body(RegisterBody)
         ip = client_ip(self)  # held to registrations_per_ip_per_hour
         self.send(await member_service.register(self.shop_id, body.mobile, body.password, body.nickname, ip), 201)
@@ -40,6 +41,7 @@ class LoginHandler(MobileHandler):
 
     @returns(schemas.Session)
     async def post(self, shop_id):
+        """Sign a shopper in with mobile and password."""
         body = self.body(LoginBody)
         self.send(await member_service.login(self.shop_id, body.mobile, body.password, client_ip(self)))
 

@@ -12,6 +12,7 @@ class CategoriesHandler(MobileHandler):
     public_methods = ("GET",)
 
     async def get(self, shop_id):
+        """List the shop's categories."""
         self.send({"items": await goods_service.category_tree(self.shop_id, enabled_only=True)})
 
 
@@ -20,6 +21,7 @@ class GoodsListHandler(MobileHandler):
 
     @returns(schemas.GoodsSummary, paged=True)
     async def get(self, shop_id):
+        """List goods on sale (filter by category, keyword)."""
         page, page_size = self.page_args()
         sort = self.choice_arg("sort", SORTS, "default")
         q = (self.get_query_argument("q", "") or "").strip()[:100]
@@ -33,6 +35,7 @@ class GoodsHandler(MobileHandler):
 
     @returns(schemas.GoodsDetail)
     async def get(self, shop_id, goods_id):
+        """Read goods as the goods page shows them."""
         self.send(await goods_service.goods_detail(self.shop_id, int(goods_id), merchant=False))
 
 
@@ -40,6 +43,7 @@ class BannersHandler(MobileHandler):
     public_methods = ("GET",)
 
     async def get(self, shop_id):
+        """List the shop's visible banners."""
         self.send({"items": await adv.live_banners(self.shop_id)})
 
 
@@ -47,4 +51,5 @@ class SettingsHandler(MobileHandler):
     public_methods = ("GET",)
 
     async def get(self, shop_id):
+        """Read the shop's public settings."""
         self.send(sysset.public_settings(await sysset.get_settings(self.shop_id)))

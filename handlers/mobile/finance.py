@@ -3,7 +3,9 @@ from typing import Literal
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import MobileHandler, Money, RequestBody, client_ip
+from handlers.schemas import returns
 from services import distribution, finance
 
 
@@ -35,11 +37,15 @@ class RechargesHandler(MobileHandler):
 
 
 class WithdrawalsHandler(MobileHandler):
+    @returns(schemas.Withdrawal, paged=True)
     async def get(self, shop_id):
+        """List the member's withdrawal requests."""
         page, page_size = self.page_args()
         self.send(await finance.list_withdrawals(self.shop_id, page, page_size, member_id=self.member.id))
 
+    @returns(schemas.Withdrawal)
     async def post(self, shop_id):
+        """Ask to withdraw commission."""
         body = self.body(WithdrawBody)
 
         async def request():
@@ -57,24 +63,29 @@ class DistributionHandler(MobileHandler):
 
 class ApplyHandler(MobileHandler):
     async def post(self, shop_id):
+        """Apply to become a distributor."""
         body = self.body(ApplyBody)
         self.send(await distribution.apply(self.shop_id, self.member, body.real_name, body.mobile), 201)
 
 
 class BindHandler(MobileHandler):
     async def post(self, shop_id):
+        """Bind the member to a referring distributor."""
         self.send(await distribution.bind(self.shop_id, self.member, self.body(BindBody).referrer_id))
 
 
 class TeamHandler(MobileHandler):
     async def get(self, shop_id):
+        """List the distributor's downline."""
         page, page_size = self.page_args()
         level = self.int_arg("level", 1, minimum=1, maximum=2)
         self.send(await distribution.my_team(self.shop_id, self.member.id, level, page, page_size))
 
 
 class CommissionsHandler(MobileHandler):
+    @returns(schemas.Commission, paged=True)
     async def get(self, shop_id):
+        """List the distributor's commissions."""
         page, page_size = self.page_args()
         status = self.choice_arg("status", ("frozen", "settled", "reversed"))
         self.send(await distribution.my_commissions(self.shop_id, self.member.id, status, page, page_size))

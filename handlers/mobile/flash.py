@@ -1,6 +1,8 @@
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MobileHandler, RequestBody
+from handlers.schemas import returns
 from services import flash
 
 
@@ -13,7 +15,9 @@ class BuyBody(RequestBody):
 class SalesHandler(MobileHandler):
     public_methods = ("GET",)
 
+    @returns(schemas.FlashSalePage)
     async def get(self, shop_id):
+        """List current and upcoming flash sales."""
         page, page_size = self.page_args()
         self.send(await flash.shopper_sales(self.shop_id, page, page_size))
 
@@ -21,7 +25,9 @@ class SalesHandler(MobileHandler):
 class SaleHandler(MobileHandler):
     public_methods = ("GET",)
 
+    @returns(schemas.FlashSaleDetail)
     async def get(self, shop_id, sale_id):
+        """Read a flash sale with its items."""
         self.send(await flash.shopper_sale(self.shop_id, int(sale_id)))
 
 
@@ -43,7 +49,9 @@ class SaleOrdersHandler(MobileHandler):
             self.gate = None
         super().on_finish()
 
+    @returns(schemas.Order)
     async def post(self, shop_id, sale_id):
+        """Buy an item of a running flash sale."""
         body = self.body(BuyBody)
         self.send(await flash.buy(self.shop_id, self.member, int(sale_id), body.item_id, body.quantity,
                                   body.address_id), 201)

@@ -20,7 +20,9 @@ class OpenTeamBody(JoinBody):
 class ActivitiesHandler(MobileHandler):
     public_methods = ("GET",)
 
+    @returns(schemas.Activity, paged=True)
     async def get(self, shop_id):
+        """List running group-buy campaigns."""
         page, page_size = self.page_args()
         self.send(await groups.list_activities(self.shop_id, page, page_size, live_only=True))
 
@@ -28,7 +30,9 @@ class ActivitiesHandler(MobileHandler):
 class ActivityHandler(MobileHandler):
     public_methods = ("GET",)
 
+    @returns(schemas.ActivityDetail)
     async def get(self, shop_id, activity_id):
+        """Read a group-buy campaign with its open teams."""
         self.send(await groups.activity_detail(self.shop_id, int(activity_id)))
 
 
@@ -42,7 +46,9 @@ class ShareHandler(MobileHandler):
 
 
 class TeamsHandler(MobileHandler):
+    @returns(schemas.TeamPlaced)
     async def post(self, shop_id):
+        """Open a team (places the leader's order)."""
         body = self.body(OpenTeamBody)
         self.send(await groups.open_team(self.shop_id, self.member, body.activity_id, body.team_size, body.address_id,
                                              body.sku_id), 201)
@@ -53,22 +59,29 @@ class TeamHandler(MobileHandler):
 
     @returns(schemas.TeamDetail)
     async def get(self, shop_id, team_id):
+        """Read a team."""
         self.send(await groups.team_detail(self.shop_id, int(team_id)))
 
 
 class JoinHandler(MobileHandler):
+    @returns(schemas.TeamPlaced)
     async def post(self, shop_id, team_id):
+        """Join a team (places its order)."""
         body = self.body(JoinBody)
         self.send(await groups.join_team(self.shop_id, self.member, int(team_id), body.address_id, body.sku_id), 201)
 
 
 class MyTeamsHandler(MobileHandler):
+    @returns(schemas.MyTeam, paged=True)
     async def get(self, shop_id):
+        """List the member's teams."""
         page, page_size = self.page_args()
         self.send(await groups.my_teams(self.shop_id, self.member.id, page, page_size))
 
 
 class BuyAloneHandler(MobileHandler):
+    @returns(schemas.Order)
     async def post(self, shop_id, activity_id):
+        """Buy a campaign's goods alone at the single price."""
         body = self.body(JoinBody)
         self.send(await groups.buy_alone(self.shop_id, self.member, int(activity_id), body.address_id, body.sku_id), 201)

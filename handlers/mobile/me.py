@@ -40,13 +40,16 @@ class MeHandler(MobileHandler):
 
 class BindMobileHandler(MobileHandler):
     async def post(self, shop_id):
+        """Bind a mobile number to the member."""
         body = self.body(BindMobileBody)
         self.send(await member_service.bind_mobile(self.member, body.mobile, body.password, body.current_password,
                                                    client_ip(self)))
 
 
 class LedgerHandler(MobileHandler):
+    @returns(schemas.LedgerEntry, paged=True)
     async def get(self, shop_id):
+        """List the member's balance and points movements."""
         page, page_size = self.page_args()
         currency = self.choice_arg("currency", (BALANCE, POINTS, COMMISSION))
         self.send(await finance.ledger(self.shop_id, self.member.id, currency, page, page_size))

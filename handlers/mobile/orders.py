@@ -3,7 +3,9 @@ from typing import Literal
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MobileHandler, RequestBody, client_ip
+from handlers.schemas import returns
 from services import orders, tracking
 from services.orders import cart
 
@@ -56,18 +58,23 @@ def _items(body) -> list[dict]:
 
 class PreviewHandler(MobileHandler):
     async def post(self, shop_id):
+        """Price an order without placing it."""
         body = self.body(PreviewBody)
         self.send(await orders.preview(self.shop_id, self.member, _items(body), body.coupons,
                                                    body.use_points))
 
 
 class OrdersHandler(MobileHandler):
+    @returns(schemas.Order, paged=True)
     async def get(self, shop_id):
+        """List the member's orders."""
         page, page_size = self.page_args()
         self.send(await orders.list_orders(self.shop_id, page, page_size, member_id=self.member.id,
                                                   status=self.int_arg("status", minimum=-1, maximum=3)))
 
+    @returns(schemas.Order)
     async def post(self, shop_id):
+        """Place an order."""
         body = self.body(OrderBody)
 
         async def create():
@@ -78,7 +85,9 @@ class OrdersHandler(MobileHandler):
 
 
 class OrderHandler(MobileHandler):
+    @returns(schemas.Order)
     async def get(self, shop_id, order_id):
+        """Read one of the member's orders."""
         self.send(await orders.order_detail(self.shop_id, int(order_id), self.member.id))
 
 
@@ -89,7 +98,9 @@ class TrackingHandler(MobileHandler):
 
 
 class PayHandler(MobileHandler):
+    @returns(schemas.PayAnswer)
     async def post(self, shop_id, order_id):
+        """Pay an order (balance or WeChat Pay)."""
         if self.body(PayBody).method == "wechat":
             self.send(await orders.wechat_prepay(self.shop_id, self.member, int(order_id), client_ip(self)))
             return
@@ -101,35 +112,45 @@ class PayHandler(MobileHandler):
 
 
 class CancelHandler(MobileHandler):
+    @returns(schemas.Order)
     async def post(self, shop_id, order_id):
+        """Cancel an unpaid order."""
         self.send(await orders.cancel_by_member(self.shop_id, self.member, int(order_id)))
 
 
 class ConfirmHandler(MobileHandler):
+    @returns(schemas.Order)
     async def post(self, shop_id, order_id):
+        """Confirm receipt of a shipped order."""
         self.send(await orders.confirm_by_member(self.shop_id, self.member, int(order_id)))
 
 
 class RefundHandler(MobileHandler):
+    @returns(schemas.Order)
     async def post(self, shop_id, order_id):
+        """Ask for a refund of a paid order."""
         body = self.body(RefundBody)
         self.send(await orders.request_refund(self.shop_id, self.member, int(order_id), body.reason))
 
 
 class CartHandler(MobileHandler):
     async def get(self, shop_id):
+        """Read the cart."""
         self.send(await cart.view(self.shop_id, self.member.id))
 
     async def post(self, shop_id):
+        """Add goods to the cart."""
         body = self.body(CartBody)
         self.send(await cart.add(self.shop_id, self.member.id, body.goods_id, body.sku_id, body.quantity), 201)
 
 
 class CartItemHandler(MobileHandler):
     async def patch(self, shop_id, item_id):
+        """Change the quantity of a cart item."""
         self.send(await cart.set_quantity(self.shop_id, self.member.id, int(item_id), self.body(CartPatch).quantity))
 
     async def delete(self, shop_id, item_id):
+        """Remove an item from the cart."""
         await cart.remove(self.shop_id, self.member.id, int(item_id))
         self.no_content()
 
