@@ -617,6 +617,31 @@ class Staff(Answer):
     token: str = Field(None, description="a fresh merchant token, when one changed their own password")
 
 
+class MerchantFlashItem(Answer):
+    id: int = Field(description="flash item id")
+    goods_id: int = Field(description="the goods")
+    sku_id: int | None = Field(description="the SKU, for goods with specs")
+    price_fen: int = Field(description="the flash price, in fen")
+    stock: int = Field(description="units put up for the sale")
+    remaining: int = Field(description="units not yet sold")
+    per_member_limit: int = Field(description="most units one member may buy")
+
+
+class MerchantFlashSale(Answer):
+    """A flash sale as the merchant sets it up."""
+    id: int = Field(description="flash sale id")
+    title: str = Field(description="title")
+    starts_at: str = Field(description="ISO 8601 UTC")
+    ends_at: str = Field(description="ISO 8601 UTC")
+    status: Literal["upcoming", "running", "ended"] = Field(description="as of the read")
+    items: list[MerchantFlashItem] = Field(description="what it sells")
+
+
+class CategoryNode(Category):
+    """A top-level category with its subcategories."""
+    children: list[Category] = Field(description="its subcategories")
+
+
 @functools.cache
 def paged(model: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
     """The list envelope of `model` (models/base.py `paginate`)."""
@@ -626,3 +651,10 @@ def paged(model: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
         total=(int, Field(description="items in all pages")),
         page=(int, Field(description="this page's number, from 1")),
         page_size=(int, Field(description="items per page")))
+
+
+@functools.cache
+def listed(model: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
+    """`{items: [model]}`: a whole list, not paged (short lists such as categories or levels)."""
+    return pydantic.create_model(f"{model.__name__}List", __base__=Answer,
+                                 items=(list[model], Field(description="every item")))

@@ -2,7 +2,9 @@ import datetime
 
 import pydantic
 
+from handlers import schemas
 from handlers.base import Id, MerchantHandler, RequestBody
+from handlers.schemas import returns
 from services import flash
 
 Price = pydantic.conint(ge=1, le=10**12)
@@ -45,11 +47,13 @@ class SalePatch(RequestBody):
 class SalesHandler(MerchantHandler):
     permissions = {"GET": "flash.view", "POST": "flash.edit"}
 
+    @returns(schemas.MerchantFlashSale, paged=True)
     async def get(self):
         """List flash sales."""
         page, page_size = self.page_args()
         self.send(await flash.list_sales(self.shop_id, page, page_size))
 
+    @returns(schemas.MerchantFlashSale)
     async def post(self):
         """Create a flash sale."""
         self.send(await flash.create_sale(self.shop_id, self.body(SaleBody).model_dump()), 201)
@@ -58,10 +62,12 @@ class SalesHandler(MerchantHandler):
 class SaleHandler(MerchantHandler):
     permissions = {"GET": "flash.view", "PATCH": "flash.edit", "DELETE": "flash.edit"}
 
+    @returns(schemas.MerchantFlashSale)
     async def get(self, sale_id):
         """Read a flash sale."""
         self.send(await flash.sale_detail(self.shop_id, int(sale_id)))
 
+    @returns(schemas.MerchantFlashSale)
     async def patch(self, sale_id):
         """Change a flash sale."""
         self.send(await flash.update_sale(self.shop_id, int(sale_id),

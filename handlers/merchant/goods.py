@@ -91,6 +91,7 @@ def _fields(body: RequestBody) -> dict:
 class CategoriesHandler(MerchantHandler):
     permissions = {"GET": "goods.view", "POST": "goods.edit"}
 
+    @returns(schemas.listed(schemas.CategoryNode))
     async def get(self):
         """List categories."""
         self.send({"items": await goods_service.category_tree(self.shop_id, enabled_only=False)})

@@ -119,6 +119,7 @@ class MemberLedgerHandler(MerchantHandler):
 class LevelsHandler(MerchantHandler):
     permissions = {"GET": "members.view", "POST": "members.edit"}
 
+    @returns(schemas.listed(schemas.Level))
     async def get(self):
         """List membership levels."""
         self.send({"items": await member_service.list_levels(self.shop_id)})

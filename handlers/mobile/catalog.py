@@ -11,6 +11,7 @@ SORTS = ("price_asc", "price_desc", "sales", "new", "default")
 class CategoriesHandler(MobileHandler):
     public_methods = ("GET",)
 
+    @returns(schemas.listed(schemas.CategoryNode))
     async def get(self, shop_id):
         """List the shop's categories."""
         self.send({"items": await goods_service.category_tree(self.shop_id, enabled_only=True)})
@@ -42,6 +43,7 @@ class GoodsHandler(MobileHandler):
 class BannersHandler(MobileHandler):
     public_methods = ("GET",)
 
+    @returns(schemas.listed(schemas.Banner))
     async def get(self, shop_id):
         """List the shop's visible banners."""
         self.send({"items": await adv.live_banners(self.shop_id)})
