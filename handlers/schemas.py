@@ -357,27 +357,37 @@ class AfterSale(Answer):
     logs: list[AfterSaleLog] = Field(description="every step (empty in lists)")
 
 
-class FlashItem(Answer):
+class MerchantFlashItem(Answer):
+    """One item of a flash sale: its pool and price (what the merchant set up)."""
     id: int = Field(description="flash item id (what a buyer names)")
     goods_id: int = Field(description="the goods")
     sku_id: int | None = Field(description="the SKU, for goods with specs")
-    title: str = Field(description="the goods' title")
-    sku_title: str = Field(description="the SKU's values (may be empty)")
-    image: str = Field(description="first image URL (may be empty)")
-    original_price_fen: int | None = Field(description="the usual price, in fen")
     price_fen: int = Field(description="the flash price, in fen")
     stock: int = Field(description="units put up for the sale")
     remaining: int = Field(description="units not yet sold")
     per_member_limit: int = Field(description="most units one member may buy")
 
 
-class FlashSale(Answer):
-    """A flash sale (秒杀) as shoppers see it."""
+class FlashItem(MerchantFlashItem):
+    """An item as shoppers see it: with the goods' title, SKU and image, and the usual price."""
+    title: str = Field(description="the goods' title")
+    sku_title: str = Field(description="the SKU's values (may be empty)")
+    image: str = Field(description="first image URL (may be empty)")
+    original_price_fen: int | None = Field(description="the usual price, in fen")
+
+
+class MerchantFlashSale(Answer):
+    """A flash sale as the merchant sets it up."""
     id: int = Field(description="flash sale id")
     title: str = Field(description="title")
     starts_at: str = Field(description="ISO 8601 UTC")
     ends_at: str = Field(description="ISO 8601 UTC")
     status: Literal["upcoming", "running", "ended"] = Field(description="as of the read")
+    items: list[MerchantFlashItem] = Field(description="what it sells")
+
+
+class FlashSale(MerchantFlashSale):
+    """A flash sale (秒杀) as shoppers see it."""
     items: list[FlashItem] = Field(description="what it sells")
 
 
@@ -615,26 +625,6 @@ class Staff(Answer):
     effective_permissions: list[str] = Field(description="everything they may do: their own and their role's")
     created_at: str = Field(description="ISO 8601 UTC")
     token: str = Field(None, description="a fresh merchant token, when one changed their own password")
-
-
-class MerchantFlashItem(Answer):
-    id: int = Field(description="flash item id")
-    goods_id: int = Field(description="the goods")
-    sku_id: int | None = Field(description="the SKU, for goods with specs")
-    price_fen: int = Field(description="the flash price, in fen")
-    stock: int = Field(description="units put up for the sale")
-    remaining: int = Field(description="units not yet sold")
-    per_member_limit: int = Field(description="most units one member may buy")
-
-
-class MerchantFlashSale(Answer):
-    """A flash sale as the merchant sets it up."""
-    id: int = Field(description="flash sale id")
-    title: str = Field(description="title")
-    starts_at: str = Field(description="ISO 8601 UTC")
-    ends_at: str = Field(description="ISO 8601 UTC")
-    status: Literal["upcoming", "running", "ended"] = Field(description="as of the read")
-    items: list[MerchantFlashItem] = Field(description="what it sells")
 
 
 class CategoryNode(Category):
