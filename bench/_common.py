@@ -38,6 +38,13 @@ def machine() -> str:
             f"{mem_kib / 1024 / 1024:.0f} GiB RAM, Python {platform.python_version()}, Tornado {tornado.version}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far: a figure per request that other load on a
+    shared machine barely moves, unlike a rate."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def write_section(name: str, body: str) -> None:
     """Replace (or append) the `## name` section of BENCHMARKS.md."""
     text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n\nEach section is written by its script in `bench/`.\n"

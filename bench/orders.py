@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import random
+import subprocess
 import sys
 import time
 import uuid
@@ -27,8 +28,8 @@ from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import aiohttp  # noqa: E402
 import aiomysql  # noqa: E402
-import tornado.httpclient  # noqa: E402
 
 from bench._common import (  # noqa: E402
     MYSQL_URL,
@@ -37,9 +38,12 @@ from bench._common import (  # noqa: E402
     MallProcess,
     Profiler,
     chart,
+    cpu_seconds,
+    free_port,
     insert_buyers,
     machine,
     raise_fd_limit,
+    wait_listening,
     write_section,
 )
 
@@ -52,32 +56,70 @@ def connect(db: str | None = None):
                 password=parsed.password or "", **({"db": db} if db else {}))
 
 
-async def mall_scenario(port: int, shop_id: int, tokens: list[tuple[str, int]], goods_ids: list[int]) -> dict:
-    client = tornado.httpclient.AsyncHTTPClient(max_clients=len(tokens))
+async def http_scenario(port: int, shop_id: int, tokens: list[tuple[str, int]], goods_ids: list[int]) -> dict:
+    """Each buyer loops over keep-alive connections (as a browser or app does), one unit per
+    request, until every goods answers 409."""
     sold_out: set[int] = set()
     created = failed = 0
+    url = f"http://127.0.0.1:{port}/api/mobile/{shop_id}/orders"
 
-    async def buyer(token: str, address_id: int):
+    async def buyer(http, token: str, address_id: int):
         nonlocal created, failed
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         while len(sold_out) < len(goods_ids):
             goods_id = random.choice([g for g in goods_ids if g not in sold_out] or [goods_ids[0]])
             body = json.dumps({"items": [{"goods_id": goods_id, "quantity": 1}], "address_id": address_id})
-            response = await client.fetch(f"http://127.0.0.1:{port}/api/mobile/{shop_id}/orders", method="POST",
-                                          body=body, headers={"Authorization": f"Bearer {token}",
-                                                              "Content-Type": "application/json"},
-                                          raise_error=False, request_timeout=120)
-            if response.code == 201:
+            async with http.post(url, data=body, headers=headers) as response:
+                answer = await response.read()
+            if response.status == 201:
                 created += 1
-            elif response.code == 409:
+            elif response.status == 409:
                 sold_out.add(goods_id)
             else:
                 failed += 1
                 if failed > 100:
-                    raise RuntimeError(f"unexpected {response.code}: {response.body[:300]!r}")
+                    raise RuntimeError(f"unexpected {response.status}: {answer[:300]!r}")
 
-    started = time.perf_counter()
-    await asyncio.gather(*(buyer(token, address_id) for token, address_id in tokens))
-    return {"orders": created, "seconds": time.perf_counter() - started, "errors": failed}
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=len(tokens)), timeout=timeout) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(buyer(http, token, address_id) for token, address_id in tokens))
+        return {"orders": created, "seconds": time.perf_counter() - started, "errors": failed}
+
+
+def bare_server(port: int) -> None:
+    """The HTTP floor: a bare Tornado handler that parses the order body and answers 201 with a
+    small JSON body, until the given number of units is sold (then 409), no database."""
+    import tornado.web
+
+    units = {"left": 0}
+
+    class Orders(tornado.web.RequestHandler):
+        def post(self, shop_id):
+            body = json.loads(self.request.body)
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            if units["left"] <= 0 or not self.request.headers.get("Authorization"):
+                self.set_status(409)
+                self.finish(b'{"error": {"code": "out_of_stock"}}')
+                return
+            units["left"] -= 1
+            self.set_status(201)
+            self.finish(json.dumps({"id": units["left"], "status": "unpaid", "items": body["items"]}))
+
+        def put(self, shop_id):
+            units["left"] = int(self.request.body)
+
+    async def serve():
+        tornado.web.Application([(r"/api/mobile/(\d+)/orders", Orders)]).listen(port, "127.0.0.1")
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+async def bare_scenario(port: int, tokens: list[tuple[str, int]], units: int) -> dict:
+    async with aiohttp.ClientSession() as http:
+        await http.put(f"http://127.0.0.1:{port}/api/mobile/1/orders", data=str(units))
+    return await http_scenario(port, 1, tokens, [1])
 
 
 async def raw_scenario(db: str, buyers: int, goods_ids: list[int]) -> dict:
@@ -118,8 +160,15 @@ def main() -> None:
     parser.add_argument("--spread-stock", type=int, default=20)
     parser.add_argument("--profile", action="store_true",
                         help="sample the server with py-spy during the mall runs and report where its CPU time goes")
+    parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bare_server:
+        bare_server(args.bare_server)
+        return
     raise_fd_limit()
+    bare_port = free_port()
+    bare = subprocess.Popen([sys.executable, __file__, "--bare-server", str(bare_port)], cwd=ROOT)
+    wait_listening(bare_port, bare)
 
     mall = MallProcess("orders", MYSQL_URL, REDIS_URL, POOL_SIZE, os.environ.get("BENCH_PROFILE", ""))
     port, shop, db = mall.port, mall.shop, mall.db
@@ -151,9 +200,12 @@ def main() -> None:
         for name, count, stock in scenarios:
             mall_goods = [goods(stock) for _ in range(count)]
             profiler = Profiler(mall.process.pid, ROOT / "data" / "bench-orders.folded") if args.profile else None
-            ours = asyncio.run(mall_scenario(port, shop["id"], tokens, mall_goods))
+            cpu_before = cpu_seconds(mall.process.pid)
+            ours = asyncio.run(http_scenario(port, shop["id"], tokens, mall_goods))
+            ours["cpu_ms"] = (cpu_seconds(mall.process.pid) - cpu_before) * 1000 / ours["orders"]
             stacks += profiler.stop() if profiler else []
             base = asyncio.run(raw_scenario(db, args.buyers, raw_goods(count, stock)))
+            floor = asyncio.run(bare_scenario(bare_port, tokens, count * stock))
             with conn.cursor() as cur:
                 marks = ",".join(["%s"] * len(mall_goods))
                 cur.execute(f"SELECT MIN(stock), SUM(stock) FROM goods WHERE id IN ({marks})", mall_goods)
@@ -162,22 +214,29 @@ def main() -> None:
                 sold = int(cur.fetchone()[0])
             assert min_stock == 0 and int(left) == 0, f"{name}: stock left {left}, min {min_stock}"
             assert sold == ours["orders"] == count * stock, f"{name}: oversell or loss: sold {sold}, orders {ours['orders']}"
-            assert base["orders"] == count * stock
-            rows.append((name, count, stock, ours, base))
-            print(f"{name}: mall {ours['orders'] / ours['seconds']:.0f} orders/s, raw aiomysql "
-                  f"{base['orders'] / base['seconds']:.0f} orders/s", flush=True)
+            assert base["orders"] == floor["orders"] == count * stock
+            rows.append((name, count, stock, ours, base, floor))
+            print(f"{name}: mall {ours['orders'] / ours['seconds']:.0f} orders/s ({ours['cpu_ms']:.2f} ms server CPU per "
+                  f"order), raw aiomysql "
+                  f"{base['orders'] / base['seconds']:.0f} orders/s, bare Tornado POST "
+                  f"{floor['orders'] / floor['seconds']:.0f}/s", flush=True)
     finally:
         mall.close()
+        bare.terminate()
 
-    table = ["| scenario | goods x stock | buyers | mall orders/s | raw aiomysql orders/s | ratio | oversell |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for name, count, stock, ours, base in rows:
+    table = ["| scenario | goods x stock | buyers | mall orders/s | server CPU per order | raw aiomysql orders/s | mall / raw | "
+             "bare Tornado POST/s | mall / bare | oversell |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, count, stock, ours, base, floor in rows:
         mall_rate, raw_rate = ours["orders"] / ours["seconds"], base["orders"] / base["seconds"]
-        table.append(f"| {name} | {count} x {stock} | {args.buyers} | {mall_rate:.0f} | {raw_rate:.0f} | "
-                     f"{mall_rate / raw_rate:.2f}x | 0 |")
+        bare_rate = floor["orders"] / floor["seconds"]
+        table.append(f"| {name} | {count} x {stock} | {args.buyers} | {mall_rate:.0f} | {ours['cpu_ms']:.2f} ms | {raw_rate:.0f} | "
+                     f"{mall_rate / raw_rate:.2f}x | {bare_rate:.0f} | {mall_rate / bare_rate:.2f}x | 0 |")
     picture = chart("orders", lambda ax: (
-        ax.bar([f"{name}\nraw aiomysql" for name, *_ in rows], [b["orders"] / b["seconds"] for *_, b in rows], color="#999"),
-        ax.bar([f"{name}\nmall API" for name, *_ in rows], [o["orders"] / o["seconds"] for *_, o, _ in rows], color="#e4393c"),
+        ax.bar([f"{name}\nbare POST" for name, *_ in rows], [f["orders"] / f["seconds"] for *_, f in rows], color="#ccc"),
+        ax.bar([f"{name}\nraw aiomysql" for name, *_ in rows], [b["orders"] / b["seconds"] for *_, b, _ in rows], color="#999"),
+        ax.bar([f"{name}\nmall API" for name, *_ in rows], [o["orders"] / o["seconds"] for *_, o, _, _ in rows],
+               color="#e4393c"),
         ax.set_ylabel("orders/s")))
     write_section("Orders", f"""
 Machine: {machine()}. MariaDB + Redis on the same machine; one `server.py` process (pool {POOL_SIZE}).

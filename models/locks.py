@@ -8,6 +8,9 @@ writers never wait on each other in a circle.
 """
 from __future__ import annotations
 
+import peewee
+
+from models.db import is_mysql
 from models.member import Member
 from models.order import Order
 from models.shop import Shop
@@ -28,3 +31,9 @@ async def lock_order(shop_id: int, order_id: int) -> None:
     """An order's state read next is the one its conditional UPDATE acts on (a price change
     cannot slip between reading the total and charging it)."""
     await Order.update(updated_at=Order.updated_at).where((Order.shop_id == shop_id) & (Order.id == order_id)).aio_execute()
+
+
+def locked(query: peewee.Select) -> peewee.Select:
+    """A read that takes the exclusive locks of the rows it returns (SELECT ... FOR UPDATE on
+    MySQL, in the order the query scans them; SQLite serialises writers, so a plain read)."""
+    return query.for_update() if is_mysql() else query

@@ -7,15 +7,19 @@ could have taken some meanwhile); new SKUs take the stock they are created with.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
+
+import peewee
 
 import events
 from lib import richtext
 from lib.cache import TTLCache
-from lib.errors import conflict, field_error, invalid, not_found
+from lib.errors import DomainError, conflict, field_error, invalid, not_found
 from models.base import iso, paginate, utcnow
 from models.goods import ON_SALE, Category, Goods, Sku, StockLedger
+from models.locks import locked
 from services import audit
 
 SORTS = {
@@ -372,6 +376,90 @@ async def change_stock(shop_id: int, goods_id: int, sku_id: int | None, delta: i
                              if sku_id is not None else None})
     _changed(shop_id, goods_id)
     return after
+
+
+@dataclasses.dataclass(frozen=True)
+class Take:
+    """One line of one order in `take_stock_together`."""
+    shop_id: int
+    goods_id: int
+    sku_id: int | None
+    quantity: int
+    reference: str  # the order number, as the ledger row shows it
+
+
+async def take_stock_together(orders: list[list[Take]]) -> list[DomainError | None]:
+    """Stock for many orders in one statement per table, inside the caller's transaction: the
+    goods rows and then the SKU rows are locked (ascending ids: the lock order `change_stock`
+    keeps), read, and the orders admitted in the order given while every line of an order fits
+    (all its lines or none). Answers per order: None (taken, ledger row written) or the error it
+    would have got alone (`out_of_stock`, deleted goods or SKU). One `goods.stock` event per
+    goods/SKU with its final figure."""
+    goods_ids = sorted({t.goods_id for lines in orders for t in lines})
+    sku_ids = sorted({t.sku_id for lines in orders for t in lines if t.sku_id is not None})
+    goods_rows = {g.id: g for g in await locked(Goods.select(Goods.id, Goods.shop_id, Goods.stock, Goods.deleted_at)
+                                                .where(Goods.id.in_(goods_ids)).order_by(Goods.id)).aio_execute()}
+    sku_rows = {s.id: s for s in await locked(Sku.select(Sku.id, Sku.goods_id, Sku.stock, Sku.deleted_at)
+                                              .where(Sku.id.in_(sku_ids)).order_by(Sku.id)).aio_execute()} if sku_ids else {}
+    goods_left = {gid: row.stock for gid, row in goods_rows.items()}
+    sku_left = {sid: row.stock for sid, row in sku_rows.items()}
+    answers: list[DomainError | None] = []
+    ledger = []
+    for lines in orders:
+        answers.append(_refusal(lines, goods_rows, sku_rows, goods_left, sku_left))
+        if answers[-1] is not None:
+            continue
+        for t in lines:
+            goods_left[t.goods_id] -= t.quantity
+            if t.sku_id is not None:
+                sku_left[t.sku_id] -= t.quantity
+            ledger.append({"shop_id": t.shop_id, "goods_id": t.goods_id, "sku_id": t.sku_id, "delta": -t.quantity,
+                           "stock_after": sku_left[t.sku_id] if t.sku_id is not None else goods_left[t.goods_id],
+                           "reason": "order", "reference": t.reference})
+    if not ledger:
+        return answers
+    taken_goods = {gid: goods_rows[gid].stock - left for gid, left in goods_left.items() if left != goods_rows[gid].stock}
+    taken_skus = {sid: sku_rows[sid].stock - left for sid, left in sku_left.items() if left != sku_rows[sid].stock}
+    await _take_many(Goods, taken_goods)
+    await _take_many(Sku, taken_skus)
+    await StockLedger.insert_many([StockLedger(**row).__data__ for row in ledger]).aio_execute()
+    for key in sorted({(t.goods_id, t.sku_id) for lines in orders for t in lines}):
+        goods_id, sku_id = key
+        if goods_id in taken_goods and (sku_id is None or sku_id in taken_skus):
+            await events.record(f"goods:{goods_id}", "goods.stock", {
+                "goods_id": goods_id, "sku_id": sku_id, "stock": goods_left[goods_id],
+                "sku_stock": sku_left[sku_id] if sku_id is not None else None})
+    for goods_id in taken_goods:
+        _changed(goods_rows[goods_id].shop_id, goods_id)
+    return answers
+
+
+def _refusal(lines: list[Take], goods_rows: dict, sku_rows: dict, goods_left: dict, sku_left: dict) -> DomainError | None:
+    for t in lines:
+        goods = goods_rows.get(t.goods_id)
+        if goods is None or goods.shop_id != t.shop_id or goods.deleted_at is not None:
+            return not_found("goods")
+        if t.sku_id is not None:
+            sku = sku_rows.get(t.sku_id)
+            if sku is None or sku.goods_id != t.goods_id or sku.deleted_at is not None:
+                return not_found("sku")
+            if sku_left[t.sku_id] < t.quantity:
+                return conflict("out_of_stock", "not enough stock", {"goods_id": t.goods_id, "sku_id": t.sku_id})
+        elif goods_left[t.goods_id] < t.quantity:
+            return conflict("out_of_stock", "not enough stock", {"goods_id": t.goods_id})
+    return None
+
+
+async def _take_many(model, taken: dict[int, int]) -> None:
+    """One UPDATE for every row: stock minus what was taken from it (the rows are locked and
+    were read in this transaction; the condition re-checks that nothing goes below zero)."""
+    if not taken:
+        return
+    amount = peewee.Case(model.id, list(taken.items()))
+    changed = await model.update(stock=model.stock - amount).where(
+        model.id.in_(list(taken)) & (model.stock >= amount)).aio_execute()
+    if changed != len(taken):  # cannot happen under the row locks; never write a negative stock
+        raise RuntimeError(f"{model.__name__} stock moved under its row lock")
 
 
 async def stock_ledger(shop_id: int, goods_id: int, page: int, page_size: int) -> dict:

@@ -8,7 +8,7 @@ import datetime
 from models.base import utcnow
 from models.order import Order
 from services import orders as order_service
-from tests.builders import ADDRESS, assert_invalid, buyer, fast_members, new_goods
+from tests.builders import ADDRESS, assert_invalid, buyer, fast_members, goods_with_skus, new_goods
 from tests.ws_client import WsClient
 
 
@@ -111,6 +111,52 @@ async def test_fifty_buyers_race_for_five_units(api, make_shop):
     assert after["stock"] == 0
     orders = (await api.get("/api/merchant/orders?page_size=100", token=shop.owner_token)).body
     assert orders["total"] == 5 and sum(i["quantity"] for o in orders["items"] for i in o["items"]) == 5
+
+
+async def test_orders_placed_together_each_take_all_their_lines_or_nothing(api, make_shop, admin_token):
+    """Concurrent orders share transactions (group commit); stock, ledger and answers are still
+    each order's own: scarce lines decide which orders go through, in full or not at all."""
+    shop = await make_shop()
+    scarce, plenty = await new_goods(api, shop, title="Scarce", stock=3), await new_goods(api, shop, title="Plenty", stock=100)
+    sized = await goods_with_skus(api, shop, {"尺码": ["M", "L"]}, stock=10)
+    small, large = sized["skus"]
+    cut = await api.post(f"/api/merchant/goods/{sized['id']}/stock", {"sku_id": small["id"], "delta": -8},
+                         token=shop.owner_token)
+    assert cut.status == 200 and cut.body["stock"] == 2
+    carts = [[{"goods_id": scarce["id"], "quantity": 1}, {"goods_id": plenty["id"], "quantity": 1}],
+             [{"goods_id": sized["id"], "sku_id": small["id"], "quantity": 1}, {"goods_id": plenty["id"], "quantity": 1}],
+             [{"goods_id": plenty["id"], "quantity": 2}]]
+    buyers = await fast_members(shop.id, 30)
+    addresses = [await buyer(api, shop, m) for m in buyers]
+    before = (await api.get("/api/admin/metrics", token=admin_token)).body["orders_group_commit"]
+    results = await asyncio.gather(*(
+        api.post(f"/api/mobile/{shop.id}/orders", {"items": carts[n % 3], "address_id": address_id}, token=m.token)
+        for n, (m, address_id) in enumerate(zip(buyers, addresses))))
+    placed = [r.body for r in results if r.status == 201]
+    refused = [r.body["error"] for r in results if r.status != 201]
+    kinds = [tuple(sorted(i["goods_id"] for i in order["items"])) for order in placed]
+    assert kinds.count(tuple(sorted((scarce["id"], plenty["id"])))) == 3
+    assert kinds.count(tuple(sorted((sized["id"], plenty["id"])))) == 2
+    assert kinds.count((plenty["id"],)) == 10
+    assert len(refused) == 15 and {e["code"] for e in refused} == {"out_of_stock"}
+    stock = {g: (await api.get(f"/api/merchant/goods/{g}", token=shop.owner_token)).body
+             for g in (scarce["id"], plenty["id"], sized["id"])}
+    assert stock[scarce["id"]]["stock"] == 0 and stock[plenty["id"]]["stock"] == 100 - 3 - 2 - 20
+    assert {s["id"]: s["stock"] for s in stock[sized["id"]]["skus"]} == {small["id"]: 0, large["id"]: 10}
+    ledger = (await api.get(f"/api/merchant/goods/{plenty['id']}/stock-ledger?page_size=100",
+                            token=shop.owner_token)).body["items"][::-1]
+    orders = [row for row in ledger if row["reason"] == "order"]
+    assert sum(row["delta"] for row in orders) == -25 and orders[-1]["stock_after"] == 75
+    assert all(b["stock_after"] == a["stock_after"] + b["delta"] for a, b in zip(orders, orders[1:]))
+    assert sorted(row["reference"] for row in orders) == sorted(o["order_no"] for o in placed)
+    for order in placed:  # each answer is that order as stored, its lines with their ids
+        stored = (await api.get(f"/api/mobile/{shop.id}/orders/{order['id']}", token=next(
+            m.token for m in buyers if m.id == order["member_id"]))).body
+        assert [i["id"] for i in stored["items"]] == [i["id"] for i in order["items"]]
+        assert stored["order_no"] == order["order_no"] and stored["total_fen"] == order["total_fen"]
+    after = (await api.get("/api/admin/metrics", token=admin_token)).body["orders_group_commit"]
+    assert after["orders"] - before["orders"] == 30
+    assert after["batches"] - before["batches"] < 30  # they did share transactions
 
 
 async def test_an_order_takes_all_lines_or_nothing(api, make_shop, make_member):

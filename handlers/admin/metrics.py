@@ -3,6 +3,7 @@ from events import connections
 from events.metrics import counters
 from handlers.base import AdminHandler
 from lib.runtime import current
+from services import orders
 
 
 class MetricsHandler(AdminHandler):
@@ -17,6 +18,7 @@ class MetricsHandler(AdminHandler):
             **vars(counters),
             "relay": await runtime.relay.lag(),
             "bus": runtime.bus.name,
+            "orders_group_commit": orders.group_commit_counts(),
         }
         if self.choice_arg("format", ("json", "prometheus"), "json") == "json":
             self.send(values)

@@ -36,7 +36,7 @@ from services.orders.paying import (
     prepaid_without_notice,
     wechat_prepay,
 )
-from services.orders.placing import address_snapshot, create_order, place_order, preview
+from services.orders.placing import address_snapshot, create_order, group_commit_counts, place_order, preview
 from services.orders.refunds import approve_refund, refund_for_failed_team, reject_refund, request_refund
 from services.orders.state import get_order, invalid_state, issue_pickup_code, list_orders, order_detail, render_order
 
@@ -45,7 +45,7 @@ __all__ = [
     "cancel_by_member",
     "cancel_expired_orders", "cancel_order", "change_price", "close_by_merchant", "confirm_after_delivery",
     "confirm_by_member", "confirm_order",
-    "create_order", "get_order", "invalid_state", "issue_pickup_code", "list_orders", "order_detail",
+    "create_order", "get_order", "group_commit_counts", "invalid_state", "issue_pickup_code", "list_orders", "order_detail",
     "order_for_trade_no", "pay_with_balance", "place_order", "prepaid_without_notice", "preview", "redeem_pickup",
     "refund_for_failed_team", "reject_refund", "render_order", "request_refund", "set_merchant_remark", "ship_order",
     "wechat_prepay",
