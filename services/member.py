@@ -20,6 +20,7 @@ from models.finance import POINTS, CreditLedger
 from models.locks import lock_member
 from models.member import Member, MemberLevel
 from models.order import COMPLETED
+from models.prepared import PreparedGet
 from services import credentials, finance, sysset
 
 
@@ -59,8 +60,11 @@ async def login(shop_id: int, mobile: str, password: str, ip: str) -> dict:
     return session(member)
 
 
+_member_by_id = PreparedGet(Member, Member.id, Member.shop_id)  # every shopper request: prepared once
+
+
 async def member_for_token(claims: credentials.Claims) -> Member:
-    member = await Member.aio_get_or_none((Member.id == claims.subject_id) & (Member.shop_id == claims.shop_id))
+    member = await _member_by_id.get(claims.subject_id, claims.shop_id)
     if member is None or not member.is_active or member.token_version != claims.token_version:
         raise unauthorized("token_revoked", "token is no longer valid")
     return member

@@ -17,6 +17,7 @@ from models.finance import POINTS
 from models.locks import lock_member
 from models.member import Address, Member
 from models.order import CANCELLED, UNPAID, Order, OrderItem, OrderLog
+from models.prepared import PreparedGet
 from services import finance, goods, payment, sale, sysset
 from services.orders import lifecycle, pricing
 from services.orders.state import emit, render_order
@@ -40,12 +41,14 @@ async def _check_purchase_limits(shop_id: int, member_id: int, lines) -> None:
                            {"goods_id": line.goods.id, "limit": limit})
 
 
+_address = PreparedGet(Address, Address.shop_id, Address.member_id, Address.id)  # every order: prepared once
+
+
 async def address_snapshot(shop_id: int, member: Member, address_id: int) -> dict:
     """The checks every order starts with: the member may order, the address is theirs."""
     if member.is_blacklisted:
         raise forbidden("member_blacklisted", "this account may not place orders; contact the shop")
-    address = await Address.aio_get_or_none((Address.shop_id == shop_id) & (Address.member_id == member.id)
-                                            & (Address.id == address_id))
+    address = await _address.get(shop_id, member.id, address_id)
     if address is None:
         raise not_found("address")
     return {f: getattr(address, f) for f in ("name", "mobile", "province", "city", "district", "detail")}

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from lib.errors import conflict, field_error, not_found
 from models.goods import ON_SALE, Goods, Sku
 from models.member import Member, MemberLevel
+from models.prepared import PreparedGet
 from models.sale import COUPON_UNUSED, KIND_AMOUNT, CouponTemplate
 from services import sale, sysset
 from services.orders import shares
@@ -91,6 +92,11 @@ class Priced:
                 "coupon_ids": [c for c, _ in self.coupons], "discounts": self.discounts}
 
 
+# every order line reads these: prepared once (models/prepared.py)
+_live_goods = PreparedGet(Goods, Goods.shop_id, Goods.id, where=Goods.deleted_at.is_null())
+_live_sku = PreparedGet(Sku, Sku.shop_id, Sku.goods_id, Sku.id, where=Sku.deleted_at.is_null())
+
+
 async def load_lines(shop_id: int, items: list[dict]) -> list[Line]:
     """Goods and SKUs for the requested items, merged by (goods, sku) and sorted by id (the order
     in which stock rows are locked). Off-sale, deleted or foreign goods answer 409/404."""
@@ -102,7 +108,7 @@ async def load_lines(shop_id: int, items: list[dict]) -> list[Line]:
     for (goods_id, sku_id), quantity in sorted(merged.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
         if quantity > MAX_QUANTITY:
             raise field_error("items", f"at most {MAX_QUANTITY} of one item")
-        goods = await Goods.aio_get_or_none((Goods.shop_id == shop_id) & (Goods.id == goods_id) & Goods.deleted_at.is_null())
+        goods = await _live_goods.get(shop_id, goods_id)
         if goods is None:
             raise not_found("goods")
         if goods.status != ON_SALE:
@@ -111,8 +117,7 @@ async def load_lines(shop_id: int, items: list[dict]) -> list[Line]:
         if goods.has_skus:
             if sku_id is None:
                 raise field_error("items", f"choose a SKU of goods {goods_id}")
-            sku = await Sku.aio_get_or_none((Sku.shop_id == shop_id) & (Sku.goods_id == goods_id) & (Sku.id == sku_id)
-                                            & Sku.deleted_at.is_null())
+            sku = await _live_sku.get(shop_id, goods_id, sku_id)
             if sku is None:
                 raise not_found("sku")
         elif sku_id is not None:
