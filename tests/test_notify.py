@@ -368,3 +368,25 @@ async def test_one_shops_unrenderable_template_does_not_lose_another_shops_messa
     relay.wake()
     await eventually(lambda: log(api, shop, status="sent"), timeout=10)
     assert len(fake_wechat.sent_to(buyers[1][2])) == 1
+
+
+async def test_subscription_messages_open_the_mini_program_version_the_shop_names(api, make_shop, fake_wechat):
+    """`notify.miniprogram_state` (formal | trial | developer) goes with every subscription send."""
+    shop, mini, ids = await notifying_shop(api, make_shop, fake_wechat, "order_paid")
+    token, _, openid, address_id = await wechat_member(api, shop, fake_wechat, mini)
+    defaults = await api.get("/api/merchant/settings", token=shop.owner_token)
+    assert defaults.body["notify"] == {"miniprogram_state": "formal"}
+    assert_invalid(await api.patch("/api/merchant/settings", {"notify": {"miniprogram_state": "beta"}},
+                                   token=shop.owner_token), "notify.miniprogram_state")
+    goods = await new_goods(api, shop, price_fen=100, stock=10)
+    for _ in range(2):  # one consent per prompt: two prompts, two messages
+        await subscribe(api, shop, token, ids["order_paid"])
+    await buy(api, shop, token, address_id, goods)
+    await eventually(lambda: len(fake_wechat.sent_to(openid)) == 1, timeout=10)
+    patched = await api.patch("/api/merchant/settings", {"notify": {"miniprogram_state": "trial"}}, token=shop.owner_token)
+    assert patched.status == 200 and patched.body["notify"] == {"miniprogram_state": "trial"}
+    await buy(api, shop, token, address_id, goods)
+    await eventually(lambda: len(fake_wechat.sent_to(openid)) == 2, timeout=10)
+    assert [m["miniprogram_state"] for m in fake_wechat.sent_to(openid)] == ["formal", "trial"]
+    assert all(m["page"] == "pages/order/detail" and m["template_id"] == ids["order_paid"]
+               for m in fake_wechat.sent_to(openid))

@@ -33,6 +33,7 @@ from lib.runtime import current
 from models.base import iso, paginate, utcnow
 from models.notify import Notification, NotifyCredit
 from models.wechat import ShopWechat
+from services import sysset
 from services.notify import token as tokens
 from services.notify.templates import templates_for
 from services.wechat import ConfiguredWeChatClient
@@ -160,10 +161,11 @@ async def _send(row: Notification) -> None:
         return
     client = _client(config.mini_app_id, config.mini_app_secret)
     payload = json.loads(row.payload)
+    state = (await sysset.get_settings(row.shop_id)).notify.miniprogram_state  # as the shop says now
     token = ""
     try:
         token = await tokens.access_token(client)
-        await asyncio.get_running_loop().run_in_executor(None, _post_subscribe, client, token, row, payload)
+        await asyncio.get_running_loop().run_in_executor(None, _post_subscribe, client, token, row, payload, state)
     except WeChatClientException as exc:
         await _failed(row, client, token, exc.errcode, exc.errmsg or _http_status(exc))
     except (requests.RequestException, TimeoutError) as exc:
@@ -175,10 +177,15 @@ async def _send(row: Notification) -> None:
         await _settle(row, "sent", 0, "")
 
 
-def _post_subscribe(client, token: str, row: Notification, payload: dict) -> dict:
+def _post_subscribe(client, token: str, row: Notification, payload: dict, state: str) -> dict:
+    """`cgi-bin/message/subscribe/send` through `client.post`: wechatpy 1.8's
+    `wxa.send_subscribe_message` has no `miniprogram_state`."""
     client.session.set(client.access_token_key, token)
     client.expires_at = None  # wechatpy must not decide to fetch a token of its own
-    return client.wxa.send_subscribe_message(row.openid, row.template_id, payload["data"], page=payload.get("page") or None)
+    body = {"touser": row.openid, "template_id": row.template_id, "data": payload["data"], "miniprogram_state": state}
+    if payload.get("page"):
+        body["page"] = payload["page"]
+    return client.post("message/subscribe/send", data=body)
 
 
 def _http_status(exc: WeChatClientException) -> str:
