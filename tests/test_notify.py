@@ -10,9 +10,11 @@ import os
 import secrets
 import signal
 
+import jsonschema
+
 from lib.runtime import current
 from models.notify import NotifyTemplate
-from services import notify
+from services import finance, notify
 from tests.builders import (
     ADDRESS,
     assert_invalid,
@@ -26,6 +28,7 @@ from tests.builders import (
 from tests.builders import notify as pay_notify
 from tests.conftest import unique
 from tests.helpers import free_port, server_env, start_server_process
+from tests.ws_client import WsClient
 
 SUBSCRIBE = "/cgi-bin/message/subscribe/send"
 SHIPPING = "/wxa/sec/order/upload_shipping_info"
@@ -390,3 +393,61 @@ async def test_subscription_messages_open_the_mini_program_version_the_shop_name
     assert [m["miniprogram_state"] for m in fake_wechat.sent_to(openid)] == ["formal", "trial"]
     assert all(m["page"] == "pages/order/detail" and m["template_id"] == ids["order_paid"]
                for m in fake_wechat.sent_to(openid))
+
+
+async def test_a_reviewed_withdrawal_reaches_the_member_live_and_through_wechat(server, api, make_shop, fake_wechat,
+                                                                               fake_wechatpay):
+    """`withdrawal.reviewed` on the member's channel for approved, paid and rejected; the member's
+    subscription message for the outcomes (paid, rejected), each spending one credit."""
+    shop, token, member_id, _, _ = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    template_id = unique("TPL")
+    saved = await api.call("PUT", "/api/merchant/notifications/templates", {"templates": [
+        {"event": "withdrawal_reviewed", "template_id": template_id, "page": "pages/withdraw/list",
+         "fields": {"amount1": "{amount_yuan}", "phrase2": "{result}", "thing3": "{reject_reason}"}}]},
+        token=shop.owner_token)
+    assert saved.status == 200, saved.body
+    for _ in range(2):
+        await subscribe(api, shop, token, template_id)
+    await finance.change_credit(shop.id, member_id, "commission", 5000, "commission_settle", reference="seed")
+    document = (await api.get("/api/asyncapi.json")).body
+    payload = jsonschema.Draft202012Validator({"$ref": "#/components/messages/member_withdrawal_reviewed/payload",
+                                               "components": document["components"]})
+    watcher = await WsClient.connect(server.port, token)
+    try:
+        assert (await watcher.recv())["op"] == "authenticated"
+        assert (await watcher.subscribe(f"member:{member_id}"))["op"] == "subscribed"
+        to_wechat = await api.post(f"/api/mobile/{shop.id}/withdrawals", {"source": "commission", "target": "wechat",
+                                                                         "amount_fen": 2000}, token=token)
+        to_balance = await api.post(f"/api/mobile/{shop.id}/withdrawals", {"source": "commission",
+                                                                          "target": "balance", "amount_fen": 1000},
+                                    token=token)
+        paid = await api.post(f"/api/merchant/withdrawals/{to_wechat.body['id']}/approve", {}, token=shop.owner_token)
+        assert paid.status == 200 and paid.body["status"] == "paid", paid.body
+        rejected = await api.post(f"/api/merchant/withdrawals/{to_balance.body['id']}/reject", {"reason": "信息不符"},
+                                  token=shop.owner_token)
+        assert rejected.status == 200 and rejected.body["status"] == "rejected", rejected.body
+        seen = []
+        while len(seen) < 3:
+            frame = await watcher.recv_op("event")
+            assert payload.is_valid(frame), frame
+            if frame["type"] == "withdrawal.reviewed":
+                seen.append(frame["data"])
+    finally:
+        watcher.close()
+    assert [(e["withdrawal_id"], e["previous_status"], e["status"]) for e in seen] == [
+        (to_wechat.body["id"], "pending", "approved"), (to_wechat.body["id"], "approved", "paid"),
+        (to_balance.body["id"], "pending", "rejected")]
+    assert seen[2] == {"withdrawal_id": to_balance.body["id"], "status": "rejected", "previous_status": "pending",
+                       "amount_fen": 1000, "source": "commission", "target": "balance", "reject_reason": "信息不符"}
+
+    def messages():
+        return [m for m in fake_wechat.sent if m["template_id"] == template_id]
+    await eventually(lambda: len(messages()) == 2, timeout=10)
+    assert sorted((m["data"] for m in messages()), key=lambda data: data["amount1"]["value"], reverse=True) == [
+        {"amount1": {"value": "20.00"}, "phrase2": {"value": "已到账"}, "thing3": {"value": ""}},
+        {"amount1": {"value": "10.00"}, "phrase2": {"value": "已驳回"}, "thing3": {"value": "信息不符"}}]
+    assert {m["page"] for m in messages()} == {"pages/withdraw/list"}
+    rows = await log(api, shop)  # the approval that the payout followed sent nothing of its own
+    assert [(row["event"], row["status"]) for row in rows] == [("withdrawal_reviewed", "sent")] * 2
+    credits = await api.get(f"/api/mobile/{shop.id}/me/subscriptions", token=token)
+    assert credits.body["items"] == [{"template_id": template_id, "credits": 0}]

@@ -12,6 +12,7 @@ import json
 import logging
 
 from models.aftersale import AfterSale
+from models.finance import WITHDRAW_PAID, WITHDRAW_REJECTED, Withdrawal
 from models.member import Member
 from models.notify import Notification, WechatShipment
 from models.order import PAID, SHIPPED, STATUS_NAMES, UNPAID, Order, OrderItem
@@ -21,7 +22,10 @@ from services.notify.templates import render, templates_for
 
 log = logging.getLogger("mall.notify")
 
-WATCHED = {"order.status", "team.success", "team.failed", "aftersale.status"}
+WATCHED = {"order.status", "team.success", "team.failed", "aftersale.status", "withdrawal.reviewed"}
+# the outcomes of a withdrawal the member hears of: `approved` is passed over, since a payout
+# usually follows within the same request and one consent would be spent on the lesser message
+WITHDRAWAL_RESULTS = {WITHDRAW_REJECTED: "已驳回", WITHDRAW_PAID: "已到账"}
 
 
 def _yuan(fen) -> str:
@@ -53,6 +57,14 @@ async def _recipients(row) -> list[tuple[int, str, int, dict]]:
                         .order_by(Order.id).aio_execute())
         return [(o.shop_id, kind, o.member_id, {**await _order_vars(o), "team_id": data["team_id"],
                                                  "team_size": data.get("team_size")}) for o in orders]
+    if row.type == "withdrawal.reviewed":
+        withdrawal = await Withdrawal.aio_get_or_none(Withdrawal.id == data["withdrawal_id"])
+        if withdrawal is None or data["status"] not in WITHDRAWAL_RESULTS:
+            return []
+        return [(withdrawal.shop_id, "withdrawal_reviewed", withdrawal.member_id,
+                 {"withdrawal_id": withdrawal.id, "amount_yuan": _yuan(withdrawal.amount_fen),
+                  "withdrawal_status": data["status"], "result": WITHDRAWAL_RESULTS[data["status"]],
+                  "reject_reason": data.get("reject_reason", "")})]
     if row.type == "aftersale.status":
         aftersale = await AfterSale.aio_get_or_none(AfterSale.id == data["aftersale_id"])
         order = aftersale and await Order.aio_get_or_none(Order.id == aftersale.order_id)

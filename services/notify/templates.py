@@ -18,6 +18,8 @@ EVENTS = {
     "team_success": ORDER_VARS + ("team_id", "team_size"),
     "team_failed": ORDER_VARS + ("team_id", "team_size"),
     "aftersale_status": ORDER_VARS + ("aftersale_id", "aftersale_status", "amount_yuan"),
+    # a distributor's (or member's) withdrawal rejected or paid out; `result` is 已驳回 / 已到账
+    "withdrawal_reviewed": ("withdrawal_id", "amount_yuan", "withdrawal_status", "result", "reject_reason"),
 }
 FIELD_VALUE_MAX = 20  # WeChat refuses `thing` values longer than 20 characters (47003)
 
