@@ -451,3 +451,55 @@ async def test_a_reviewed_withdrawal_reaches_the_member_live_and_through_wechat(
     assert [(row["event"], row["status"]) for row in rows] == [("withdrawal_reviewed", "sent")] * 2
     credits = await api.get(f"/api/mobile/{shop.id}/me/subscriptions", token=token)
     assert credits.body["items"] == [{"template_id": template_id, "credits": 0}]
+
+
+async def shipping_state(api, shop, order_id, expected="uploaded"):
+    answer = await api.get(f"/api/merchant/orders/{order_id}", token=shop.owner_token)
+    assert answer.status == 200 and (answer.body["wechat_shipping"] or {}).get("status") == expected, answer.body
+    return answer.body["wechat_shipping"]
+
+
+async def wechat_paid(api, shop, fake_wechatpay, token, order) -> None:
+    prepay = await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "wechat"}, token=token)
+    assert prepay.status == 200, prepay.body
+    assert (await pay_notify(api, shop, *fake_wechatpay.notification(order["order_no"]))).status == 200
+
+
+async def test_a_pick_up_order_is_reported_when_its_code_is_redeemed(api, make_shop, fake_wechat, fake_wechatpay):
+    """logistics_type 4 (self pick-up) once the clerk redeems the member's code; nothing before."""
+    shop, token, _, address_id, _ = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    _, activity = await campaign(api, shop, pickup=True, single_price_fen=4900, tiers=[{"team_size": 2, "price_fen": 3900}])
+    order = await api.post(f"/api/mobile/{shop.id}/groups/activities/{activity['id']}/buy-alone",
+                           {"address_id": address_id}, token=token)
+    assert order.status == 201, order.body
+    await wechat_paid(api, shop, fake_wechatpay, token, order.body)
+    code = (await api.get(f"/api/mobile/{shop.id}/orders/{order.body['id']}", token=token)).body["pickup_code"]
+    assert code
+    await asyncio.sleep(1)  # jobs ran: a paid pick-up order has nothing to report yet
+    assert (await api.get(f"/api/merchant/orders/{order.body['id']}", token=shop.owner_token)).body["wechat_shipping"] is None
+    fake_wechat.answer_next(SHIPPING, http=503)
+    redeemed = await api.post("/api/merchant/groups/redeem", {"code": code}, token=shop.owner_token)
+    assert redeemed.status == 200, redeemed.body
+    failed = await eventually(lambda: shipping_state(api, shop, order.body["id"], "failed"), timeout=10)
+    assert failed["error"] == "HTTP 503"
+    uploaded = await eventually(lambda: shipping_state(api, shop, order.body["id"]), timeout=15)
+    assert uploaded["attempts"] == 2
+    transaction_id = fake_wechatpay.paid[order.body["order_no"]]
+    (upload,) = [s for s in fake_wechat.shipments if s["order_key"]["transaction_id"] == transaction_id]
+    assert upload["logistics_type"] == 4 and upload["shipping_list"] == [{"item_desc": "拼团茶"}]
+    assert upload["payer"]["openid"] and upload["upload_time"].endswith("+08:00")
+
+
+async def test_virtual_goods_are_reported_as_virtual_without_a_tracking_number(api, make_shop, fake_wechat,
+                                                                              fake_wechatpay):
+    shop, token, _, address_id, _ = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    card = await new_goods(api, shop, title="话费充值卡", price_fen=5000, is_virtual=True)
+    order = await place_and_prepay(api, shop, token, address_id, card)
+    assert (await pay_notify(api, shop, *fake_wechatpay.notification(order["order_no"]))).status == 200
+    shipped = await api.post(f"/api/merchant/orders/{order['id']}/ship", {"express_company": "无", "express_no": "NONE"},
+                             token=shop.owner_token)
+    assert shipped.status == 200, shipped.body
+    await eventually(lambda: shipping_state(api, shop, order["id"]), timeout=10)
+    transaction_id = fake_wechatpay.paid[order["order_no"]]
+    (upload,) = [s for s in fake_wechat.shipments if s["order_key"]["transaction_id"] == transaction_id]
+    assert upload["logistics_type"] == 3 and upload["shipping_list"] == [{"item_desc": "话费充值卡"}]

@@ -15,7 +15,7 @@ from models.aftersale import AfterSale
 from models.finance import WITHDRAW_PAID, WITHDRAW_REJECTED, Withdrawal
 from models.member import Member
 from models.notify import Notification, WechatShipment
-from models.order import PAID, SHIPPED, STATUS_NAMES, UNPAID, Order, OrderItem
+from models.order import COMPLETED, PAID, SHIPPED, STATUS_NAMES, UNPAID, Order, OrderItem
 from models.payment import Payment
 from models.wechat import ShopWechat
 from services.notify.templates import render, templates_for
@@ -76,6 +76,20 @@ async def _recipients(row) -> list[tuple[int, str, int, dict]]:
     return []
 
 
+async def _shipment_due(row) -> tuple[int, int] | None:
+    """(shop, order) when the event hands an order's goods over: shipped, or picked up in store
+    (paid -> completed happens only by redeeming a pick-up code)."""
+    if row.type != "order.status" or not row.channel.startswith("member:"):
+        return None
+    data = json.loads(row.data)
+    if data.get("previous_status") != PAID or data.get("status") not in (SHIPPED, COMPLETED):
+        return None
+    order = await Order.aio_get_or_none(Order.id == data["order_id"])
+    if order is None or (data["status"] == COMPLETED and not order.pickup_code):
+        return None
+    return order.shop_id, order.id
+
+
 async def take_events(rows: list) -> None:
     """The relay's consumer: queue the notifications and shipment reports these events call for."""
     notifications, shipments = [], []
@@ -89,17 +103,16 @@ async def take_events(rows: list) -> None:
             log.exception("notifications for event %s (%s) skipped", row.id, row.type)
     if notifications:
         await Notification.insert_many(notifications).on_conflict_ignore().aio_execute()
-    for shop_id, row in shipments:
-        await _queue_shipment(shop_id, json.loads(row.data)["order_id"])
+    for shop_id, order_id in shipments:
+        await _queue_shipment(shop_id, order_id)
 
 
 async def _take(row, templates: dict, notifications: list, shipments: list) -> None:
     """The notifications and shipment reports one event calls for, added to the batch's lists
     only once all of them are built (an event that fails adds nothing)."""
-    mine, reports = [], []
+    mine = []
+    report = await _shipment_due(row)
     for shop_id, kind, member_id, variables in await _recipients(row):
-        if kind == "order_shipped":
-            reports.append((shop_id, row))
         if shop_id not in templates:
             templates[shop_id] = await templates_for(shop_id)
         template = templates[shop_id].get(kind)
@@ -113,11 +126,12 @@ async def _take(row, templates: dict, notifications: list, shipments: list) -> N
             "template_id": template.template_id, "payload": json.dumps(payload, ensure_ascii=False),
             "status": "pending" if openid else "skipped", "error": "" if openid else "the member has no mini-program openid"})
     notifications.extend(mine)
-    shipments.extend(reports)
+    if report:
+        shipments.append(report)
 
 
 async def _queue_shipment(shop_id: int, order_id: int) -> None:
-    """A shipped order paid through WeChat in a shop with a mini-program: report it to WeChat."""
+    """A shipped (or picked-up) order paid through WeChat in a shop with a mini-program: report it to WeChat."""
     if not await Payment.select().where((Payment.shop_id == shop_id) & (Payment.order_id == order_id)).aio_exists():
         return
     config = await ShopWechat.aio_get_or_none(ShopWechat.shop_id == shop_id)
