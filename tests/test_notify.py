@@ -381,10 +381,10 @@ async def test_subscription_messages_open_the_mini_program_version_the_shop_name
     assert defaults.body["notify"] == {"miniprogram_state": "formal"}
     assert_invalid(await api.patch("/api/merchant/settings", {"notify": {"miniprogram_state": "beta"}},
                                    token=shop.owner_token), "notify.miniprogram_state")
-    goods = await new_goods(api, shop, price_fen=100, stock=10)
+    goods = await new_goods(api, shop, title="特级西湖龙井明前头采春茶礼盒装二百五十克一级", price_fen=100, stock=10)
     for _ in range(2):  # one consent per prompt: two prompts, two messages
         await subscribe(api, shop, token, ids["order_paid"])
-    await buy(api, shop, token, address_id, goods)
+    order = await buy(api, shop, token, address_id, goods)
     await eventually(lambda: len(fake_wechat.sent_to(openid)) == 1, timeout=10)
     patched = await api.patch("/api/merchant/settings", {"notify": {"miniprogram_state": "trial"}}, token=shop.owner_token)
     assert patched.status == 200 and patched.body["notify"] == {"miniprogram_state": "trial"}
@@ -393,6 +393,10 @@ async def test_subscription_messages_open_the_mini_program_version_the_shop_name
     assert [m["miniprogram_state"] for m in fake_wechat.sent_to(openid)] == ["formal", "trial"]
     assert all(m["page"] == "pages/order/detail" and m["template_id"] == ids["order_paid"]
                for m in fake_wechat.sent_to(openid))
+    # each value within its field type's limit: `thing` 20 characters, `character_string` 32 (a whole order number)
+    first = fake_wechat.sent_to(openid)[0]["data"]
+    assert first["thing1"]["value"] == goods["title"][:20] and len(goods["title"]) > 20
+    assert first["character_string2"]["value"] == order["order_no"] and len(order["order_no"]) > 20
 
 
 async def test_a_reviewed_withdrawal_reaches_the_member_live_and_through_wechat(server, api, make_shop, fake_wechat,
