@@ -3,8 +3,9 @@
 The relay hands every published batch to `take_events` before marking it sent (events.relay
 `consume`), in whichever process holds the relay lock. A batch may come twice (a relay died
 between publishing and marking): the rows are inserted with INSERT IGNORE on the unique key
-(event id, member, staff member, template) and (order) for shipments, so a second offer adds nothing. The
-send job then claims each row once; that is how N processes and restarts never send twice.
+(event id, member, staff member, template) and (order) for shipments, so a second offer adds
+nothing. The send job then claims each row once; that is how N processes and restarts never send
+twice.
 """
 from __future__ import annotations
 
@@ -28,8 +29,6 @@ WATCHED = {"order.status", "team.success", "team.failed", "aftersale.status", "w
 # the outcomes of a withdrawal the member hears of: `approved` is passed over, since a payout
 # usually follows within the same request and one consent would be spent on the lesser message
 WITHDRAWAL_RESULTS = {WITHDRAW_REJECTED: "已驳回", WITHDRAW_PAID: "已到账"}
-
-
 AFTERSALE_TYPES = {"refund": "仅退款", "return": "退货退款", "exchange": "换货"}
 
 

@@ -14,9 +14,8 @@ Outcomes (WeChat's errcodes):
 - 45009 (rate limited), -1 (system busy), HTTP 5xx, timeouts, connection errors, an invalid
   access token: back to `pending` with back-off, the credit kept reserved for this row; after
   MAX_ATTEMPTS: `failed`.
-- 40037 (bad template id), 47003 (bad data), 41030 (bad page), or no mini-program (official account)
-  configured:
-  `config_error`, final, shown to the merchant; the credit is given back.
+- 40037 (bad template id), 47003 (bad data), 41030 (bad page), or no mini-program (for staff: no
+  official account) configured: `config_error`, final, shown to the merchant; the credit is given back.
 - anything else: `failed`, final; the credit is given back.
 At most once: a row is claimed by a conditional UPDATE (pending -> sending) before the call, and a
 row found still `sending` after STALE_CLAIM_S (its process died mid-send) becomes `unknown`,
