@@ -174,8 +174,13 @@ async def test_binding_a_staff_members_wechat(api, make_shop, fake_wechat):
         "bound": False, "app_id": None, "openid": None, "bound_at": None, "receives_alerts": False}
     assert_invalid(await api.post(path, {}, token=shop.owner_token), "code")
     assert_invalid(await api.post(path, {"code": "not-a-code"}, token=shop.owner_token), "code")
-    openid = await bind(api, fake_wechat, oa, shop.owner_token)
-    # a used code is refused like a bad one; the binding stays
+    code = fake_wechat.login_code(oa, "oa_" + secrets.token_hex(8))
+    first = await api.post(path, {"code": code}, token=shop.owner_token)
+    assert first.status == 200 and first.body["bound"] and first.body["receives_alerts"], first.body
+    openid = first.body["openid"]
+    assert_invalid(await api.post(path, {"code": code}, token=shop.owner_token), "code")  # codes are single-use
+    assert (await api.get(path, token=shop.owner_token)).body["openid"] == openid
+    # a WeChat account a colleague holds is not bound twice
     clerk, clerk_token = await new_staff(api, shop, ["orders.view"])
     taken = await api.post(path, {"code": fake_wechat.login_code(oa, openid)}, token=clerk_token)
     assert taken.status == 409 and taken.body["error"]["code"] == "wechat_already_bound", taken.body
