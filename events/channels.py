@@ -103,6 +103,18 @@ class CommissionCreated(Payload):
     amount_fen: int = Field(description="commission, in fen")
 
 
+class WithdrawalReviewed(Payload):
+    """The merchant approved or rejected one of the member's withdrawals, or its money was paid out."""
+    withdrawal_id: int = Field(description="the withdrawal")
+    status: str = Field(description="approved (paid out next), rejected (the amount is back in its source) "
+                                    "or paid", examples=["paid"])
+    previous_status: str = Field(description="pending, or approved for a payout after approval", examples=["pending"])
+    amount_fen: int = Field(description="amount, in fen")
+    source: str = Field(description="balance or commission: where the money came from")
+    target: str = Field(description="wechat (the member's WeChat wallet) or balance")
+    reject_reason: str = Field(description="the merchant's reason when rejected, else empty")
+
+
 class ShopOrder(Payload):
     """An order of the shop as the order board needs it."""
     order_id: int = Field(description="the order")
@@ -172,9 +184,10 @@ CHANNELS: list[Channel] = [
     Channel("flash:{sale_id}", ANYONE, "A flash sale (秒杀): start, remaining stock, sold out, end.",
             {"flash.started": FlashStarted, "flash.stock": FlashStock, "flash.sold_out": FlashSoldOut,
              "flash.ended": FlashEnded}),
-    Channel("member:{member_id}", THAT_MEMBER, "A member's own orders, after-sales, recharges, commissions.",
+    Channel("member:{member_id}", THAT_MEMBER,
+            "A member's own orders, after-sales, recharges, commissions, withdrawals.",
             {"order.status": OrderStatus, "aftersale.status": AfterSaleStatus, "recharge.paid": RechargePaid,
-             "commission.created": CommissionCreated}),
+             "commission.created": CommissionCreated, "withdrawal.reviewed": WithdrawalReviewed}),
     Channel("shop:{shop_id}:orders", ORDERS_STAFF, "The shop's order board: what staff wait for.",
             {"order.created": ShopOrder, "order.paid": ShopOrder, "refund.requested": RefundRequested,
              "team.success": TeamSucceeded, "aftersale.requested": AfterSaleRequested,

@@ -67,6 +67,7 @@ ROUTES = [
     # merchant back-office
     (r"/api/merchant/auth/login", merchant_auth.LoginHandler),
     (r"/api/merchant/me", merchant_auth.MeHandler),
+    (r"/api/merchant/me/wechat", merchant_notifications.MyWechatHandler),
     (r"/api/merchant/members", merchant_members.MembersHandler),
     (rf"/api/merchant/members/{ID}", merchant_members.MemberHandler),
     (rf"/api/merchant/members/{ID}/balance", merchant_members.BalanceHandler),

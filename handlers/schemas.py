@@ -627,6 +627,58 @@ class Staff(Answer):
     token: str = Field(None, description="a fresh merchant token, when one changed their own password")
 
 
+class StaffWechat(Answer):
+    """The signed-in staff member's WeChat binding for new-order and after-sale alerts."""
+    bound: bool = Field(description="whether a WeChat account is bound")
+    app_id: str | None = Field(description="the official account it was bound on")
+    openid: str | None = Field(description="the staff member's openid on that account")
+    bound_at: str | None = Field(description="ISO 8601 UTC")
+    receives_alerts: bool = Field(description="alerts reach them now: bound on the shop's current official account, "
+                                              "active, holding orders.view")
+
+
+class Notification(Answer):
+    """One WeChat message of the send log."""
+    id: int = Field(description="log entry id")
+    event: str = Field(description="the kind, e.g. order_paid, team_success, staff_order_paid",
+                       examples=["order_paid"])
+    event_id: int = Field(description="the outbox event it was made from")
+    member_id: int = Field(description="the member it is for, or (staff alerts) whose order it is about")
+    staff_id: int | None = Field(description="the staff member an official-account alert is for; null for a member's")
+    channel: Literal["mini_program", "official_account"] = Field(
+        description="mini-program subscription message (a member) or official-account template message (staff)")
+    template_id: str = Field(description="the WeChat template")
+    status: Literal["pending", "sending", "sent", "refused", "config_error", "failed", "skipped", "unknown"] = Field(
+        description="pending (retry due at next_attempt_at), sending, sent, refused (43101/43004: final), "
+                    "config_error (the merchant's to fix, e.g. 40037/47003), failed, skipped (no consent, "
+                    "no openid, or a staff member who no longer receives alerts), unknown (the sender died mid-send)")
+    attempts: int = Field(description="sends tried")
+    errcode: int | None = Field(description="WeChat's last errcode (0 when sent)")
+    error: str = Field(description="why it is not sent, when it is not")
+    data: dict[str, Any] | None = Field(description="the template fields as sent: {key: {value}}")
+    created_at: str = Field(description="ISO 8601 UTC")
+    sent_at: str | None = Field(description="ISO 8601 UTC")
+    next_attempt_at: str | None = Field(description="when a pending message is tried again (ISO 8601 UTC)")
+
+
+class NotifyTemplate(Answer):
+    """Which WeChat template carries an event kind, and how its fields are filled."""
+    event: str = Field(description="the event kind", examples=["order_paid"])
+    template_id: str = Field(description="the WeChat template id")
+    page: str = Field(description="mini-program page a subscription message opens; for the staff_* kinds the "
+                                  "web address the official-account message opens")
+    fields: dict[str, str] = Field(description="WeChat field key -> text with {placeholders}",
+                                   examples=[{"thing1": "{goods_title}"}])
+
+
+class NotifyTemplates(Answer):
+    """The shop's templates and what can be mapped."""
+    items: list[NotifyTemplate] = Field(description="the shop's templates, one per event kind")
+    events: dict[str, list[str]] = Field(description="every event kind with the placeholders it offers")
+    official_account_events: list[str] = Field(description="the kinds sent to staff as official-account template "
+                                                           "messages (the others go to members as subscription messages)")
+
+
 class CategoryNode(Category):
     """A top-level category with its subcategories."""
     children: list[Category] = Field(description="its subcategories")

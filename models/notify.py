@@ -31,13 +31,15 @@ class NotifyCredit(ShopScoped):
 
 
 class Notification(ShopScoped):
-    """One message for one member about one outbox event; the send log. The unique key
-    (event_id, member_id, template_id) lets every relay in every process offer the same event
-    any number of times and still yield one row, hence at most one send."""
+    """One message about one outbox event, to one member (a mini-program subscription message) or
+    to one staff member (an official-account template message); the send log. The unique key
+    (event_id, member_id, staff_id, template_id) lets every relay in every process offer the same
+    event any number of times and still yield one row per recipient, hence at most one send."""
 
     event_id = peewee.BigIntegerField()  # the outbox row
     event = peewee.CharField(max_length=32)  # the kind (a NotifyTemplate.event)
-    member_id = peewee.IntegerField()
+    member_id = peewee.IntegerField()  # the member it is for, or (staff messages) whose order it is about
+    staff_id = peewee.IntegerField(default=0)  # 0: to the member; else to this staff member
     openid = peewee.CharField(max_length=64, default="")
     template_id = peewee.CharField(max_length=128)
     payload = peewee.TextField(default="{}")  # JSON: the data and page as they will be sent
@@ -53,7 +55,7 @@ class Notification(ShopScoped):
     sent_at = peewee.DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("event_id", "member_id", "template_id"), True),
+        indexes = ((("event_id", "member_id", "staff_id", "template_id"), True),
                    (("status", "next_attempt_at"), False))
 
 

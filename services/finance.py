@@ -187,6 +187,14 @@ async def _withdrawal(shop_id: int, withdrawal_id: int) -> Withdrawal:
     return row
 
 
+async def _announce(row: Withdrawal, status: str, previous_status: str, reject_reason: str = "") -> None:
+    """`withdrawal.reviewed` on the member's channel, inside the transition's transaction (the live
+    page and the WeChat notification of it both come from this event)."""
+    await events.record(f"member:{row.member_id}", "withdrawal.reviewed", {
+        "withdrawal_id": row.id, "status": status, "previous_status": previous_status, "amount_fen": row.amount_fen,
+        "source": row.source, "target": row.target, "reject_reason": reject_reason})
+
+
 async def reject_withdrawal(shop_id: int, withdrawal_id: int, staff_id: int, reason: str) -> dict:
     row = await _withdrawal(shop_id, withdrawal_id)
     async with events.atomic():
@@ -195,6 +203,7 @@ async def reject_withdrawal(shop_id: int, withdrawal_id: int, staff_id: int, rea
                 (Withdrawal.id == row.id) & (Withdrawal.status == WITHDRAW_PENDING)).aio_execute():
             raise conflict("invalid_state", f"this withdrawal is {row.status}")
         await _audit_review(row, WITHDRAW_REJECTED, reason)
+        await _announce(row, WITHDRAW_REJECTED, WITHDRAW_PENDING, reason)
         await change_credit(shop_id, row.member_id, row.source, row.amount_fen, "withdraw_return",
                             reference=f"W{row.id}", operator_id=staff_id)
     return render_withdrawal(await _withdrawal(shop_id, withdrawal_id))
@@ -212,6 +221,7 @@ async def approve_withdrawal(shop_id: int, withdrawal_id: int, staff_id: int) ->
                                                         & (Withdrawal.status == WITHDRAW_PENDING)).aio_execute():
             raise conflict("invalid_state", f"this withdrawal is {row.status}")
         await _audit_review(row, changes["status"], "")
+        await _announce(row, changes["status"], WITHDRAW_PENDING)
         if to_balance:
             await change_credit(shop_id, row.member_id, BALANCE, row.amount_fen, "commission_to_balance",
                                 reference=f"W{row.id}", operator_id=staff_id)
@@ -239,8 +249,12 @@ async def send_transfers(withdrawal_id: int | None = None) -> int:
         except (payment.ProviderError, payment.NotConfigured) as exc:
             log.warning("withdrawal %s not paid yet: %s", row.id, exc)
             continue
-        sent += await Withdrawal.update(status=WITHDRAW_PAID, paid_at=utcnow()).where(
-            (Withdrawal.id == row.id) & (Withdrawal.status == WITHDRAW_APPROVED)).aio_execute()
+        async with events.atomic():
+            paid = await Withdrawal.update(status=WITHDRAW_PAID, paid_at=utcnow()).where(
+                (Withdrawal.id == row.id) & (Withdrawal.status == WITHDRAW_APPROVED)).aio_execute()
+            if paid:  # once: a concurrent run that also sent it (same transfer number) finds it paid
+                await _announce(row, WITHDRAW_PAID, WITHDRAW_APPROVED)
+        sent += paid
     return sent
 
 

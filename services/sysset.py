@@ -134,6 +134,13 @@ class TrackingRules(_Section):
     cache_minutes: int = pydantic.Field(30, ge=1, le=24 * 60)  # a route is asked for again after this
 
 
+class NotifyRules(_Section):
+    """WeChat messages (services/notify). `miniprogram_state` is passed on every subscription
+    message: which version of the mini-program a tap opens — `formal` (released), `trial` (体验版)
+    or `developer` (开发版), so a shop testing its pages can point the messages at them."""
+    miniprogram_state: Literal["formal", "trial", "developer"] = "formal"
+
+
 class Settings(_Section):
     shop: ShopInfo = ShopInfo()
     order: OrderRules = OrderRules()
@@ -145,6 +152,7 @@ class Settings(_Section):
     sale: SaleRules = SaleRules()
     distribution: DistributionRules = DistributionRules()
     tracking: TrackingRules = TrackingRules()
+    notify: NotifyRules = NotifyRules()
 
     @pydantic.model_validator(mode="after")
     def _settle_after_refunds(self):

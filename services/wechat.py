@@ -111,3 +111,15 @@ async def official_account_login(shop_id: int, code: str) -> dict:
     member = await member_service.member_for_wechat(shop_id, "oa_openid", token["openid"],
                                                     token.get("unionid") or info.get("unionid"), profile)
     return member_service.session(member)
+
+
+async def official_account_openid(shop_id: int, code: str) -> tuple[str, str]:
+    """(app id, openid) of whoever authorised `code` on the shop's official account (OAuth,
+    snsapi_base: only the openid is needed). 401 `invalid_wechat_code` for a bad or used code."""
+    config = await get_config(shop_id)
+    if not (config.oa_app_id and config.oa_app_secret):
+        raise conflict("wechat_not_configured", "this shop has no WeChat official account configured")
+    oauth = WeChatOAuth(config.oa_app_id, config.oa_app_secret, redirect_uri="", scope="snsapi_base")
+    oauth.API_BASE_URL = current().config.wechat_api_base.rstrip("/") + "/"
+    token = await _call(oauth.fetch_access_token, code)
+    return config.oa_app_id, token["openid"]

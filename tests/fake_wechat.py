@@ -7,8 +7,9 @@ errors come back in WeChat's own shape ({"errcode": 40029, "errmsg": "invalid co
 Server-side APIs (subscription messages, official-account template messages, shipping-info
 upload) check the access token like WeChat (40001 for one this fake never issued) and record
 what they accepted in `sent` / `shipments`. Tests script errors per path with `answer_next(path,
-errcode=... | http=...)`, make openids refuse (43101) with `refusing`, and slow calls down with
-`delays[path]` (seconds) to make concurrent callers overlap.
+errcode=... | http=...)`, make openids refuse subscription messages (43101) with `refusing` and
+template messages (43004: no longer following the official account) with `unfollowed`, and slow
+calls down with `delays[path]` (seconds) to make concurrent callers overlap.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class FakeWechat:
         self.sent: list[dict] = []  # accepted subscription / template messages, with their appid
         self.shipments: list[dict] = []  # accepted shipping-info uploads, with their appid
         self.refusing: set[str] = set()  # openids that answer 43101 (no subscription)
+        self.unfollowed: set[str] = set()  # openids whose template messages answer 43004 (not following)
         self.scripted: dict[str, list[dict]] = defaultdict(list)  # path -> next answers, in order
         self.delays: dict[str, float] = {}  # path -> seconds before answering
 
@@ -107,6 +109,12 @@ class FakeWechat:
                 fake.sent.append(body)
                 self.reply({"errcode": 0, "errmsg": "ok", "msgid": len(fake.sent)})
 
+        class TemplateMessage(ServerApi):
+            def accept(self, body: dict) -> None:
+                if body.get("touser") in fake.unfollowed:
+                    return self.reply({"errcode": 43004, "errmsg": "require subscribe"})
+                super().accept(body)
+
         class ShippingInfo(ServerApi):
             def accept(self, body: dict) -> None:
                 if not body.get("order_key", {}).get("transaction_id") or not body.get("payer", {}).get("openid"):
@@ -150,6 +158,6 @@ class FakeWechat:
             (r"/sns/oauth2/access_token", OAuthToken),
             (r"/sns/userinfo", UserInfo),
             (r"/cgi-bin/message/subscribe/send", ServerApi),
-            (r"/cgi-bin/message/template/send", ServerApi),
+            (r"/cgi-bin/message/template/send", TemplateMessage),
             (r"/wxa/sec/order/upload_shipping_info", ShippingInfo),
         ])

@@ -10,9 +10,11 @@ import os
 import secrets
 import signal
 
+import jsonschema
+
 from lib.runtime import current
 from models.notify import NotifyTemplate
-from services import notify
+from services import finance, notify
 from tests.builders import (
     ADDRESS,
     assert_invalid,
@@ -26,6 +28,7 @@ from tests.builders import (
 from tests.builders import notify as pay_notify
 from tests.conftest import unique
 from tests.helpers import free_port, server_env, start_server_process
+from tests.ws_client import WsClient
 
 SUBSCRIBE = "/cgi-bin/message/subscribe/send"
 SHIPPING = "/wxa/sec/order/upload_shipping_info"
@@ -368,3 +371,139 @@ async def test_one_shops_unrenderable_template_does_not_lose_another_shops_messa
     relay.wake()
     await eventually(lambda: log(api, shop, status="sent"), timeout=10)
     assert len(fake_wechat.sent_to(buyers[1][2])) == 1
+
+
+async def test_subscription_messages_open_the_mini_program_version_the_shop_names(api, make_shop, fake_wechat):
+    """`notify.miniprogram_state` (formal | trial | developer) goes with every subscription send."""
+    shop, mini, ids = await notifying_shop(api, make_shop, fake_wechat, "order_paid")
+    token, _, openid, address_id = await wechat_member(api, shop, fake_wechat, mini)
+    defaults = await api.get("/api/merchant/settings", token=shop.owner_token)
+    assert defaults.body["notify"] == {"miniprogram_state": "formal"}
+    assert_invalid(await api.patch("/api/merchant/settings", {"notify": {"miniprogram_state": "beta"}},
+                                   token=shop.owner_token), "notify.miniprogram_state")
+    goods = await new_goods(api, shop, title="特级西湖龙井明前头采春茶礼盒装二百五十克一级", price_fen=100, stock=10)
+    for _ in range(2):  # one consent per prompt: two prompts, two messages
+        await subscribe(api, shop, token, ids["order_paid"])
+    order = await buy(api, shop, token, address_id, goods)
+    await eventually(lambda: len(fake_wechat.sent_to(openid)) == 1, timeout=10)
+    patched = await api.patch("/api/merchant/settings", {"notify": {"miniprogram_state": "trial"}}, token=shop.owner_token)
+    assert patched.status == 200 and patched.body["notify"] == {"miniprogram_state": "trial"}
+    await buy(api, shop, token, address_id, goods)
+    await eventually(lambda: len(fake_wechat.sent_to(openid)) == 2, timeout=10)
+    assert [m["miniprogram_state"] for m in fake_wechat.sent_to(openid)] == ["formal", "trial"]
+    assert all(m["page"] == "pages/order/detail" and m["template_id"] == ids["order_paid"]
+               for m in fake_wechat.sent_to(openid))
+    # each value within its field type's limit: `thing` 20 characters, `character_string` 32 (a whole order number)
+    first = fake_wechat.sent_to(openid)[0]["data"]
+    assert first["thing1"]["value"] == goods["title"][:20] and len(goods["title"]) > 20
+    assert first["character_string2"]["value"] == order["order_no"] and len(order["order_no"]) > 20
+
+
+async def test_a_reviewed_withdrawal_reaches_the_member_live_and_through_wechat(server, api, make_shop, fake_wechat,
+                                                                               fake_wechatpay):
+    """`withdrawal.reviewed` on the member's channel for approved, paid and rejected; the member's
+    subscription message for the outcomes (paid, rejected), each spending one credit."""
+    shop, token, member_id, _, _ = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    template_id = unique("TPL")
+    saved = await api.call("PUT", "/api/merchant/notifications/templates", {"templates": [
+        {"event": "withdrawal_reviewed", "template_id": template_id, "page": "pages/withdraw/list",
+         "fields": {"amount1": "{amount_yuan}", "phrase2": "{result}", "thing3": "{reject_reason}"}}]},
+        token=shop.owner_token)
+    assert saved.status == 200, saved.body
+    for _ in range(2):
+        await subscribe(api, shop, token, template_id)
+    await finance.change_credit(shop.id, member_id, "commission", 5000, "commission_settle", reference="seed")
+    document = (await api.get("/api/asyncapi.json")).body
+    payload = jsonschema.Draft202012Validator({"$ref": "#/components/messages/member_withdrawal_reviewed/payload",
+                                               "components": document["components"]})
+    watcher = await WsClient.connect(server.port, token)
+    try:
+        assert (await watcher.recv())["op"] == "authenticated"
+        assert (await watcher.subscribe(f"member:{member_id}"))["op"] == "subscribed"
+        to_wechat = await api.post(f"/api/mobile/{shop.id}/withdrawals", {"source": "commission", "target": "wechat",
+                                                                         "amount_fen": 2000}, token=token)
+        to_balance = await api.post(f"/api/mobile/{shop.id}/withdrawals", {"source": "commission",
+                                                                          "target": "balance", "amount_fen": 1000},
+                                    token=token)
+        paid = await api.post(f"/api/merchant/withdrawals/{to_wechat.body['id']}/approve", {}, token=shop.owner_token)
+        assert paid.status == 200 and paid.body["status"] == "paid", paid.body
+        rejected = await api.post(f"/api/merchant/withdrawals/{to_balance.body['id']}/reject", {"reason": "信息不符"},
+                                  token=shop.owner_token)
+        assert rejected.status == 200 and rejected.body["status"] == "rejected", rejected.body
+        seen = []
+        while len(seen) < 3:
+            frame = await watcher.recv_op("event")
+            assert payload.is_valid(frame), frame
+            if frame["type"] == "withdrawal.reviewed":
+                seen.append(frame["data"])
+    finally:
+        watcher.close()
+    assert [(e["withdrawal_id"], e["previous_status"], e["status"]) for e in seen] == [
+        (to_wechat.body["id"], "pending", "approved"), (to_wechat.body["id"], "approved", "paid"),
+        (to_balance.body["id"], "pending", "rejected")]
+    assert seen[2] == {"withdrawal_id": to_balance.body["id"], "status": "rejected", "previous_status": "pending",
+                       "amount_fen": 1000, "source": "commission", "target": "balance", "reject_reason": "信息不符"}
+
+    def messages():
+        return [m for m in fake_wechat.sent if m["template_id"] == template_id]
+    await eventually(lambda: len(messages()) == 2, timeout=10)
+    assert sorted((m["data"] for m in messages()), key=lambda data: data["amount1"]["value"], reverse=True) == [
+        {"amount1": {"value": "20.00"}, "phrase2": {"value": "已到账"}, "thing3": {"value": ""}},
+        {"amount1": {"value": "10.00"}, "phrase2": {"value": "已驳回"}, "thing3": {"value": "信息不符"}}]
+    assert {m["page"] for m in messages()} == {"pages/withdraw/list"}
+    rows = await log(api, shop)  # the approval that the payout followed sent nothing of its own
+    assert [(row["event"], row["status"]) for row in rows] == [("withdrawal_reviewed", "sent")] * 2
+    credits = await api.get(f"/api/mobile/{shop.id}/me/subscriptions", token=token)
+    assert credits.body["items"] == [{"template_id": template_id, "credits": 0}]
+
+
+async def shipping_state(api, shop, order_id, expected="uploaded"):
+    answer = await api.get(f"/api/merchant/orders/{order_id}", token=shop.owner_token)
+    assert answer.status == 200 and (answer.body["wechat_shipping"] or {}).get("status") == expected, answer.body
+    return answer.body["wechat_shipping"]
+
+
+async def wechat_paid(api, shop, fake_wechatpay, token, order) -> None:
+    prepay = await api.post(f"/api/mobile/{shop.id}/orders/{order['id']}/pay", {"method": "wechat"}, token=token)
+    assert prepay.status == 200, prepay.body
+    assert (await pay_notify(api, shop, *fake_wechatpay.notification(order["order_no"]))).status == 200
+
+
+async def test_a_pick_up_order_is_reported_when_its_code_is_redeemed(api, make_shop, fake_wechat, fake_wechatpay):
+    """logistics_type 4 (self pick-up) once the clerk redeems the member's code; nothing before."""
+    shop, token, _, address_id, _ = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    _, activity = await campaign(api, shop, pickup=True, single_price_fen=4900, tiers=[{"team_size": 2, "price_fen": 3900}])
+    order = await api.post(f"/api/mobile/{shop.id}/groups/activities/{activity['id']}/buy-alone",
+                           {"address_id": address_id}, token=token)
+    assert order.status == 201, order.body
+    await wechat_paid(api, shop, fake_wechatpay, token, order.body)
+    code = (await api.get(f"/api/mobile/{shop.id}/orders/{order.body['id']}", token=token)).body["pickup_code"]
+    assert code
+    await asyncio.sleep(1)  # jobs ran: a paid pick-up order has nothing to report yet
+    assert (await api.get(f"/api/merchant/orders/{order.body['id']}", token=shop.owner_token)).body["wechat_shipping"] is None
+    fake_wechat.answer_next(SHIPPING, http=503)
+    redeemed = await api.post("/api/merchant/groups/redeem", {"code": code}, token=shop.owner_token)
+    assert redeemed.status == 200, redeemed.body
+    failed = await eventually(lambda: shipping_state(api, shop, order.body["id"], "failed"), timeout=10)
+    assert failed["error"] == "HTTP 503"
+    uploaded = await eventually(lambda: shipping_state(api, shop, order.body["id"]), timeout=15)
+    assert uploaded["attempts"] == 2
+    transaction_id = fake_wechatpay.paid[order.body["order_no"]]
+    (upload,) = [s for s in fake_wechat.shipments if s["order_key"]["transaction_id"] == transaction_id]
+    assert upload["logistics_type"] == 4 and upload["shipping_list"] == [{"item_desc": "拼团茶"}]
+    assert upload["payer"]["openid"] and upload["upload_time"].endswith("+08:00")
+
+
+async def test_virtual_goods_are_reported_as_virtual_without_a_tracking_number(api, make_shop, fake_wechat,
+                                                                              fake_wechatpay):
+    shop, token, _, address_id, _ = await wechat_shop(api, make_shop, fake_wechat, fake_wechatpay)
+    card = await new_goods(api, shop, title="话费充值卡", price_fen=5000, is_virtual=True)
+    order = await place_and_prepay(api, shop, token, address_id, card)
+    assert (await pay_notify(api, shop, *fake_wechatpay.notification(order["order_no"]))).status == 200
+    shipped = await api.post(f"/api/merchant/orders/{order['id']}/ship", {"express_company": "无", "express_no": "NONE"},
+                             token=shop.owner_token)
+    assert shipped.status == 200, shipped.body
+    await eventually(lambda: shipping_state(api, shop, order["id"]), timeout=10)
+    transaction_id = fake_wechatpay.paid[order["order_no"]]
+    (upload,) = [s for s in fake_wechat.shipments if s["order_key"]["transaction_id"] == transaction_id]
+    assert upload["logistics_type"] == 3 and upload["shipping_list"] == [{"item_desc": "话费充值卡"}]

@@ -18,6 +18,7 @@ class SettingsPatch(RequestBody):
     sale: dict[str, Any] = None
     distribution: dict[str, Any] = None
     tracking: dict[str, Any] = None
+    notify: dict[str, Any] = None
 
 
 class SettingsHandler(MerchantHandler):

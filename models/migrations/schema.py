@@ -44,3 +44,12 @@ def drop_not_null(db: peewee.Database, model, field_name: str) -> None:
         return
     migrator = pw_migrate.MySQLMigrator(db) if is_mysql() else pw_migrate.SqliteMigrator(db)
     pw_migrate.migrate(migrator.drop_not_null(table, column))
+
+
+def drop_index(db: peewee.Database, model, index_name: str) -> None:
+    """Drop an index `model` no longer declares, if the table still has it."""
+    table = model._meta.table_name
+    if index_name not in {index.name for index in db.get_indexes(table)}:
+        return
+    migrator = pw_migrate.MySQLMigrator(db) if is_mysql() else pw_migrate.SqliteMigrator(db)
+    pw_migrate.migrate(migrator.drop_index(table, index_name))

@@ -13,7 +13,7 @@ from models.goods import Category, Goods, Sku, StockLedger
 from models.groups import GroupActivity, GroupMember, GroupTeam
 from models.importer import ImportedOrder, ImportMap
 from models.member import Address, Member, MemberLevel
-from models.migrations.schema import add_column, add_indexes, create_tables, drop_not_null
+from models.migrations.schema import add_column, add_indexes, create_tables, drop_index, drop_not_null
 from models.notify import Notification, NotifyCredit, NotifyTemplate, WechatShipment
 from models.order import CartItem, Order, OrderItem, OrderLog
 from models.payment import Payment, PaymentRefund, ShopPayConfig
@@ -24,7 +24,7 @@ from models.sysset import ShopSettings
 from models.system import AdminUser, DatabaseIdentity, PlatformSettings
 from models.tracking import ExpressCache
 from models.user import Role, Staff
-from models.wechat import ShopWechat
+from models.wechat import ShopWechat, StaffWechat
 
 
 def core_tables(db):
@@ -190,6 +190,15 @@ def express_cache(db):
     create_tables(db, ExpressCache)
 
 
+def staff_wechat_alerts(db):
+    """Official-account template messages to staff: their WeChat bindings, and a send-log row per
+    staff member (the unique key gains staff_id; the new key is in place before the old one goes)."""
+    create_tables(db, StaffWechat)
+    add_column(db, Notification, "staff_id")
+    add_indexes(db, Notification)
+    drop_index(db, Notification, "notification_event_id_member_id_template_id")
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -213,4 +222,5 @@ MIGRATIONS = [
     (19, "import from ewei_shopv2: id map, historic order facts", import_maps),
     (20, "WeChat notifications and shipping-info upload", wechat_notify),
     (21, "parcel tracking cache", express_cache),
+    (22, "WeChat alerts to staff: bindings, a send-log row per staff member", staff_wechat_alerts),
 ]

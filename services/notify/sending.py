@@ -1,15 +1,21 @@
 """Consent credits and the send job: claim a queued notification once, spend a credit, send it
 through wechatpy (off the event loop), and settle it by WeChat's answer.
 
+Two kinds of message share the log and its rules: a member's mini-program subscription message
+(`cgi-bin/message/subscribe/send`, spends a consent credit) and a staff member's official-account
+template message (`cgi-bin/message/template/send`, no credit: following the account is consent;
+the staff member must still receive alerts when it is claimed, services/notify/staff.py).
+
 Outcomes (WeChat's errcodes):
 - 0: `sent`.
-- 43101 (the user refused / has no subscription left): `refused`, final; the member's remaining
-  credits for that template are cleared (WeChat no longer holds them).
+- 43101 (the user refused / has no subscription left), 43004 (the staff member no longer follows
+  the official account): `refused`, final; the member's remaining credits for that template are
+  cleared (WeChat no longer holds them).
 - 45009 (rate limited), -1 (system busy), HTTP 5xx, timeouts, connection errors, an invalid
   access token: back to `pending` with back-off, the credit kept reserved for this row; after
   MAX_ATTEMPTS: `failed`.
-- 40037 (bad template id), 47003 (bad data), 41030 (bad page), or no mini-program configured:
-  `config_error`, final, shown to the merchant; the credit is given back.
+- 40037 (bad template id), 47003 (bad data), 41030 (bad page), or no mini-program (for staff: no
+  official account) configured: `config_error`, final, shown to the merchant; the credit is given back.
 - anything else: `failed`, final; the credit is given back.
 At most once: a row is claimed by a conditional UPDATE (pending -> sending) before the call, and a
 row found still `sending` after STALE_CLAIM_S (its process died mid-send) becomes `unknown`,
@@ -33,8 +39,10 @@ from lib.runtime import current
 from models.base import iso, paginate, utcnow
 from models.notify import Notification, NotifyCredit
 from models.wechat import ShopWechat
+from services import sysset
+from services.notify import staff
 from services.notify import token as tokens
-from services.notify.templates import templates_for
+from services.notify.templates import STAFF_EVENTS, templates_for
 from services.wechat import ConfiguredWeChatClient
 
 log = logging.getLogger("mall.notify")
@@ -46,7 +54,7 @@ RETRY_MAX_S = 600
 STALE_CLAIM_S = 120  # far longer than a send may take (5 s timeout): the claimer is dead
 BATCH = 50  # rows claimed per job run and process
 PARALLEL_SENDS = 8  # worker threads a job run keeps busy (wechatpy blocks)
-REFUSED, RATE_LIMITED = 43101, 45009
+REFUSED, UNFOLLOWED, RATE_LIMITED = 43101, 43004, 45009
 CONFIG_ERRORS = {40037, 47003, 41030, 40013, 40125}  # + wrong appid / app secret (token fetch)
 TOKEN_ERRORS = {40001, 40014, 42001}
 TRANSIENT_ERRORS = {-1, RATE_LIMITED} | TOKEN_ERRORS
@@ -55,7 +63,7 @@ TRANSIENT_ERRORS = {-1, RATE_LIMITED} | TOKEN_ERRORS
 # ---------------------------------------------------------------- consent
 async def grant(shop_id: int, member_id: int, template_ids: list[str]) -> dict:
     """One send per template the member accepted (what wx.requestSubscribeMessage returned)."""
-    configured = {row.template_id for row in (await templates_for(shop_id)).values()}
+    configured = {row.template_id for event, row in (await templates_for(shop_id)).items() if event not in STAFF_EVENTS}
     template_ids = list(dict.fromkeys(template_ids))  # one consent per template, however often it is listed
     for index, template_id in enumerate(template_ids):
         if template_id not in configured:
@@ -91,6 +99,7 @@ def _credit(row: Notification):
 # ---------------------------------------------------------------- the send log
 def render(row: Notification) -> dict:
     return {"id": row.id, "event": row.event, "event_id": row.event_id, "member_id": row.member_id,
+            "staff_id": row.staff_id or None, "channel": "official_account" if row.staff_id else "mini_program",
             "template_id": row.template_id, "status": row.status, "attempts": row.attempts,
             "errcode": row.errcode, "error": row.error, "data": json.loads(row.payload).get("data"),
             "created_at": iso(row.created_at), "sent_at": iso(row.sent_at),
@@ -98,12 +107,14 @@ def render(row: Notification) -> dict:
 
 
 async def list_log(shop_id: int, page: int, page_size: int, status: str | None = None,
-                   member_id: int | None = None) -> dict:
+                   member_id: int | None = None, staff_id: int | None = None) -> dict:
     query = Notification.select().where(Notification.shop_id == shop_id).order_by(Notification.id.desc())
     if status:
         query = query.where(Notification.status == status)
     if member_id is not None:
         query = query.where(Notification.member_id == member_id)
+    if staff_id is not None:
+        query = query.where(Notification.staff_id == staff_id)
     return await paginate(query, page, page_size, render)
 
 
@@ -128,7 +139,8 @@ async def send_due() -> int:
 
 
 async def _claim(row_id: int) -> Notification | None:
-    """pending -> sending, and a credit spent (or the row skipped without one), in one transaction."""
+    """pending -> sending, and a credit spent (or the row skipped without one), in one transaction.
+    A staff member's row spends nothing but is skipped if they no longer receive alerts."""
     claim = secrets.token_hex(8)
 
     async def take():
@@ -140,6 +152,13 @@ async def _claim(row_id: int) -> Notification | None:
         if not taken:
             return None
         row = await Notification.aio_get(Notification.id == row_id)
+        if row.staff_id:
+            if not await staff.receives(row.shop_id, row.staff_id, row.openid):
+                await (Notification.update(status="skipped", error="the staff member no longer receives alerts "
+                                                                  "(unbound, disabled or without orders.view)")
+                       .where(Notification.id == row_id).aio_execute())
+                return None
+            return row
         if not row.credit_spent:
             spent = await (NotifyCredit.update(credits=NotifyCredit.credits - 1, updated_at=now)
                            .where(_credit(row) & (NotifyCredit.credits > 0)).aio_execute())
@@ -154,16 +173,25 @@ async def _claim(row_id: int) -> Notification | None:
 
 
 async def _send(row: Notification) -> None:
-    config = await ShopWechat.aio_get_or_none(ShopWechat.shop_id == row.shop_id)
-    if not (config and config.mini_app_id and config.mini_app_secret):
-        await _settle(row, "config_error", None, "the shop has no WeChat mini-program configured", refund=True)
+    config = await ShopWechat.aio_get_or_none(ShopWechat.shop_id == row.shop_id) or ShopWechat()
+    if row.staff_id:
+        appid, secret, app = config.oa_app_id, config.oa_app_secret, "official account"
+    else:
+        appid, secret, app = config.mini_app_id, config.mini_app_secret, "mini-program"
+    if not (appid and secret):
+        await _settle(row, "config_error", None, f"the shop has no WeChat {app} configured", refund=True)
         return
-    client = _client(config.mini_app_id, config.mini_app_secret)
+    client = _client(appid, secret)
     payload = json.loads(row.payload)
     token = ""
     try:
+        if row.staff_id:
+            post, args = _post_template, (row, payload)
+        else:
+            state = (await sysset.get_settings(row.shop_id)).notify.miniprogram_state  # as the shop says now
+            post, args = _post_subscribe, (row, payload, state)
         token = await tokens.access_token(client)
-        await asyncio.get_running_loop().run_in_executor(None, _post_subscribe, client, token, row, payload)
+        await asyncio.get_running_loop().run_in_executor(None, post, client, token, *args)
     except WeChatClientException as exc:
         await _failed(row, client, token, exc.errcode, exc.errmsg or _http_status(exc))
     except (requests.RequestException, TimeoutError) as exc:
@@ -175,10 +203,22 @@ async def _send(row: Notification) -> None:
         await _settle(row, "sent", 0, "")
 
 
-def _post_subscribe(client, token: str, row: Notification, payload: dict) -> dict:
+def _post_subscribe(client, token: str, row: Notification, payload: dict, state: str) -> dict:
+    """`cgi-bin/message/subscribe/send` through `client.post`: wechatpy 1.8's
+    `wxa.send_subscribe_message` has no `miniprogram_state`."""
     client.session.set(client.access_token_key, token)
     client.expires_at = None  # wechatpy must not decide to fetch a token of its own
-    return client.wxa.send_subscribe_message(row.openid, row.template_id, payload["data"], page=payload.get("page") or None)
+    body = {"touser": row.openid, "template_id": row.template_id, "data": payload["data"], "miniprogram_state": state}
+    if payload.get("page"):
+        body["page"] = payload["page"]
+    return client.post("message/subscribe/send", data=body)
+
+
+def _post_template(client, token: str, row: Notification, payload: dict) -> dict:
+    """An official-account template message to a staff member; `page` is the address it opens."""
+    client.session.set(client.access_token_key, token)
+    client.expires_at = None
+    return client.message.send_template(row.openid, row.template_id, payload["data"], url=payload.get("page") or None)
 
 
 def _http_status(exc: WeChatClientException) -> str:
@@ -188,8 +228,8 @@ def _http_status(exc: WeChatClientException) -> str:
 
 async def _failed(row: Notification, client, token: str, errcode: int | None, message) -> None:
     message = str(message)[:200]
-    if errcode == REFUSED:
-        await _settle(row, "refused", errcode, message, clear_credits=True)
+    if errcode in (REFUSED, UNFOLLOWED):
+        await _settle(row, "refused", errcode, message, clear_credits=not row.staff_id)
     elif errcode in CONFIG_ERRORS:
         await _settle(row, "config_error", errcode, message, refund=True)
     elif errcode is None or errcode in TRANSIENT_ERRORS:

@@ -15,6 +15,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from lib.runtime import current
 from models.base import iso, utcnow
+from models.goods import Goods
 from models.member import Member
 from models.notify import WechatShipment
 from models.order import Order, OrderItem
@@ -30,7 +31,8 @@ RETRY_BASE_S = 2
 RETRY_MAX_S = 3600  # keep trying hourly: WeChat holds the money until it has the record
 BATCH = 50
 CHINA = datetime.timezone(datetime.timedelta(hours=8))
-EXPRESS, PICKUP = 1, 4  # WeChat's logistics_type: 1 express, 2 same-city, 3 virtual, 4 pick-up
+# WeChat's logistics_type: 1 express, 2 same-city delivery (no such mode here), 3 virtual goods, 4 pick-up
+EXPRESS, VIRTUAL, PICKUP = 1, 3, 4
 
 
 async def state(shop_id: int, order_id: int) -> dict | None:
@@ -71,19 +73,32 @@ async def _body(row: WechatShipment) -> dict:
     order = await Order.aio_get((Order.shop_id == row.shop_id) & (Order.id == row.order_id))
     payment = await Payment.select().where((Payment.shop_id == row.shop_id) & (Payment.order_id == order.id)).aio_first()
     member = await Member.aio_get_or_none((Member.shop_id == row.shop_id) & (Member.id == order.member_id))
-    titles = [item.title for item in await OrderItem.select(OrderItem.title).where(OrderItem.order_id == order.id).aio_execute()]
+    lines = await OrderItem.select(OrderItem.title, OrderItem.goods_id).where(OrderItem.order_id == order.id).aio_execute()
     address = json.loads(order.address or "{}")
-    item_desc = "、".join(titles)[:120] or order.order_no
-    if order.pickup_code and not order.express_no:
+    item_desc = "、".join(line.title for line in lines)[:120] or order.order_no
+    if order.pickup_code and not order.express_no:  # redeemed in store (核销)
         logistics, shipping_list = PICKUP, [{"item_desc": item_desc}]
+    elif await _all_virtual(row.shop_id, [line.goods_id for line in lines]):
+        # shipped through the usual ship action (its tracking fields are whatever the merchant typed),
+        # but nothing travels: WeChat wants no tracking number for virtual goods
+        logistics, shipping_list = VIRTUAL, [{"item_desc": item_desc}]
     else:
         logistics = EXPRESS
         shipping_list = [{"tracking_no": order.express_no, "express_company": order.express_company,
                           "item_desc": item_desc, "contact": {"receiver_contact": _mask(address.get("mobile", ""))}}]
+    handed_over = order.shipped_at or order.completed_at or utcnow()  # shipped, or picked up
     return {"order_key": {"order_number_type": 2, "transaction_id": payment.transaction_id if payment else ""},
             "logistics_type": logistics, "delivery_mode": 1, "shipping_list": shipping_list,
-            "upload_time": (order.shipped_at or utcnow()).replace(tzinfo=datetime.timezone.utc).astimezone(CHINA).isoformat(),
+            "upload_time": handed_over.replace(tzinfo=datetime.timezone.utc).astimezone(CHINA).isoformat(),
             "payer": {"openid": (member.openid or "") if member else ""}}
+
+
+async def _all_virtual(shop_id: int, goods_ids: list[int]) -> bool:
+    """Every line's goods is virtual (goods no longer found count as physical)."""
+    wanted = set(goods_ids)
+    virtual = await Goods.select().where((Goods.shop_id == shop_id) & Goods.id.in_(list(wanted))
+                                         & (Goods.is_virtual == True)).aio_count()  # noqa: E712 (peewee)
+    return bool(wanted) and virtual == len(wanted)
 
 
 async def _upload(row: WechatShipment) -> None:

@@ -1,5 +1,7 @@
-"""Per-shop template settings: which WeChat subscription template carries which event, and how
-its fields are filled from the event (`{order_no}`, `{total_yuan}`, ...)."""
+"""Per-shop template settings: which WeChat template carries which event, and how its fields are
+filled from the event (`{order_no}`, `{total_yuan}`, ...). Member events go out as mini-program
+subscription messages; the `staff_*` events as official-account template messages to staff
+(services/notify/staff.py), whose `page` is the web address the message opens."""
 from __future__ import annotations
 
 import json
@@ -18,8 +20,19 @@ EVENTS = {
     "team_success": ORDER_VARS + ("team_id", "team_size"),
     "team_failed": ORDER_VARS + ("team_id", "team_size"),
     "aftersale_status": ORDER_VARS + ("aftersale_id", "aftersale_status", "amount_yuan"),
+    # a distributor's (or member's) withdrawal rejected or paid out; `result` is 已驳回 / 已到账
+    "withdrawal_reviewed": ("withdrawal_id", "amount_yuan", "withdrawal_status", "result", "reject_reason"),
+    # to staff (official account): a new paid order, a new refund / return / exchange request
+    "staff_order_paid": ORDER_VARS + ("buyer",),
+    "staff_aftersale_requested": ORDER_VARS + ("buyer", "aftersale_id", "aftersale_type", "amount_yuan", "reason"),
 }
-FIELD_VALUE_MAX = 20  # WeChat refuses `thing` values longer than 20 characters (47003)
+STAFF_EVENTS = frozenset({"staff_order_paid", "staff_aftersale_requested"})
+# WeChat refuses a value longer than its field type allows (47003); the type is the key's name
+# without its number (`thing1`, `character_string2`). A 20-character cut on every field would
+# break order numbers (26 characters; `character_string` takes 32).
+FIELD_VALUE_MAX = {"thing": 20, "character_string": 32, "number": 32, "letter": 32, "symbol": 5, "phrase": 5,
+                   "name": 10, "phone_number": 17, "car_number": 8}
+OTHER_FIELD_MAX = 200  # keys without a typed limit (the official account's first / keywordN / remark)
 
 
 class _Vars(dict):
@@ -43,7 +56,8 @@ def placeholders(text: str) -> list[str]:
 def render(fields: dict, variables: dict) -> dict:
     """WeChat's `data`: {key: {"value": text}} with the placeholders filled in."""
     values = _Vars({k: "" if v is None else str(v) for k, v in variables.items()})
-    return {key: {"value": text.format_map(values)[:FIELD_VALUE_MAX]} for key, text in fields.items()}
+    return {key: {"value": text.format_map(values)[:FIELD_VALUE_MAX.get(key.rstrip("0123456789"), OTHER_FIELD_MAX)]}
+            for key, text in fields.items()}
 
 
 def render_template(row: NotifyTemplate) -> dict:
@@ -52,12 +66,16 @@ def render_template(row: NotifyTemplate) -> dict:
 
 async def list_templates(shop_id: int) -> dict:
     rows = await NotifyTemplate.select().where(NotifyTemplate.shop_id == shop_id).order_by(NotifyTemplate.event).aio_execute()
-    return {"items": [render_template(row) for row in rows], "events": {k: list(v) for k, v in EVENTS.items()}}
+    return {"items": [render_template(row) for row in rows], "events": {k: list(v) for k, v in EVENTS.items()},
+            "official_account_events": sorted(STAFF_EVENTS)}
 
 
 def _check(index: int, entry: dict) -> None:
     if entry["event"] not in EVENTS:
         raise field_error(f"templates.{index}.event", f"one of {', '.join(EVENTS)}")
+    page = entry.get("page") or ""
+    if entry["event"] in STAFF_EVENTS and page and not page.startswith(("https://", "http://")):
+        raise field_error(f"templates.{index}.page", "for an official-account message, an http(s) address or empty")
     for key, text in entry["fields"].items():
         try:
             names = placeholders(text)
