@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import logging.handlers
 import signal
 import socket
 import sys
@@ -17,6 +18,7 @@ import sys
 import peewee
 import pymysql
 import tornado.httpserver
+import tornado.ioloop
 import tornado.netutil
 from redis.exceptions import RedisError
 
@@ -28,6 +30,7 @@ from services.credentials import LoginLimiter, RegistrationLimiter
 from services.wiring import wire
 
 log = logging.getLogger("mall.server")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 # The HTTP layer drops bodies beyond this hard cap without reading them; below it, handlers
 # answer 413 with a JSON body once max_body_bytes is exceeded.
@@ -185,9 +188,28 @@ class MallServer:
         log.info("pools closed")
 
 
+ACCESS_LOG_BUFFER = 256  # access lines written together; a warning or error flushes at once
+
+
+def buffer_access_log() -> logging.handlers.MemoryHandler:
+    """Access lines in batches: written one by one, each was a write() of its own, as costly as
+    the answer's. A 4xx/5xx line (warning or error) is written at once with those before it;
+    `serve` flushes the rest every second and at exit."""
+    target = logging.StreamHandler()
+    target.setFormatter(logging.Formatter(LOG_FORMAT))
+    buffered = logging.handlers.MemoryHandler(ACCESS_LOG_BUFFER, flushLevel=logging.WARNING, target=target)
+    access = logging.getLogger("mall.access")
+    access.addHandler(buffered)
+    access.propagate = False
+    return buffered
+
+
 async def serve(config: Config) -> None:
     server = MallServer(config)
     await server.start()
+    access_log = buffer_access_log()
+    flusher = tornado.ioloop.PeriodicCallback(access_log.flush, 1000)
+    flusher.start()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -195,6 +217,8 @@ async def serve(config: Config) -> None:
     await stopping.wait()
     log.info("shutting down")
     await server.stop()
+    flusher.stop()
+    access_log.flush()
 
 
 async def _create_admin(config: Config, username: str, password: str) -> bool:
@@ -260,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     ewei.add_argument("--dry-run", action="store_true", help="report what would be imported; write nothing")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
         config = load_config(args.config)
         if not config.is_sqlite:

@@ -183,16 +183,22 @@ def _changed(shop_id: int, goods_id: int) -> None:
     _pages.drop((shop_id, goods_id))
 
 
-async def goods_detail(shop_id: int, goods_id: int, merchant: bool) -> dict:
-    if merchant:
-        goods = await get_goods(shop_id, goods_id)
-        return render_goods(goods, await live_skus(goods), merchant=True)
+async def goods_detail(shop_id: int, goods_id: int) -> dict:
+    """The goods as the merchant edits them (the shopper's page is `goods_page`)."""
+    goods = await get_goods(shop_id, goods_id)
+    return render_goods(goods, await live_skus(goods), merchant=True)
 
-    async def load() -> tuple[dict, bool]:
+
+async def goods_page(shop_id: int, goods_id: int) -> str:
+    """The shopper's goods page as the API sends it (JSON text), read and encoded once per cache
+    period (`_pages`, one second) however many shoppers look: the page of a hot item is the most
+    read answer of a sale."""
+    async def load() -> tuple[str, bool]:
         channel = await events.position(f"goods:{goods_id}")  # before the read: see events
         goods = await get_goods(shop_id, goods_id, visible_only=True)
         data = {**render_goods(goods, await live_skus(goods), merchant=False), "channel": channel}
-        return data, channel.get("seq") is not None  # not cached while the bus is down (no position)
+        # not cached while the bus is down (no position)
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")), channel.get("seq") is not None
 
     return await _pages.get_or_load((shop_id, goods_id), load)
 
@@ -228,7 +234,7 @@ async def create_goods(shop_id: int, fields: dict, staff_id: int | None) -> dict
             await _ledger(goods, row.id, sku["stock"], sku["stock"], "initial", "", staff_id)
         if not skus:
             await _ledger(goods, None, goods.stock, goods.stock, "initial", "", staff_id)
-    return await goods_detail(shop_id, goods.id, merchant=True)
+    return await goods_detail(shop_id, goods.id)
 
 
 async def update_goods(shop_id: int, goods_id: int, changes: dict, staff_id: int | None) -> dict:
@@ -247,7 +253,7 @@ async def update_goods(shop_id: int, goods_id: int, changes: dict, staff_id: int
         columns["updated_at"] = utcnow()
         await Goods.update(**columns).where((Goods.shop_id == shop_id) & (Goods.id == goods_id)).aio_execute()
     _changed(shop_id, goods_id)
-    detail = await goods_detail(shop_id, goods_id, merchant=True)
+    detail = await goods_detail(shop_id, goods_id)
     after = {"price_fen": detail["price_fen"], "skus": {s["title"]: s["price_fen"] for s in detail["skus"]}}
     if after != before:
         await audit.record(shop_id, "goods.price", "goods", goods_id, before, after)

@@ -146,7 +146,7 @@ class GoodsHandler(MerchantHandler):
     @returns(schemas.MerchantGoods)
     async def get(self, goods_id):
         """Read goods with their SKUs."""
-        self.send(await goods_service.goods_detail(self.shop_id, int(goods_id), merchant=True))
+        self.send(await goods_service.goods_detail(self.shop_id, int(goods_id)))
 
     @returns(schemas.MerchantGoods)
     async def patch(self, goods_id):

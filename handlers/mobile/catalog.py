@@ -37,7 +37,7 @@ class GoodsHandler(MobileHandler):
     @returns(schemas.GoodsDetail)
     async def get(self, shop_id, goods_id):
         """Read goods as the goods page shows them."""
-        self.send(await goods_service.goods_detail(self.shop_id, int(goods_id), merchant=False))
+        self.send_encoded(await goods_service.goods_page(self.shop_id, int(goods_id)))
 
 
 class BannersHandler(MobileHandler):
