@@ -5,9 +5,10 @@ from pathlib import Path
 
 import swagger_ui
 
-from handlers import asyncapi
+from handlers import asyncapi, schemas
 from handlers.base import PAGE_CSP, ApiHandler, StaticFiles, dumps
 from handlers.openapi import spec
+from handlers.schemas import returns
 
 ASSETS = Path(swagger_ui.__file__).parent / "static"
 
@@ -52,6 +53,7 @@ class LandingHandler(ApiHandler):
 class OpenApiHandler(ApiHandler):
     """The OpenAPI 3.1 document of this API."""
 
+    @returns(schemas.OpenApiDocument)
     async def get(self):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         if "openapi_document" not in self.settings:  # built once per application
@@ -63,6 +65,7 @@ class OpenApiHandler(ApiHandler):
 class AsyncApiHandler(ApiHandler):
     """The AsyncAPI 3.0 document of the WebSocket `/ws`."""
 
+    @returns(schemas.AsyncApiDocument)
     async def get(self):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         if "asyncapi_document" not in self.settings:

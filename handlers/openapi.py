@@ -127,17 +127,22 @@ def _success_status(source: str) -> str:
     return "204" if "no_content()" in source else "200"
 
 
-def response_model(function) -> type[pydantic.BaseModel] | None:
+def response_model(handler: type, function) -> type[pydantic.BaseModel] | None:
     """The model a handler method answers with (`@returns`, handlers/schemas.py), if it says."""
     model = getattr(function, "response_model", None)
+    if isinstance(model, str):  # the name of a handler attribute holding the model
+        model = getattr(handler, model)
     return paged(model) if model is not None and function.response_paged else model
 
 
 def _add_schema(model: type[pydantic.BaseModel], schemas: dict, mode: str) -> None:
+    """The model's schema and those it contains, under their class names: two different models
+    of one name (a `LoginBody` in two modules) would make one operation document the other's
+    body, so that is an error here, not a silent overwrite."""
     schema = _drop_null_defaults(model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode))
-    for name, definition in schema.pop("$defs", {}).items():
-        schemas[name] = definition
-    schemas[model.__name__] = schema
+    for name, definition in [*schema.pop("$defs", {}).items(), (model.__name__, schema)]:
+        if schemas.setdefault(name, definition) != definition:
+            raise ValueError(f"two different schemas are named {name}: give one of the models another name")
 
 
 def _path(pattern: str, arg_names: list[str]) -> tuple[str, list[dict]]:
@@ -203,14 +208,15 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
     success = _success_status(source)
     answers = {success: {"description": "success"} if success == "204" else {
         "description": "success", "content": {"application/json": {"schema": {"type": "object"}}}}}
-    answer_model = response_model(function)
+    answer_model = response_model(handler, function)
     if answer_model is not None:
         _add_schema(answer_model, schemas, mode="serialization")
         answers[success] = {"description": (inspect.getdoc(answer_model) or "success").split("\n")[0],
-                            "content": {"application/json": {"schema": {
+                            "content": {function.response_media: {"schema": {
                                 "$ref": f"#/components/schemas/{answer_model.__name__}"}}}}
-    if "text/csv" in source:
-        answers[success]["content"] = {"text/csv": {"schema": {"type": "string"}}}
+    for page in ("text/csv", "text/html"):  # a file or a page rather than JSON
+        if page in source:
+            answers[success]["content"] = {page: {"schema": {"type": "string"}}}
     if "text/plain" in source:  # a second representation chosen by a query parameter (metrics)
         answers[success]["content"]["text/plain"] = {"schema": {"type": "string"}}
     for status, description in ERROR_ANSWERS.items():

@@ -1,13 +1,16 @@
 """Operators' live-push metrics (`GET /api/admin/metrics`, JSON or Prometheus text)."""
 from events import connections
 from events.metrics import counters
+from handlers import schemas
 from handlers.base import AdminHandler
+from handlers.schemas import returns
 from lib.runtime import current
 
 
 class MetricsHandler(AdminHandler):
     """Live-push metrics of this process: JSON, or Prometheus text with ?format=prometheus."""
 
+    @returns(schemas.Metrics)
     async def get(self):
         runtime = current()
         values = {

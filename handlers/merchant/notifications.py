@@ -2,31 +2,39 @@
 (failures such as a wrong template id — errcode 40037/47003 — show up here as `config_error`)."""
 import pydantic
 
+from handlers import schemas
 from handlers.base import MerchantHandler, RequestBody
+from handlers.schemas import returns
 from services import notify
 
 TemplateId = pydantic.constr(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
 
 
 class TemplateBody(RequestBody):
-    event: pydantic.constr(min_length=1, max_length=32)
-    template_id: TemplateId
-    page: pydantic.constr(max_length=255) = ""
+    event: pydantic.constr(min_length=1, max_length=32) = pydantic.Field(
+        description="the event kind: " + ", ".join(notify.EVENTS), examples=["order_shipped"])
+    template_id: TemplateId = pydantic.Field(description="the WeChat subscription-message template id")
+    page: pydantic.constr(max_length=255) = pydantic.Field("", description="the mini-program page a tap opens")
     fields: dict[pydantic.constr(min_length=1, max_length=32, pattern=r"^[a-z_]+[0-9]*$"),
-                 pydantic.constr(max_length=200)] = pydantic.Field(max_length=20)
+                 pydantic.constr(max_length=200)] = pydantic.Field(
+        max_length=20, description="template field -> text with {placeholders} of the event (GET lists them)",
+        examples=[{"character_string1": "{order_no}", "thing2": "{title}"}])
 
 
 class TemplatesBody(RequestBody):
-    templates: list[TemplateBody] = pydantic.Field(max_length=20)
+    templates: list[TemplateBody] = pydantic.Field(max_length=20, description="one per event kind (replaces the "
+                                                                              "present mapping)")
 
 
 class TemplatesHandler(MerchantHandler):
     permissions = {"GET": "settings.view", "PUT": "settings.edit"}
 
+    @returns(schemas.NotifyTemplates)
     async def get(self):
         """Read the WeChat subscription-message templates."""
         self.send(await notify.list_templates(self.shop_id))
 
+    @returns(schemas.NotifyTemplates)
     async def put(self):
         """Set the WeChat subscription-message templates."""
         body = self.body(TemplatesBody)
@@ -36,6 +44,7 @@ class TemplatesHandler(MerchantHandler):
 class NotificationsHandler(MerchantHandler):
     permissions = {"GET": "orders.view"}
 
+    @returns(schemas.NotificationLog, paged=True)
     async def get(self):
         """List sent and failed WeChat notifications."""
         page, page_size = self.page_args()
