@@ -293,8 +293,11 @@ class MerchantHandler(ApiHandler):
         audit.acting_as(f"staff:{self.staff.id}")
         self.shop = await shop_service.active_shop(self.staff.shop_id)
         self.shop_id = self.shop.id
-        if self.request.method in self.any_staff:
-            return
+        if self.request.method not in self.any_staff:
+            self.check_permission()
+
+    def check_permission(self) -> None:
+        """The permission this method needs (`permissions`); none declared is a refusal too."""
         needed = self.permissions.get(self.request.method)
         if needed is None:
             raise forbidden("permission_denied", "this endpoint declares no permission")
@@ -315,8 +318,11 @@ class MobileHandler(ApiHandler):
         self.shop = await shop_service.active_shop(int(self.path_args[0]))
         self.shop_id = self.shop.id
         self.member = None
-        if self.request.method in self.public_methods:
-            return
+        if self.request.method not in self.public_methods:
+            await self.authenticate()
+
+    async def authenticate(self) -> None:
+        """A member token of this shop, for every method but the public ones."""
         claims = credentials.decode_token(self.bearer_token(), "member")
         if claims.shop_id != self.shop_id:
             raise forbidden("wrong_shop", "this token belongs to another shop")

@@ -1260,7 +1260,7 @@ class AsyncApiDocument(Answer):
 def paged(model: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
     """The list envelope of `model` (models/base.py `paginate`)."""
     return pydantic.create_model(
-        f"{model.__name__}Page", __base__=Answer,
+        f"{model.__name__}Page", __base__=Answer, __doc__=f"A page of {model.__name__} items, with the total.",
         items=(list[model], Field(description="this page's items")),
         total=(int, Field(description="items in all pages")),
         page=(int, Field(description="this page's number, from 1")),
@@ -1270,5 +1270,5 @@ def paged(model: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
 @functools.cache
 def listed(model: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
     """`{items: [model]}`: a whole list, not paged (short lists such as categories or levels)."""
-    return pydantic.create_model(f"{model.__name__}List", __base__=Answer,
+    return pydantic.create_model(f"{model.__name__}List", __base__=Answer, __doc__=f"Every {model.__name__} item.",
                                  items=(list[model], Field(description="every item")))

@@ -3,6 +3,7 @@ import pydantic
 
 from handlers import schemas
 from handlers.base import Mobile, MobileHandler, Password, RequestBody, client_ip
+from handlers.refusals import refuses
 from handlers.schemas import returns
 from services import member as member_service
 from services import wechat
@@ -31,6 +32,7 @@ class RegisterHandler(MobileHandler):
     public_methods = ("POST",)
 
     @returns(schemas.Session)
+    @refuses((429, "too_many_registrations"))  # the runtime's registration limiter (services/credentials.py)
     async def post(self, shop_id):
         """Register a shopper."""
         body = self.body(RegisterBody)
