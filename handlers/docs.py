@@ -51,8 +51,8 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mall API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/api/docs/assets/swagger-ui.css"></head>
-<body><div id="docs"></div>
-%s
+<body>%s
+<div id="docs"></div>
 <script src="/api/docs/assets/swagger-ui-bundle.js"></script>
 <script>window.ui = SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#docs", deepLinking: true});</script>
 </body></html>"""

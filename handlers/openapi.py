@@ -237,6 +237,8 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
         for status in sorted({int(s) for s in _OWN_REFUSAL.findall(source)} | {500}):
             answers[str(status)] = {"description": OWN_REFUSALS.get(status, ERROR_ANSWERS.get(status, "refused")),
                                     "content": answers[success]["content"]}
+    for status in getattr(function, "response_also", ()):  # the success shape under another status
+        answers[str(status)] = {**answers[success], "description": f"{ERROR_ANSWERS[status]} (in the success shape)"}
     operation["responses"] = answers
     return operation
 

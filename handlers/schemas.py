@@ -14,13 +14,16 @@ import pydantic
 from pydantic import Field
 
 
-def returns(model: type[pydantic.BaseModel] | str, paged: bool = False, media_type: str = "application/json"):
+def returns(model: type[pydantic.BaseModel] | str, paged: bool = False, media_type: str = "application/json",
+            also: tuple[int, ...] = ()):
     """Mark a handler method with the model of its success answer. `model` may name a class
     attribute of the handler instead, for a method that subclasses share but answer differently
     (as `self.body(self.body_model)` does for bodies); `media_type` for an answer that is not JSON
-    (the model then describes its structure, e.g. as XML)."""
+    (the model then describes its structure, e.g. as XML); `also`: other statuses answered with
+    the same model (health's 503) instead of the error shape."""
     def mark(function):
         function.response_model, function.response_paged, function.response_media = model, paged, media_type
+        function.response_also = also
         return function
     return mark
 
@@ -242,6 +245,26 @@ class OrderAfterSale(Answer):
     reject_reason: str = Field(description="the merchant's reason when rejected (may be empty)")
 
 
+class OrderAddress(Answer):
+    """The delivery address as it was when the order was placed."""
+    name: str = Field(description="recipient", examples=["王五"])
+    mobile: str = Field(description="recipient's mobile", examples=["13912345678"])
+    province: str = Field(description="province")
+    city: str = Field(description="city")
+    district: str = Field(description="district")
+    detail: str = Field(description="street and number")
+
+
+class PayParams(Answer):
+    """The arguments of the mini program's wx.requestPayment, signed by the server."""
+    appId: str = Field(description="the AppID the payment is made in")
+    timeStamp: str = Field(description="seconds since the epoch, as a string", examples=["1714550400"])
+    nonceStr: str = Field(description="a random string")
+    package: str = Field(description="prepay_id=…", examples=["prepay_id=wx201410272009395522657a690389285100"])
+    signType: Literal["RSA", "MD5"] = Field(description="RSA (APIv3) or MD5 (APIv2)")
+    paySign: str = Field(description="the signature")
+
+
 class Order(Answer):
     """An order. Money in fen: total_fen = goods_total_fen − discounts + shipping_fee_fen +
     price_adjustment_fen."""
@@ -264,7 +287,7 @@ class Order(Answer):
     price_adjustment_fen: int = Field(description="merchant's price change of an unpaid order (negative: cheaper)")
     total_fen: int = Field(description="amount to pay, in fen", examples=[3900])
     pay_method: str = Field(description="balance or wechat once paid (empty before)")
-    address: dict[str, Any] = Field(description="the delivery address as it was when ordered")
+    address: OrderAddress = Field(description="the delivery address as it was when ordered")
     remark: str = Field(description="the shopper's note (may be empty)")
     express_company: str | None = Field(description="carrier, once shipped")
     express_no: str | None = Field(description="tracking number, once shipped")
@@ -285,18 +308,28 @@ class Order(Answer):
     aftersales: list[OrderAfterSale] = Field(None, description="its after-sale requests (reads of one order)")
 
 
+class WechatShipping(Answer):
+    """The report of the order's shipment to WeChat (发货信息录入), which WeChat Pay orders need."""
+    status: Literal["pending", "failed", "uploaded"] = Field(description="failed uploads are retried")
+    errcode: int | None = Field(description="WeChat's errcode of the last try")
+    error: str | None = Field(description="what went wrong (may be empty)")
+    attempts: int = Field(description="tries so far")
+    uploaded_at: str | None = Field(description="ISO 8601 UTC")
+    next_attempt_at: str | None = Field(description="when it is tried next (ISO 8601 UTC; null once uploaded)")
+
+
 class MerchantOrder(Order):
     """An order as the merchant sees it: with the merchant's remark and, on a read, its log."""
     merchant_remark: str = Field(description="the merchant's own note (may be empty)")
     logs: list[OrderLog] = Field(None, description="every move of the order (reads of one order)")
-    wechat_shipping: dict[str, Any] | None = Field(None, description="state of the shipping-info upload to WeChat "
-                                                                      "(reads of one order)")
+    wechat_shipping: WechatShipping | None = Field(None, description="the shipment's report to WeChat (reads of one "
+                                                                     "order; null when none is due)")
 
 
 class Prepay(Answer):
     """What the mini program needs to open WeChat Pay for the order (wx.requestPayment)."""
     order_id: int = Field(description="the order")
-    pay_params: dict[str, Any] = Field(description="the wx.requestPayment parameters, signed")
+    pay_params: PayParams = Field(description="the wx.requestPayment parameters, signed")
 
 
 class PayAnswer(pydantic.RootModel[Order | Prepay]):
@@ -1130,7 +1163,7 @@ class RechargeStarted(Answer):
     status: str = Field(description="pending until WeChat Pay reports it paid", examples=["pending"])
     created_at: str = Field(description="ISO 8601 UTC")
     paid_at: str | None = Field(description="ISO 8601 UTC")
-    pay_params: dict[str, Any] = Field(description="the wx.requestPayment parameters, signed")
+    pay_params: PayParams = Field(description="the wx.requestPayment parameters, signed")
 
 
 class DownlineCount(Answer):
