@@ -298,8 +298,11 @@ class MerchantHandler(ApiHandler):
         audit.acting_as(f"staff:{self.staff.id}")
         self.shop = await shop_service.active_shop(self.staff.shop_id)
         self.shop_id = self.shop.id
-        if self.request.method in self.any_staff:
-            return
+        if self.request.method not in self.any_staff:
+            self.check_permission()
+
+    def check_permission(self) -> None:
+        """The permission this method needs (`permissions`); none declared is a refusal too."""
         needed = self.permissions.get(self.request.method)
         if needed is None:
             raise forbidden("permission_denied", "this endpoint declares no permission")
@@ -320,8 +323,11 @@ class MobileHandler(ApiHandler):
         self.shop = await shop_service.active_shop(int(self.path_args[0]))
         self.shop_id = self.shop.id
         self.member = None
-        if self.request.method in self.public_methods:
-            return
+        if self.request.method not in self.public_methods:
+            await self.authenticate()
+
+    async def authenticate(self) -> None:
+        """A member token of this shop, for every method but the public ones."""
         claims = credentials.decode_token(self.bearer_token(), "member")
         if claims.shop_id != self.shop_id:
             raise forbidden("wrong_shop", "this token belongs to another shop")
@@ -349,14 +355,30 @@ def client_ip(handler: tornado.web.RequestHandler) -> str:
 
 class RequestBody(pydantic.BaseModel):
     """Base of every request body: strict types ("5" is not 5), unknown fields refused so a
-    typo in a field name is reported instead of silently ignored."""
+    typo in a field name is reported instead of silently ignored. Every field has a description
+    (the OpenAPI document shows it; tests/test_api_docs.py checks)."""
 
     model_config = pydantic.ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """A field a subclass declares again without a description (a PATCH model making it
+        optional) keeps the one its base gave it."""
+        super().__pydantic_init_subclass__(**kwargs)
+        inherited = False
+        for name, field in cls.__pydantic_fields__.items():
+            for base in cls.__mro__[1:] if field.description is None else ():
+                described = getattr(base, "__pydantic_fields__", {}).get(name)
+                if described is not None and described.description:
+                    field.description, inherited = described.description, True
+                    break
+        if inherited:
+            cls.model_rebuild(force=True)
+
 
 class LoginBody(RequestBody):
-    username: str
-    password: str
+    username: str = pydantic.Field(description="login name", examples=["owner"])
+    password: str = pydantic.Field(description="password")
 
 
 Id = pydantic.conint(ge=1, le=2**62)

@@ -1,21 +1,58 @@
 """`GET /api/openapi.json` (generated, see handlers/openapi.py), `GET /api/asyncapi.json` (the
 WebSocket, generated from events/channels.py), `GET /api/docs`, a Swagger UI page whose assets come
-from the swagger-ui-py package and are served from here (no CDN), and the landing page at `/`."""
+from the swagger-ui-py package and are served from here (no CDN), with a section on the WebSocket,
+the WebSocket guide (docs/websocket.md) at `GET /api/docs/websocket.md`, and the landing page at `/`."""
+import html
 from pathlib import Path
 
 import swagger_ui
 
-from handlers import asyncapi
+from events.channels import CHANNELS
+from handlers import asyncapi, schemas, ws
 from handlers.base import PAGE_CSP, ApiHandler, StaticFiles, dumps
 from handlers.openapi import spec
+from handlers.schemas import returns
 
 ASSETS = Path(swagger_ui.__file__).parent / "static"
+WEBSOCKET_GUIDE = Path(__file__).resolve().parent.parent / "docs" / "websocket.md"
+
+
+def websocket_section() -> str:
+    """The Swagger page's part on `/ws` (Swagger UI shows only REST): the protocol in brief and
+    every channel with who may subscribe and its events, from the registry the server uses."""
+    rows = "".join(
+        f"<tr><td><code>{html.escape(c.name)}</code></td><td>{html.escape(c.description)}</td>"
+        f"<td>{html.escape(asyncapi.WHO[c.audience])}</td>"
+        f"<td>{', '.join(f'<code>{html.escape(t)}</code>' for t in c.events)}</td></tr>" for c in CHANNELS)
+    return f"""<section id="websocket" class="wrapper" style="font-family: sans-serif; line-height: 1.5">
+<h2>WebSocket <code>/ws</code>: live push</h2>
+<p>Connect to <code>ws://HOST/ws</code> (<code>wss://</code> behind TLS), optionally with <code>?token=</code> a member
+or merchant token, and exchange JSON text frames, each with an <code>op</code>.</p>
+<ul>
+<li>Client: <code>subscribe</code> a channel (with <code>since</code> and <code>epoch</code> from an earlier frame or
+a REST read to resume: <code>{{"op": "subscribe", "channel": "team:42", "since": 17, "epoch": "k3x9"}}</code>),
+<code>unsubscribe</code>, <code>auth</code> (a token on an open connection), <code>ping</code>.</li>
+<li>Server: <code>subscribed</code> with the channel's position (<code>seq</code>, <code>epoch</code>), then the
+missed and new events as <code>event</code> frames in <code>seq</code> order; <code>resync</code> when history was
+lost (refetch by REST, continue from its position); <code>error</code> for a refused frame; <code>pong</code>.</li>
+<li>Limits: {ws.MAX_SUBSCRIPTIONS} subscriptions per connection, {ws.RATE_PER_S:g} frames per second (bursts of
+{ws.RATE_BURST}), frames up to {ws.MAX_FRAME_BYTES // 1024} KiB.</li>
+</ul>
+<p>Machine-readable: the <a href="/api/asyncapi.json">AsyncAPI 3.0 document</a>. The protocol guide, with a
+reconnect-and-resume example and every event's fields: <a href="/api/docs/websocket.md">docs/websocket.md</a>.</p>
+<table style="border-collapse: collapse" border="1" cellpadding="4">
+<tr><th>channel</th><th>what</th><th>who may subscribe</th><th>events</th></tr>
+{rows}
+</table>
+</section>"""
+
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mall API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/api/docs/assets/swagger-ui.css"></head>
-<body><div id="docs"></div>
+<body>%s
+<div id="docs"></div>
 <script src="/api/docs/assets/swagger-ui-bundle.js"></script>
 <script>window.ui = SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#docs", deepLinking: true});</script>
 </body></html>"""
@@ -30,7 +67,8 @@ LANDING = """<!doctype html>
 <ul>
 <li><a href="/api/docs">API documentation</a> (Swagger UI) and the
 <a href="/api/openapi.json">OpenAPI document</a></li>
-<li><a href="/api/asyncapi.json">AsyncAPI document</a> of the WebSocket <code>/ws</code></li>
+<li><a href="/api/asyncapi.json">AsyncAPI document</a> of the WebSocket <code>/ws</code> and its
+<a href="/api/docs/websocket.md">protocol guide</a></li>
 <li><a href="/demo/">Demo pages</a> (group buying, order board, flash sale;
 run <code>python server.py seed-demo</code> first)</li>
 <li><a href="/api/health">Health</a> of this process (database and bus)</li>
@@ -52,6 +90,7 @@ class LandingHandler(ApiHandler):
 class OpenApiHandler(ApiHandler):
     """The OpenAPI 3.1 document of this API."""
 
+    @returns(schemas.OpenApiDocument)
     async def get(self):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         if "openapi_document" not in self.settings:  # built once per application
@@ -63,6 +102,7 @@ class OpenApiHandler(ApiHandler):
 class AsyncApiHandler(ApiHandler):
     """The AsyncAPI 3.0 document of the WebSocket `/ws`."""
 
+    @returns(schemas.AsyncApiDocument)
     async def get(self):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         if "asyncapi_document" not in self.settings:
@@ -77,7 +117,15 @@ class DocsHandler(ApiHandler):
 
     async def get(self):
         self.set_header("Content-Type", "text/html; charset=UTF-8")
-        self.finish(PAGE)
+        self.finish(PAGE % websocket_section())
+
+
+class WebSocketGuideHandler(ApiHandler):
+    """The WebSocket protocol guide (docs/websocket.md, Markdown)."""
+
+    async def get(self):
+        self.set_header("Content-Type", "text/markdown; charset=UTF-8")
+        self.finish(WEBSOCKET_GUIDE.read_bytes())
 
 
 class AssetsHandler(StaticFiles):

@@ -8,7 +8,7 @@ from services import health
 class HealthHandler(ApiHandler):
     """200 when the database and the bus answer, 503 (same body shape) when one does not."""
 
-    @returns(schemas.Health)
+    @returns(schemas.Health, also=(503,))
     async def get(self):
         report = await health.check()
         self.send(report, 200 if report["status"] == "ok" else 503)

@@ -8,7 +8,8 @@ Nothing here is written per endpoint. For each route and each HTTP method its ha
   with `self`);
 - security follows the audience base class (admin, merchant, member bearer JWTs); shopper methods
   listed in `public_methods` need no token; the merchant permission is given as `x-permission`;
-- every answer can be the error shape of API.md.
+- error answers have the error shape of API.md, one per status the operation can answer, each
+  listing its codes (`x-error-codes`), as handlers/refusals.py finds them in the code it runs.
 Success answers are described by the model a method names with `@returns` (handlers/schemas.py),
 else as a JSON object.
 """
@@ -22,6 +23,7 @@ import textwrap
 import pydantic
 import tornado.web
 
+from handlers import refusals
 from handlers.base import AdminHandler, ApiHandler, MerchantHandler, MobileHandler
 from handlers.schemas import paged
 
@@ -36,9 +38,15 @@ _GROUP = re.compile(r"\((\\d\{1,18\}|[a-z_|]+)\)")
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message", "details"],
     "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}}}}
-ERROR_ANSWERS = {"400": "malformed JSON", "401": "missing, expired or revoked token", "403": "not allowed",
-                 "404": "no such object in this shop", "409": "state conflict", "413": "body too large",
-                 "422": "validation failed", "429": "too many attempts", "503": "a dependency is unavailable"}
+ERROR_ANSWERS = {400: "malformed request", 401: "not signed in, or the credentials are wrong", 403: "not allowed",
+                 404: "no such object (or another shop's)", 409: "the state does not allow it",
+                 413: "body too large", 422: "validation failed", 429: "too many attempts",
+                 503: "a dependency is unavailable; retry shortly"}
+# a handler that answers in its caller's format (WeChat Pay): `self.answer(404, False, ...)`
+_OWN_REFUSAL = re.compile(r"self\.answer\((\d{3}), False")
+OWN_REFUSALS = {400: "FAIL: the notification does not match the order or recharge (amount, merchant)",
+                401: "FAIL: the signature does not verify", 404: "FAIL: the shop has no such WeChat Pay account",
+                500: "FAIL: temporarily unavailable (WeChat Pay retries)"}
 
 
 # tags per domain: the handler module's name -> its domain (shopper, merchant and admin alike)
@@ -127,17 +135,22 @@ def _success_status(source: str) -> str:
     return "204" if "no_content()" in source else "200"
 
 
-def response_model(function) -> type[pydantic.BaseModel] | None:
+def response_model(handler: type, function) -> type[pydantic.BaseModel] | None:
     """The model a handler method answers with (`@returns`, handlers/schemas.py), if it says."""
     model = getattr(function, "response_model", None)
+    if isinstance(model, str):  # the name of a handler attribute holding the model
+        model = getattr(handler, model)
     return paged(model) if model is not None and function.response_paged else model
 
 
 def _add_schema(model: type[pydantic.BaseModel], schemas: dict, mode: str) -> None:
+    """The model's schema and those it contains, under their class names: two different models
+    of one name (a `LoginBody` in two modules) would make one operation document the other's
+    body, so that is an error here, not a silent overwrite."""
     schema = _drop_null_defaults(model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode))
-    for name, definition in schema.pop("$defs", {}).items():
-        schemas[name] = definition
-    schemas[model.__name__] = schema
+    for name, definition in [*schema.pop("$defs", {}).items(), (model.__name__, schema)]:
+        if schemas.setdefault(name, definition) != definition:
+            raise ValueError(f"two different schemas are named {name}: give one of the models another name")
 
 
 def _path(pattern: str, arg_names: list[str]) -> tuple[str, list[dict]]:
@@ -203,19 +216,29 @@ def _operation(handler: type, method: str, path: str, path_params: list[dict], s
     success = _success_status(source)
     answers = {success: {"description": "success"} if success == "204" else {
         "description": "success", "content": {"application/json": {"schema": {"type": "object"}}}}}
-    answer_model = response_model(function)
+    answer_model = response_model(handler, function)
     if answer_model is not None:
         _add_schema(answer_model, schemas, mode="serialization")
         answers[success] = {"description": (inspect.getdoc(answer_model) or "success").split("\n")[0],
-                            "content": {"application/json": {"schema": {
+                            "content": {function.response_media: {"schema": {
                                 "$ref": f"#/components/schemas/{answer_model.__name__}"}}}}
-    if "text/csv" in source:
-        answers[success]["content"] = {"text/csv": {"schema": {"type": "string"}}}
+    for page in ("text/csv", "text/html", "text/markdown"):  # a file or a page rather than JSON
+        if page in source:
+            answers[success]["content"] = {page: {"schema": {"type": "string"}}}
     if "text/plain" in source:  # a second representation chosen by a query parameter (metrics)
         answers[success]["content"]["text/plain"] = {"schema": {"type": "string"}}
-    for status, description in ERROR_ANSWERS.items():
-        answers[status] = {"description": description, "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/Error"}}}}
+    if issubclass(handler, ApiHandler):
+        for status, codes in sorted(refusals.of_operation(handler, method).items()):
+            answers[str(status)] = {
+                "description": f"{ERROR_ANSWERS[status]}: " + ", ".join(f"`{code}`" for code in sorted(codes)),
+                "x-error-codes": sorted(codes),
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    else:  # a caller with its own answer format (WeChat Pay): refusals are that format's FAIL
+        for status in sorted({int(s) for s in _OWN_REFUSAL.findall(source)} | {500}):
+            answers[str(status)] = {"description": OWN_REFUSALS.get(status, ERROR_ANSWERS.get(status, "refused")),
+                                    "content": answers[success]["content"]}
+    for status in getattr(function, "response_also", ()):  # the success shape under another status
+        answers[str(status)] = {**answers[success], "description": f"{ERROR_ANSWERS[status]} (in the success shape)"}
     operation["responses"] = answers
     return operation
 
@@ -242,9 +265,11 @@ def spec(routes, server_url: str = "http://127.0.0.1:8888") -> dict:
         "openapi": "3.1.0",
         "info": {"title": "mall", "version": "1.0",
                  "description": "Shop backend for WeChat distribution malls. Money in integer fen; times ISO 8601 UTC. "
-                                "Live updates: WebSocket /ws, described by the AsyncAPI document at "
-                                "/api/asyncapi.json. Conventions (errors, pagination, tokens, idempotency): "
-                                "docs/http.md in the repository.",
+                                "Live updates: WebSocket `/ws`, described by the AsyncAPI document at "
+                                "[/api/asyncapi.json](/api/asyncapi.json) and the guide "
+                                "[/api/docs/websocket.md](/api/docs/websocket.md). Conventions (errors, pagination, "
+                                "tokens, idempotency): docs/http.md in the repository. Each error answer lists the "
+                                "codes the operation can give (`x-error-codes`).",
                  "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}},
         "servers": [{"url": server_url, "description": "this server"}],
         "tags": [{"name": name, "description": description} for name, description in TAGS.items()],

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 
+from handlers import schemas
 from handlers.base import Hardened, dumps
+from handlers.schemas import returns
 from services import payment
 
 log = logging.getLogger("mall.pay")
@@ -31,7 +33,7 @@ class NotifyHandler(Hardened):
             self.finish(f"<xml><return_code><![CDATA[{code}]]></return_code>"
                         f"<return_msg><![CDATA[{message}]]></return_msg></xml>")
 
-    async def post(self, shop_id):
+    async def settle(self, shop_id):
         config = await payment.get_config(int(shop_id))
         if config is None or config.api_version != self.version:
             self.answer(404, False, "unknown merchant")
@@ -66,7 +68,15 @@ class WechatV3NotifyHandler(NotifyHandler):
     """WeChat Pay v3 payment and refund notification (signed, encrypted JSON)."""
     version = "v3"
 
+    @returns(schemas.WechatPayAck)
+    async def post(self, shop_id):
+        await self.settle(shop_id)
+
 
 class WechatV2NotifyHandler(NotifyHandler):
     """WeChat Pay v2 payment notification (signed XML)."""
     version = "v2"
+
+    @returns(schemas.WechatPayV2Ack, media_type="text/xml")
+    async def post(self, shop_id):
+        await self.settle(shop_id)

@@ -47,6 +47,7 @@ ROUTES = [
     (r"/api/openapi.json", docs.OpenApiHandler),
     (r"/api/asyncapi.json", docs.AsyncApiHandler),
     (r"/api/docs", docs.DocsHandler),
+    (r"/api/docs/websocket\.md", docs.WebSocketGuideHandler),
     (r"/api/docs/assets/(.*)", docs.AssetsHandler, {"path": str(docs.ASSETS)}),
     (r"/demo/?()", StaticFiles, {"path": str(STATIC / "demo"), "default_filename": "index.html"}),
     (r"/demo/(.+)", StaticFiles, {"path": str(STATIC / "demo")}),

@@ -14,10 +14,16 @@ import pydantic
 from pydantic import Field
 
 
-def returns(model: type[pydantic.BaseModel], paged: bool = False):
-    """Mark a handler method with the model of its success answer."""
+def returns(model: type[pydantic.BaseModel] | str, paged: bool = False, media_type: str = "application/json",
+            also: tuple[int, ...] = ()):
+    """Mark a handler method with the model of its success answer. `model` may name a class
+    attribute of the handler instead, for a method that subclasses share but answer differently
+    (as `self.body(self.body_model)` does for bodies); `media_type` for an answer that is not JSON
+    (the model then describes its structure, e.g. as XML); `also`: other statuses answered with
+    the same model (health's 503) instead of the error shape."""
     def mark(function):
-        function.response_model, function.response_paged = model, paged
+        function.response_model, function.response_paged, function.response_media = model, paged, media_type
+        function.response_also = also
         return function
     return mark
 
@@ -239,6 +245,26 @@ class OrderAfterSale(Answer):
     reject_reason: str = Field(description="the merchant's reason when rejected (may be empty)")
 
 
+class OrderAddress(Answer):
+    """The delivery address as it was when the order was placed."""
+    name: str = Field(description="recipient", examples=["王五"])
+    mobile: str = Field(description="recipient's mobile", examples=["13912345678"])
+    province: str = Field(description="province")
+    city: str = Field(description="city")
+    district: str = Field(description="district")
+    detail: str = Field(description="street and number")
+
+
+class PayParams(Answer):
+    """The arguments of the mini program's wx.requestPayment, signed by the server."""
+    appId: str = Field(description="the AppID the payment is made in")
+    timeStamp: str = Field(description="seconds since the epoch, as a string", examples=["1714550400"])
+    nonceStr: str = Field(description="a random string")
+    package: str = Field(description="prepay_id=…", examples=["prepay_id=wx201410272009395522657a690389285100"])
+    signType: Literal["RSA", "MD5"] = Field(description="RSA (APIv3) or MD5 (APIv2)")
+    paySign: str = Field(description="the signature")
+
+
 class Order(Answer):
     """An order. Money in fen: total_fen = goods_total_fen − discounts + shipping_fee_fen +
     price_adjustment_fen."""
@@ -261,7 +287,7 @@ class Order(Answer):
     price_adjustment_fen: int = Field(description="merchant's price change of an unpaid order (negative: cheaper)")
     total_fen: int = Field(description="amount to pay, in fen", examples=[3900])
     pay_method: str = Field(description="balance or wechat once paid (empty before)")
-    address: dict[str, Any] = Field(description="the delivery address as it was when ordered")
+    address: OrderAddress = Field(description="the delivery address as it was when ordered")
     remark: str = Field(description="the shopper's note (may be empty)")
     express_company: str | None = Field(description="carrier, once shipped")
     express_no: str | None = Field(description="tracking number, once shipped")
@@ -282,18 +308,28 @@ class Order(Answer):
     aftersales: list[OrderAfterSale] = Field(None, description="its after-sale requests (reads of one order)")
 
 
+class WechatShipping(Answer):
+    """The report of the order's shipment to WeChat (发货信息录入), which WeChat Pay orders need."""
+    status: Literal["pending", "failed", "uploaded"] = Field(description="failed uploads are retried")
+    errcode: int | None = Field(description="WeChat's errcode of the last try")
+    error: str | None = Field(description="what went wrong (may be empty)")
+    attempts: int = Field(description="tries so far")
+    uploaded_at: str | None = Field(description="ISO 8601 UTC")
+    next_attempt_at: str | None = Field(description="when it is tried next (ISO 8601 UTC; null once uploaded)")
+
+
 class MerchantOrder(Order):
     """An order as the merchant sees it: with the merchant's remark and, on a read, its log."""
     merchant_remark: str = Field(description="the merchant's own note (may be empty)")
     logs: list[OrderLog] = Field(None, description="every move of the order (reads of one order)")
-    wechat_shipping: dict[str, Any] | None = Field(None, description="state of the shipping-info upload to WeChat "
-                                                                      "(reads of one order)")
+    wechat_shipping: WechatShipping | None = Field(None, description="the shipment's report to WeChat (reads of one "
+                                                                     "order; null when none is due)")
 
 
 class Prepay(Answer):
     """What the mini program needs to open WeChat Pay for the order (wx.requestPayment)."""
     order_id: int = Field(description="the order")
-    pay_params: dict[str, Any] = Field(description="the wx.requestPayment parameters, signed")
+    pay_params: PayParams = Field(description="the wx.requestPayment parameters, signed")
 
 
 class PayAnswer(pydantic.RootModel[Order | Prepay]):
@@ -684,11 +720,605 @@ class CategoryNode(Category):
     children: list[Category] = Field(description="its subcategories")
 
 
+class Token(Answer):
+    """A signed-in platform administrator."""
+    token: str = Field(description="admin bearer JWT (audience admin)")
+
+
+class Shop(Answer):
+    """A shop (tenant) of the platform."""
+    id: int = Field(description="shop id (the {shop_id} of the shoppers' API)")
+    name: str = Field(description="name", examples=["好茶小铺"])
+    status: Literal["active", "suspended"] = Field(description="a suspended shop's APIs answer 403 shop_suspended")
+    created_at: str = Field(description="ISO 8601 UTC")
+    updated_at: str = Field(description="ISO 8601 UTC")
+
+
+class ShopOwner(Answer):
+    id: int = Field(description="the owner's staff id")
+    username: str = Field(description="the owner's login name")
+
+
+class ShopCreated(Shop):
+    """A new shop with its owner's staff account."""
+    owner: ShopOwner = Field(description="the owner, who may sign in to the merchant API")
+
+
+class AuditEntry(Answer):
+    """One entry of a shop's operation log."""
+    id: int = Field(description="entry id")
+    actor: str = Field(description="who did it: staff:7, admin:1, member:9 or system", examples=["staff:7"])
+    action: str = Field(description="what, e.g. order.price, settings.update", examples=["settings.update"])
+    object_type: str = Field(description="the kind of object, e.g. order, settings")
+    object_id: int = Field(description="the object's id")
+    before: dict[str, Any] = Field(description="the changed values before (secrets shown as \"(changed)\")")
+    after: dict[str, Any] = Field(description="the changed values after")
+    note: str = Field(description="the actor's note (may be empty)")
+    created_at: str = Field(description="ISO 8601 UTC")
+
+
+class Admin(Answer):
+    """A platform administrator."""
+    id: int = Field(description="admin id")
+    username: str = Field(description="login name")
+    is_active: bool = Field(description="disabled admins cannot sign in")
+    created_at: str = Field(description="ISO 8601 UTC")
+    token: str = Field(None, description="a fresh admin token, when one changed their own password")
+
+
+class PlatformSettings(Answer):
+    """The platform-wide settings."""
+    platform_name: str = Field(description="the platform's name", examples=["mall"])
+    allow_shop_registration: bool = Field(description="shops may sign up themselves (false: admins create them)")
+    max_shops: int = Field(description="most shops on the platform (0: no limit)")
+    support_contact: str = Field(description="who shops contact for help (may be empty)")
+
+
+class ShopCount(Answer):
+    active: int = Field(description="active shops")
+    suspended: int = Field(description="suspended shops")
+
+
+class TopShop(Answer):
+    shop_id: int = Field(description="the shop")
+    orders: int = Field(description="orders paid in the last 30 days")
+    gmv_fen: int = Field(description="their value, in fen")
+
+
+class PlatformWindow(Answer):
+    orders: int = Field(description="orders paid, all shops")
+    gmv_fen: int = Field(description="their value, in fen")
+    top_shops: list[TopShop] = Field(description="the 10 shops with the highest value, highest first")
+
+
+class PlatformStats(Answer):
+    """Figures across shops: the last 30 UTC days from the daily rollups plus today live."""
+    shops: ShopCount = Field(description="shops by status")
+    members: int = Field(description="members of all shops")
+    last_30d: PlatformWindow = Field(description="the last 30 days, today included")
+
+
+class RelayLag(Answer):
+    pending: int = Field(description="outbox events not yet published")
+    oldest_age_seconds: float = Field(description="age of the oldest unpublished event (0: none)")
+
+
+class Metrics(Answer):
+    """This process's live-push figures (counters since it started)."""
+    ws_connections: int = Field(description="open WebSocket connections")
+    ws_subscriptions: int = Field(description="channel subscriptions of those connections")
+    ws_channels: int = Field(description="distinct channels subscribed")
+    events_published: int = Field(description="outbox events this process's relay handed to the bus")
+    events_received: int = Field(description="bus events this process fanned out")
+    frames_delivered: int = Field(description="event frames written to local WebSockets")
+    resyncs_sent: int = Field(description="resync frames sent (a client's history was lost)")
+    slow_clients_dropped: int = Field(description="connections closed for not reading (1013)")
+    relay_errors: int = Field(description="relay batches that failed (retried)")
+    events_skipped_as_published: int = Field(description="outbox events the bus had already published")
+    events_id_reused: int = Field(description="outbox ids the bus had seen on another event (database restored)")
+    relay_consumer_errors: int = Field(description="batches an outbox consumer (WeChat notifications) failed on")
+    relay: RelayLag = Field(description="the outbox backlog")
+    bus: str = Field(description="the event bus in use", examples=["redis"])
+
+
+class PushAccepted(Answer):
+    """The test event is in the outbox; the relay publishes it."""
+    channel: str = Field(description="the channel it goes down", examples=["goods:7"])
+
+
+class StaffSession(Answer):
+    """A signed-in staff member."""
+    token: str = Field(description="merchant bearer JWT (audience merchant)")
+    shop_id: int = Field(description="the staff member's shop")
+    staff: Staff = Field(description="the staff member, with their permissions")
+
+
+class MerchantMe(Answer):
+    """The signed-in staff member and their shop."""
+    staff: Staff = Field(description="the staff member, with their permissions")
+    shop: Shop = Field(description="their shop")
+
+
+class BalanceAdjusted(Answer):
+    """The member's balance after the adjustment."""
+    member_id: int = Field(description="the member")
+    balance_fen: int = Field(description="their balance now, in fen")
+
+
+class PointsAdjusted(Answer):
+    """The member's points after the adjustment."""
+    member_id: int = Field(description="the member")
+    points: int = Field(description="their points now")
+
+
+class WechatConfig(Answer):
+    """The shop's WeChat app ids; of the secrets only whether each is set."""
+    mini_app_id: str = Field(description="mini-program AppID (may be empty)", examples=["wx1234567890abcdef"])
+    mini_app_secret_set: bool = Field(description="the mini-program AppSecret is set")
+    oa_app_id: str = Field(description="official-account (公众号) AppID (may be empty)")
+    oa_app_secret_set: bool = Field(description="the official-account AppSecret is set")
+
+
+class ShelfUpdated(Answer):
+    """How many goods changed shelf (other shops' or deleted goods are not counted)."""
+    updated: int = Field(description="goods updated")
+
+
+class StockChanged(Answer):
+    """The stock after the change."""
+    goods_id: int = Field(description="the goods")
+    sku_id: int | None = Field(description="the SKU changed (null: goods without specs)")
+    stock: int = Field(description="units in stock now (of the SKU, if one was named)")
+
+
+class StockMovement(Answer):
+    """One change of stock, in the stock ledger."""
+    id: int = Field(description="movement id")
+    sku_id: int | None = Field(description="the SKU (null: goods without specs)")
+    delta: int = Field(description="units added (negative: taken)", examples=[-2])
+    stock_after: int = Field(description="units in stock after it")
+    reason: str = Field(description="why, e.g. adjust (by staff), order, refund, return, exchange, flash_reserve, "
+                                     "flash_return", examples=["order"])
+    remark: str = Field(description="the staff member's note (may be empty)")
+    staff_id: int | None = Field(description="who adjusted it (reason adjust)")
+    reference: str = Field(description="what caused it, e.g. an order number (may be empty)")
+    created_at: str = Field(description="ISO 8601 UTC")
+
+
+# ---------------------------------------------------------------- shop settings (services/sysset.py)
+class ShopInfo(Answer):
+    name: str = Field(description="shop name shown to shoppers (the shop's name unless set)")
+    logo: str = Field(description="logo URL (may be empty)")
+    notice: str = Field(description="announcement shown on the home page (may be empty)")
+    service_phone: str = Field(description="customer-service phone (may be empty)")
+
+
+class OrderRules(Answer):
+    unpaid_cancel_minutes: int = Field(description="an unpaid order is cancelled after this many minutes")
+    auto_confirm_days: int = Field(description="a shipped order completes itself after this many days")
+    refund_window_days: int = Field(description="after-sales may be asked for this many days after completion")
+    shipping_fee_fen: int = Field(description="flat shipping fee per order, in fen")
+    restock_on_refund: bool = Field(description="refunded goods go back on sale")
+    confirm_days_after_delivered: int | None = Field(description="a parcel reported delivered completes this many days "
+                                                                 "after delivery (null: only auto_confirm_days)")
+
+
+class ReturnAddress(Answer):
+    name: str = Field(description="recipient (may be empty until set)")
+    mobile: str = Field(description="recipient's phone")
+    province: str = Field(description="province")
+    city: str = Field(description="city")
+    district: str = Field(description="district")
+    detail: str = Field(description="street and number")
+
+
+class AfterSaleRules(Answer):
+    auto_approve_days: int = Field(description="a request the merchant ignores is approved after this many days")
+    return_ship_days: int = Field(description="an approved return the shopper never ships closes after this many days")
+    return_address: ReturnAddress = Field(description="where returns go unless an approval names another address")
+
+
+class GroupRules(Answer):
+    default_duration_hours: int = Field(description="default time a team has to fill, in hours")
+    default_team_size: int = Field(description="default team size")
+
+
+class FlashRules(Answer):
+    unpaid_cancel_minutes: int = Field(description="a flash-sale order unpaid this long is cancelled (its unit "
+                                                   "goes back to the pool)")
+
+
+class PointsRules(Answer):
+    enabled: bool = Field(description="completed orders earn points")
+    points_per_yuan: int = Field(description="points earned per ¥1 paid")
+    deduct_enabled: bool = Field(description="points may pay part of an order")
+    points_per_yuan_deduct: int = Field(description="points worth ¥1 at checkout")
+    deduct_max_percent: int = Field(description="most of an order's price points may pay, in percent")
+    refund_spent_rewards: Literal["forgive", "refuse"] = Field(description="refunding an order whose earned points "
+                                                                         "were spent: take back what is left "
+                                                                         "(forgive) or refuse the refund (409)")
+
+
+class BalanceRules(Answer):
+    recharge_enabled: bool = Field(description="members may top up their balance")
+    min_recharge_fen: int = Field(description="smallest top-up, in fen")
+    withdraw_enabled: bool = Field(description="members may withdraw")
+    min_withdraw_fen: int = Field(description="smallest withdrawal, in fen")
+    withdraw_daily_count: int = Field(description="most withdrawal requests per member per day")
+
+
+class ReductionTier(Answer):
+    min_fen: int = Field(description="spend at least this (after the level discount), in fen", examples=[10000])
+    off_fen: int = Field(description="and this much comes off, in fen", examples=[1000])
+
+
+class BonusTier(Answer):
+    min_fen: int = Field(description="top up at least this, in fen", examples=[10000])
+    bonus_fen: int = Field(description="and get this much on top, in fen", examples=[500])
+
+
+class SaleRules(Answer):
+    full_reduction: list[ReductionTier] = Field(description="spend-and-save tiers (满减); the best one applies")
+    free_shipping_min_fen: int = Field(description="orders of at least this ship free, in fen (0: off)")
+    return_coupon_on_refund: bool = Field(description="a refunded order gives its coupons back")
+    recharge_bonus: list[BonusTier] = Field(description="top-up bonus tiers (充值满送); the best one applies")
+
+
+class DistributionRules(Answer):
+    enabled: bool = Field(description="distribution (分销) is on")
+    levels: int = Field(description="how far up the referral chain commission goes (1 to 3)")
+    rates_bp: list[int] = Field(description="commission per level, in basis points (1000: 10%)", examples=[[1000, 500]])
+    auto_approve: bool = Field(description="applications become distributors at once")
+    self_purchase: bool = Field(description="a distributor's own orders earn them level-1 commission (内购)")
+    bind_on: Literal["link", "first_order"] = Field(description="when a share link's referrer becomes the parent")
+    settle_days: int = Field(description="days after completion until commission becomes withdrawable")
+
+
+class TrackingRules(Answer):
+    provider: Literal["kuaidi100"] = Field(description="the parcel tracking provider")
+    customer: str = Field(description="the shop's customer id with the provider")
+    key_set: bool = Field(description="the provider's key is set (the key itself is never shown)")
+    cache_minutes: int = Field(description="a route is asked for again after this many minutes")
+
+
+class NotifyRules(Answer):
+    miniprogram_state: Literal["formal", "trial", "developer"] = Field(
+        description="which version of the mini-program a subscription message opens: formal (released), trial (体验版) "
+                    "or developer (开发版)")
+
+
+class ShopSettings(Answer):
+    """The shop's settings document (secrets shown only as set or not)."""
+    shop: ShopInfo = Field(description="the shop card")
+    order: OrderRules = Field(description="order deadlines and shipping")
+    aftersale: AfterSaleRules = Field(description="after-sale deadlines and the return address")
+    groups: GroupRules = Field(description="group-buy defaults")
+    flash: FlashRules = Field(description="flash-sale rules")
+    points: PointsRules = Field(description="earning and spending points")
+    balance: BalanceRules = Field(description="recharges and withdrawals")
+    sale: SaleRules = Field(description="spend-and-save, free shipping, recharge bonuses")
+    distribution: DistributionRules = Field(description="distribution (分销)")
+    tracking: TrackingRules = Field(description="parcel tracking")
+    notify: NotifyRules = Field(description="WeChat messages")
+
+
+class PublicOrderRules(Answer):
+    refund_window_days: int = Field(description="after-sales may be asked for this many days after completion")
+    auto_confirm_days: int = Field(description="a shipped order completes itself after this many days")
+    unpaid_cancel_minutes: int = Field(description="an unpaid order is cancelled after this many minutes")
+    shipping_fee_fen: int = Field(description="flat shipping fee per order, in fen")
+
+
+class PublicAfterSaleRules(Answer):
+    auto_approve_days: int = Field(description="a request the shop does not answer is approved after this many days")
+    return_ship_days: int = Field(description="an approved return must be sent back within this many days")
+
+
+class PublicPointsRules(Answer):
+    enabled: bool = Field(description="completed orders earn points")
+    deduct_enabled: bool = Field(description="points may pay part of an order")
+    points_per_yuan_deduct: int = Field(description="points worth ¥1 at checkout")
+    deduct_max_percent: int = Field(description="most of an order's price points may pay, in percent")
+
+
+class PublicBalanceRules(Answer):
+    recharge_enabled: bool = Field(description="the balance may be topped up")
+
+
+class PublicSaleRules(Answer):
+    full_reduction: list[ReductionTier] = Field(description="spend-and-save tiers (满减); the best one applies")
+    free_shipping_min_fen: int = Field(description="orders of at least this ship free, in fen (0: off)")
+    recharge_bonus: list[BonusTier] = Field(description="top-up bonus tiers (充值满送)")
+
+
+class PublicSettings(Answer):
+    """What a shopper may see of the settings: the shop card and the rules of their orders."""
+    shop: ShopInfo = Field(description="the shop card")
+    order: PublicOrderRules = Field(description="order deadlines and shipping")
+    aftersale: PublicAfterSaleRules = Field(description="after-sale deadlines")
+    points: PublicPointsRules = Field(description="spending points")
+    balance: PublicBalanceRules = Field(description="recharges")
+    sale: PublicSaleRules = Field(description="spend-and-save, free shipping, recharge bonuses")
+
+
+class WechatPayConfig(Answer):
+    """The shop's WeChat Pay merchant account: ids only, never keys (only `configured` when none)."""
+    configured: bool = Field(description="a WeChat Pay account is set")
+    api_version: Literal["v3", "v2"] = Field(None, description="the API the shop's keys are for")
+    mch_id: str = Field(None, description="merchant id (商户号)", examples=["1900000109"])
+    app_id: str = Field(None, description="the AppID payments are made in")
+    cert_serial_no: str = Field(None, description="serial number of the merchant's API certificate (APIv3)")
+    public_key_id: str = Field(None, description="id of WeChat Pay's public key (APIv3, public-key mode)")
+    v2_refund_cert_set: bool = Field(None, description="the APIv2 client certificate (needed for refunds) is set")
+
+
+class MerchantTeamMember(TeamMember):
+    member_id: int = Field(description="the member")
+    order_id: int = Field(description="their order in the team")
+    order_status: int = Field(description="its status: -1 cancelled, 0 unpaid, 1 paid, 2 shipped, 3 completed")
+
+
+class MerchantTeamDetail(MerchantTeam):
+    """A team as the merchant reads it: every seat (unpaid too) and the position of `team:{id}`."""
+    members: list[MerchantTeamMember] = Field(description="every seat taken, paid or not, in joining order")
+    seq: int | None = Field(description="the team channel's position (same as channel.seq)")
+    epoch: str | None = Field(description="the team channel's epoch (same as channel.epoch)")
+    channel: Position = Field(description="position of the team's channel")
+
+
+class FlashRefusals(Answer):
+    """Buy attempts refused, by reason."""
+    not_started: int = Field(description="before the start")
+    ended: int = Field(description="after the end")
+    sold_out: int = Field(description="no units left")
+    limit_reached: int = Field(description="the member's limit reached")
+
+
+class FlashItemStats(Answer):
+    item_id: int = Field(description="the flash item")
+    stock: int = Field(description="units put up")
+    remaining: int = Field(description="units not yet sold")
+    sold: int = Field(description="units of paid orders not cancelled")
+    awaiting_payment: int = Field(description="units held by unpaid orders")
+    buyers: int = Field(description="members who bought")
+    revenue_fen: int = Field(description="what those orders paid, in fen")
+    refusals: FlashRefusals = Field(description="refused attempts")
+
+
+class FlashSaleStats(Answer):
+    """A flash sale's figures, per item and in all."""
+    sale_id: int = Field(description="the sale")
+    sold: int = Field(description="units of paid orders")
+    awaiting_payment: int = Field(description="units held by unpaid orders")
+    buyers: int = Field(description="distinct members who bought")
+    revenue_fen: int = Field(description="what paid orders paid, in fen")
+    refusals: FlashRefusals = Field(description="refused attempts, all items")
+    items: list[FlashItemStats] = Field(description="per item")
+
+
+class Permission(Answer):
+    """A permission key a role or staff member may be given."""
+    key: str = Field(description="the key", examples=["orders.view"])
+    label: str = Field(description="what it allows, for the role editor", examples=["查看订单"])
+
+
+class TopGoods(Answer):
+    goods_id: int = Field(description="the goods")
+    title: str = Field(description="its title when sold")
+    quantity: int = Field(description="units sold")
+    sales_fen: int = Field(description="their value, in fen")
+
+
+class DashboardWindow(Answer):
+    orders: int = Field(description="orders paid")
+    gmv_fen: int = Field(description="their value, in fen (refunded later or not)")
+    new_members: int = Field(description="members who joined")
+    teams_succeeded: int = Field(description="group-buy teams that filled")
+    teams_failed: int = Field(description="group-buy teams that failed")
+    paid_members: int = Field(description="members who paid at least once")
+    group_success_rate: float | None = Field(description="teams succeeded / teams ended (null: none ended)")
+    top_goods: list[TopGoods] = Field(description="the 5 goods sold most, by units")
+
+
+class Dashboard(Answer):
+    """The shop's figures for today and the last 7 and 30 UTC days (today included)."""
+    today: DashboardWindow = Field(description="since midnight UTC")
+    last_7d: DashboardWindow = Field(alias="7d", description="the last 7 days")
+    last_30d: DashboardWindow = Field(alias="30d", description="the last 30 days")
+
+
+class ShopLedgerEntry(LedgerEntry):
+    """One money movement of the shop, with its member."""
+    member_id: int = Field(description="the member whose amount moved")
+
+
+class DailyTotals(Answer):
+    """One UTC day's money (days with no movement are left out)."""
+    date: str = Field(description="the day (YYYY-MM-DD, UTC)", examples=["2024-05-01"])
+    paid_fen: int = Field(description="orders paid, in fen")
+    refunded_fen: int = Field(description="after-sales refunded, in fen")
+    recharged_fen: int = Field(description="balance recharges paid, in fen")
+    withdrawn_fen: int = Field(description="withdrawals paid out, in fen")
+    commission_fen: int = Field(description="commission earned (not reversed), in fen")
+
+
+class CouponsIssued(Answer):
+    """How many members got the coupon."""
+    issued: int = Field(description="coupons handed out")
+    skipped: int = Field(description="members passed over: they already hold as many as the template allows")
+
+
+class TrackingEvent(Answer):
+    time: str | None = Field(description="when (ISO 8601 UTC; null when the provider's time is unreadable)")
+    context: str = Field(description="what happened, in the carrier's words", examples=["【上海市】已签收"])
+
+
+class Tracking(Answer):
+    """The parcel's route, from the tracking provider (cached)."""
+    order_id: int = Field(description="the order")
+    express_company: str = Field(description="carrier, as the merchant entered it", examples=["顺丰速运"])
+    express_no: str = Field(description="tracking number")
+    provider: str = Field(description="the tracking provider", examples=["kuaidi100"])
+    company_code: str = Field(description="the provider's code for the carrier", examples=["shunfeng"])
+    state: int | None = Field(description="the provider's state code (kuaidi100: 3 delivered); null: no route yet")
+    delivered: bool = Field(description="the parcel was delivered")
+    delivered_at: str | None = Field(description="ISO 8601 UTC")
+    events: list[TrackingEvent] = Field(description="the route, newest first")
+    fetched_at: str = Field(description="when the provider was last asked (ISO 8601 UTC)")
+    stale: bool = Field(description="the provider could not refresh it, or it is older than the cache time")
+    error: str | None = Field(description="why the last refresh failed")
+
+
+class SubscriptionCredit(Answer):
+    template_id: str = Field(description="the WeChat template")
+    credits: int = Field(description="messages the shop may still send with it (one per consent)")
+
+
+class MemberWithToken(Member):
+    """The member; with a fresh token when a password was set (their other tokens are revoked)."""
+    token: str = Field(None, description="a new member token (when a password was set)")
+
+
+class RechargeStarted(Answer):
+    """A pending recharge and what wx.requestPayment needs to pay it."""
+    id: int = Field(description="recharge id")
+    out_trade_no: str = Field(description="the WeChat Pay trade number")
+    amount_fen: int = Field(description="amount paid, in fen")
+    bonus_fen: int = Field(description="credited on top when paid (the shop's recharge bonus), in fen")
+    status: str = Field(description="pending until WeChat Pay reports it paid", examples=["pending"])
+    created_at: str = Field(description="ISO 8601 UTC")
+    paid_at: str | None = Field(description="ISO 8601 UTC")
+    pay_params: PayParams = Field(description="the wx.requestPayment parameters, signed")
+
+
+class DownlineCount(Answer):
+    level1: int = Field(description="members the distributor referred")
+    level2: int = Field(description="members those referred")
+
+
+class CommissionTotals(Answer):
+    frozen_fen: int = Field(description="not yet settled, in fen")
+    withdrawable_fen: int = Field(description="settled and not withdrawn, in fen")
+    withdrawn_fen: int = Field(description="withdrawn so far, in fen")
+
+
+class DistributionCentre(Answer):
+    """The member's distributor centre."""
+    distributor: Distributor | None = Field(description="their application or distributor record (null: never applied)")
+    parent_id: int | None = Field(description="the distributor who referred them")
+    team: DownlineCount = Field(description="their downline")
+    commission: CommissionTotals = Field(description="their commission")
+
+
+class Referral(Answer):
+    """Who referred the member now (with bind_on first_order, set by the member's first order)."""
+    parent_id: int | None = Field(description="the referring distributor's member id (null: not bound yet)")
+
+
+class Downline(Answer):
+    """A member of the distributor's downline."""
+    id: int = Field(description="member id")
+    nickname: str = Field(description="display name")
+    avatar: str = Field(description="avatar URL (may be empty)")
+    created_at: str = Field(description="when they joined (ISO 8601 UTC)")
+
+
+class UsableCoupon(MemberCoupon):
+    discount_fen: int = Field(description="what it would take off this cart, in fen")
+
+
+class UnusableCoupon(MemberCoupon):
+    reason: str = Field(description="why it cannot be used on this cart", examples=["spend at least ¥50"])
+
+
+class CouponsForCart(Answer):
+    """The member's unused coupons, priced alone against the cart."""
+    usable: list[UsableCoupon] = Field(description="the ones that apply, biggest discount first")
+    unusable: list[UnusableCoupon] = Field(description="the others, with the reason")
+
+
+class CartLine(Answer):
+    id: int = Field(description="cart item id")
+    goods_id: int = Field(description="the goods")
+    sku_id: int | None = Field(description="the SKU (null: goods without specs)")
+    quantity: int = Field(description="units")
+    title: str = Field(description="the goods' title (empty once deleted)")
+    sku_title: str = Field(description="the SKU's values (may be empty)")
+    price_fen: int = Field(description="today's unit price, in fen")
+    stock: int = Field(description="units in stock")
+    available: bool = Field(description="on sale with enough stock for this quantity")
+
+
+class Cart(Answer):
+    """The member's cart, newest first."""
+    items: list[CartLine] = Field(description="every item")
+
+
+class PreviewLine(Answer):
+    goods_id: int = Field(description="the goods")
+    sku_id: int | None = Field(description="the SKU (null: goods without specs)")
+    title: str = Field(description="title")
+    sku_title: str = Field(description="the SKU's values (may be empty)")
+    image: str = Field(description="first image URL (may be empty)")
+    price_fen: int = Field(description="unit price, in fen")
+    quantity: int = Field(description="units")
+    total_fen: int = Field(description="price_fen × quantity")
+
+
+class OrderPreview(Answer):
+    """What the order would cost, itemised, without placing it."""
+    lines: list[PreviewLine] = Field(description="the items, merged by goods and SKU")
+    goods_total_fen: int = Field(description="sum of the items, in fen")
+    level_discount_fen: int = Field(description="membership level discount, in fen")
+    full_reduction_fen: int = Field(description="spend-and-save discount, in fen")
+    coupon_discount_fen: int = Field(description="coupon discount, in fen")
+    points_deduction_fen: int = Field(description="paid with points, in fen")
+    points_used: int = Field(description="points it would spend")
+    shipping_fee_fen: int = Field(description="shipping, in fen")
+    total_fen: int = Field(description="amount to pay, in fen", examples=[3900])
+    coupon_ids: list[int] = Field(description="the coupons applied")
+    discounts: list[Discount] = Field(description="every discount, as shown to the shopper")
+
+
+class WechatPayAck(Answer):
+    """WeChat Pay's expected answer: SUCCESS (also for a replay, so WeChat stops retrying) or FAIL."""
+    code: Literal["SUCCESS", "FAIL"] = Field(description="SUCCESS: settled or already settled")
+    message: str = Field(description="OK, or why it was refused", examples=["OK"])
+
+
+class WechatPayV2Ack(Answer):
+    """WeChat Pay APIv2's expected answer, as XML: `<xml><return_code>…</return_code><return_msg>…</return_msg></xml>`."""
+    model_config = pydantic.ConfigDict(json_schema_extra={"xml": {"name": "xml"}})
+    return_code: Literal["SUCCESS", "FAIL"] = Field(description="SUCCESS: settled or already settled")
+    return_msg: str = Field(description="OK, or why it was refused", examples=["OK"])
+
+
+class OpenApiDocument(Answer):
+    """This document (OpenAPI 3.1)."""
+    openapi: str = Field(description="the OpenAPI version", examples=["3.1.0"])
+    info: dict[str, Any] = Field(description="title, version, description, license")
+    servers: list[dict[str, Any]] = Field(description="this server, as the request reached it")
+    tags: list[dict[str, Any]] = Field(description="the domains operations are grouped by")
+    paths: dict[str, Any] = Field(description="every operation")
+    components: dict[str, Any] = Field(description="schemas and security schemes")
+
+
+class AsyncApiDocument(Answer):
+    """The AsyncAPI 3.0 document of the WebSocket `/ws`."""
+    asyncapi: str = Field(description="the AsyncAPI version", examples=["3.0.0"])
+    info: dict[str, Any] = Field(description="title, version, description, license")
+    defaultContentType: str = Field(description="frames are JSON")
+    servers: dict[str, Any] = Field(description="where /ws is served")
+    channels: dict[str, Any] = Field(description="every channel and the connection's control frames")
+    operations: dict[str, Any] = Field(description="what a client sends and receives")
+    components: dict[str, Any] = Field(description="frame and event payload schemas")
+
+
 @functools.cache
 def paged(model: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
     """The list envelope of `model` (models/base.py `paginate`)."""
     return pydantic.create_model(
-        f"{model.__name__}Page", __base__=Answer,
+        f"{model.__name__}Page", __base__=Answer, __doc__=f"A page of {model.__name__} items, with the total.",
         items=(list[model], Field(description="this page's items")),
         total=(int, Field(description="items in all pages")),
         page=(int, Field(description="this page's number, from 1")),
@@ -698,5 +1328,5 @@ def paged(model: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
 @functools.cache
 def listed(model: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
     """`{items: [model]}`: a whole list, not paged (short lists such as categories or levels)."""
-    return pydantic.create_model(f"{model.__name__}List", __base__=Answer,
+    return pydantic.create_model(f"{model.__name__}List", __base__=Answer, __doc__=f"Every {model.__name__} item.",
                                  items=(list[model], Field(description="every item")))

@@ -44,6 +44,7 @@ RECHARGE_PREFIX = "RC"
 JOB_BATCH = 200
 
 COLUMNS = {BALANCE: Member.balance_fen, POINTS: Member.points, COMMISSION: Member.commission_fen}
+INSUFFICIENT = {BALANCE: "insufficient_balance", POINTS: "insufficient_points", COMMISSION: "insufficient_commission"}
 
 
 async def change_credit(shop_id: int, member_id: int, currency: str, delta: int, type_: str, *,
@@ -57,7 +58,7 @@ async def change_credit(shop_id: int, member_id: int, currency: str, delta: int,
         if not changed:
             if not await Member.select().where((Member.shop_id == shop_id) & (Member.id == member_id)).aio_exists():
                 raise not_found("member")
-            raise conflict(f"insufficient_{currency}", f"not enough {currency}", {"currency": currency})
+            raise conflict(INSUFFICIENT[currency], f"not enough {currency}", {"currency": currency})
         after = await Member.select(column).where(Member.id == member_id).aio_scalar()
         await CreditLedger.aio_create(shop_id=shop_id, member_id=member_id, currency=currency, type=type_,
                                       amount=delta, balance_after=after, reference=reference,

@@ -132,8 +132,9 @@ class Response:
 
 
 @functools.cache
-def _documented_answers() -> list[tuple[re.Pattern, str, str, jsonschema.Draft202012Validator]]:
-    """(path regex, method, status, validator) of every typed success answer in the OpenAPI document."""
+def _documented() -> list[tuple[re.Pattern, str, dict]]:
+    """(path regex, method, {status: (schema validator or None, error codes or None)}) of every
+    operation of the OpenAPI document."""
     from handlers.openapi import spec
     from handlers.routes import ROUTES
 
@@ -142,25 +143,40 @@ def _documented_answers() -> list[tuple[re.Pattern, str, str, jsonschema.Draft20
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             params = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "path"}
-            regex = re.compile("^" + re.sub(r"\{(\w+)\}", lambda m, params=params: "\\d+" if params[m.group(1)].get(
-                "type") == "integer" else "(?:" + "|".join(params[m.group(1)]["enum"]) + ")", path) + "$")
+            pattern = "".join(
+                ("\\d+" if params[part[1:-1]].get("type") == "integer" else "(?:" + "|".join(params[part[1:-1]]["enum"]) + ")")
+                if part.startswith("{") else re.escape(part) for part in re.split(r"(\{\w+\})", path))
+            answers = {}
             for status, answer in operation["responses"].items():
                 schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
-                if status.startswith("2") and "$ref" in schema:
-                    validator = jsonschema.Draft202012Validator({**schema, "components": document["components"]})
-                    found.append((regex, method.upper(), status, validator))
+                validator = jsonschema.Draft202012Validator({**schema, "components": document["components"]}) \
+                    if "$ref" in schema else None
+                answers[status] = (validator, set(answer["x-error-codes"]) if "x-error-codes" in answer else None)
+            found.append((re.compile(f"^{pattern}$"), method.upper(), answers))
     return found
 
 
 def check_documented_answer(method: str, path: str, status: int, body) -> None:
-    """Every answer the suite receives from an operation with a typed success answer must be what
-    the OpenAPI document says (handlers/schemas.py): a client generated from it can read it."""
+    """Every JSON answer the suite receives must be one the OpenAPI document gives for that
+    operation: a status it lists, the schema of that status (handlers/schemas.py) and, for an
+    error, one of the codes it lists (handlers/refusals.py). A client generated from the document
+    can read everything the server says."""
     bare = path.split("?")[0]
-    for regex, documented_method, documented_status, validator in _documented_answers():
-        if documented_method == method and documented_status == str(status) and regex.match(bare):
+    for regex, documented_method, answers in _documented():
+        if documented_method != method or not regex.match(bare):
+            continue
+        if status >= 500 and str(status) not in answers:
+            return  # a server error: the test that caused it fails on its own account
+        assert str(status) in answers, f"{method} {bare} answered {status}, which its document does not list: {body}"
+        validator, codes = answers[str(status)]
+        if validator is not None:
             error = next(validator.iter_errors(body), None)
             assert error is None, f"{method} {bare} {status} does not match its documented schema: " \
                                   f"{error.message} at {list(error.absolute_path)}"
+        if codes is not None:
+            assert body["error"]["code"] in codes, f"{method} {bare} answered {status} {body['error']['code']}, " \
+                                                   f"which its document does not list (it lists {sorted(codes)})"
+        return
 
 
 class Api:
@@ -185,7 +201,8 @@ class Api:
             parsed = json.loads(text) if text else {}
         except ValueError:
             parsed = {"_raw": text}
-        check_documented_answer(method, path, response.code, parsed)
+        if response.headers.get("Content-Type", "").startswith("application/json"):
+            check_documented_answer(method, path, response.code, parsed)
         return Response(response.code, parsed, dict(response.headers), text)
 
     async def get(self, path, **kw):

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 
 from events.channels import CHANNELS, channel_of
-from tests.builders import campaign, join_and_pay, members_with_money, open_and_pay
+from tests.builders import campaign, join_and_pay, members_with_money, new_goods, open_and_pay
 from tests.ws_client import WsClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,7 +204,8 @@ async def test_every_operation_has_a_summary_a_domain_tag_and_a_readable_unique_
 
 def test_the_http_guide_lists_every_error_code_the_code_raises():
     """docs/http.md's error tables cannot fall behind: every code given to conflict(), forbidden(),
-    unauthorized(), invalid(code=...), ApiError, RateLimited or ServiceUnavailable is listed."""
+    unauthorized(), invalid(code=...), ApiError, RateLimited or ServiceUnavailable is listed, and
+    every code the OpenAPI document lists for an operation."""
     raised = re.compile(r'(?:conflict|forbidden|unauthorized|RateLimited|ServiceUnavailable)\(\s*"([a-z_]+)"'
                         r'|ApiError\(\d+, "([a-z_]+)"|code="([a-z_]+)"')
     guide = (ROOT / "docs" / "http.md").read_text(encoding="utf-8")
@@ -213,7 +214,12 @@ def test_the_http_guide_lists_every_error_code_the_code_raises():
         for path in (ROOT / folder).rglob("*.py"):
             codes |= {next(filter(None, groups)) for groups in raised.findall(path.read_text(encoding="utf-8"))}
     from handlers.base import STATUS_CODES
+    from handlers.openapi import spec
+    from handlers.routes import ROUTES
+
     codes |= set(STATUS_CODES.values())
+    codes |= {code for operations in spec(ROUTES)["paths"].values() for operation in operations.values()
+              for answer in operation["responses"].values() for code in answer.get("x-error-codes", ())}
     assert len(codes) > 60
     missing = sorted(code for code in codes if f"`{code}`" not in guide)
     assert not missing, f"docs/http.md does not list {missing}"
@@ -238,3 +244,152 @@ async def test_every_field_of_every_typed_answer_has_a_description(api):
                    if not schema.get("description")]
     assert not undescribed, undescribed
     assert len(typed) >= 50
+
+
+def _typed(answer: dict, schemas: dict) -> bool:
+    """A success answer names its structure: no body (204), a model, or a file or page type."""
+    content = answer.get("content")
+    if not content:
+        return answer is not None and "content" not in answer
+    for media_type, media in content.items():
+        schema = media.get("schema", {})
+        if "$ref" in schema:
+            model = schemas[schema["$ref"].rsplit("/", 1)[1]]
+            if not (model.get("properties") or model.get("anyOf")):
+                return False
+        elif media_type == "application/json" or schema.get("type") != "string":
+            return False
+    return True
+
+
+async def test_every_operation_has_a_typed_success_answer(api):
+    """Every operation's success answer is a model of handlers/schemas.py (`@returns`; lists as the
+    paged envelope), no body (204) or a page or file: none is left as a bare JSON object."""
+    document = (await api.get("/api/openapi.json")).body
+    schemas = document["components"]["schemas"]
+    untyped, counted = [], 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            successes = [answer for status, answer in operation["responses"].items() if status.startswith("2")]
+            counted += 1
+            if len(successes) != 1 or not _typed(successes[0], schemas):
+                untyped.append(f"{method.upper()} {path}")
+    assert not untyped, f"{len(untyped)} operations without a typed success answer (add @returns): {untyped}"
+    assert counted > 170
+    lists = document["paths"]["/api/merchant/members"]["get"]["responses"]["200"]["content"]["application/json"]
+    page = schemas[lists["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert set(page["required"]) == {"items", "total", "page", "page_size"}
+
+
+async def test_every_request_body_field_has_a_description(api):
+    """Every field of every request body (and of the objects inside one) says what it is."""
+    document = (await api.get("/api/openapi.json")).body
+    schemas = document["components"]["schemas"]
+    todo = [op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+            for operations in document["paths"].values() for op in operations.values() if "requestBody" in op]
+    bodies: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in bodies:
+            bodies.add(name)
+            todo += [ref.rsplit("/", 1)[1] for ref in re.findall(r"#/components/schemas/\w+", str(schemas[name]))]
+    fields = {f"{name}.{field}": schema for name in bodies for field, schema in schemas[name]["properties"].items()}
+    assert not [field for field, schema in fields.items() if not schema.get("description")]
+    assert len(fields) > 300
+    # a PATCH model that re-declares a field to make it optional keeps its base's description
+    assert fields["AddressPatch.mobile"]["description"] == fields["AddressBody.mobile"]["description"]
+    assert fields["CouponPatch.name"]["description"] == fields["CouponBody.name"]["description"]
+
+
+def test_two_models_of_one_name_cannot_share_a_schema_name():
+    """Component schemas are named after their classes: a second, different `LoginBody` would make
+    one operation document the other's body, so generating the document refuses it."""
+    import pydantic
+    import pytest
+
+    from handlers.base import LoginBody, RequestBody
+    from handlers.openapi import _add_schema
+
+    class Other(RequestBody):
+        mobile: str = pydantic.Field(description="a mobile number")
+
+    Other.__name__ = "LoginBody"
+    schemas: dict = {}
+    _add_schema(LoginBody, schemas, mode="validation")
+    _add_schema(LoginBody, schemas, mode="validation")  # the same model twice is fine
+    with pytest.raises(ValueError, match="LoginBody"):
+        _add_schema(Other, schemas, mode="validation")
+
+
+async def test_each_operation_lists_the_error_codes_it_can_answer(api, make_shop):
+    """Error answers list, per status, the codes the operation's code can give (handlers/refusals.py):
+    bad requests get a code listed for exactly that operation and status, and a code that belongs
+    to other operations is not listed. (tests/conftest.py holds every error the suite receives to
+    the same rule.)"""
+    document = (await api.get("/api/openapi.json")).body
+
+    def listed(method: str, path: str, status: int) -> set[str]:
+        answer = document["paths"][path][method]["responses"].get(str(status), {})
+        if answer:
+            assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+            assert all(f"`{code}`" in answer["description"] for code in answer["x-error-codes"])
+        return set(answer.get("x-error-codes", ()))
+
+    shop = await make_shop()
+    goods = await new_goods(api, shop, price_fen=5000, stock=1)
+    ((member, address),) = await members_with_money(api, shop, 1, balance=100)
+    refused = {  # (method, documented path): the answer to a bad request of it
+        ("post", "/api/mobile/{shop_id}/orders"): await api.post(f"/api/mobile/{shop.id}/orders", {
+            "items": [{"goods_id": goods["id"], "quantity": 2}], "address_id": address}, token=member.token),
+        ("get", "/api/mobile/{shop_id}/goods/{goods_id}"): await api.get(f"/api/mobile/{shop.id}/goods/999999999"),
+        ("post", "/api/mobile/{shop_id}/auth/register"): await api.post(
+            f"/api/mobile/{shop.id}/auth/register", {"mobile": "12345", "password": "secret-1"}),
+        ("get", "/api/merchant/orders"): await api.get("/api/merchant/orders", token="not-a-token"),
+        ("post", "/api/mobile/{shop_id}/addresses"): await api.call(
+            "POST", f"/api/mobile/{shop.id}/addresses", raw=b"{not json", token=member.token),
+    }
+    placed = await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": goods["id"], "quantity": 1}],
+                                                              "address_id": address}, token=member.token)
+    assert placed.status == 201, placed.body
+    refused[("post", "/api/mobile/{shop_id}/orders/{order_id}/pay")] = await api.post(
+        f"/api/mobile/{shop.id}/orders/{placed.body['id']}/pay", {"method": "balance"}, token=member.token)
+    refused[("post", "/api/merchant/orders/{order_id}/ship")] = await api.post(
+        f"/api/merchant/orders/{placed.body['id']}/ship", {"express_company": "顺丰速运", "express_no": "SF1"},
+        token=shop.owner_token)
+    refused[("get", "/api/mobile/{shop_id}/orders/{order_id}/tracking")] = await api.get(
+        f"/api/mobile/{shop.id}/orders/{placed.body['id']}/tracking", token=member.token)
+    expected = {"out_of_stock", "not_found", "validation_failed", "invalid_token", "malformed_json",
+                "insufficient_balance", "invalid_state", "not_shipped"}
+    seen = set()
+    for (method, path), answer in refused.items():
+        code = answer.body["error"]["code"]
+        assert code in listed(method, path, answer.status), (method, path, answer.status, code)
+        seen.add(code)
+    assert seen == expected, seen
+    # codes of other operations are not listed; checks an operation skips are not either
+    assert "insufficient_balance" not in listed("post", "/api/mobile/{shop_id}/addresses", 409)
+    assert not listed("get", "/api/mobile/{shop_id}/goods", 401)  # public: no token is read
+    assert "wrong_shop" in listed("get", "/api/mobile/{shop_id}/orders", 403)
+    assert "permission_denied" not in listed("get", "/api/merchant/me", 403)  # any staff member
+    assert "permission_denied" in listed("get", "/api/merchant/orders", 403)
+    assert "too_many_attempts" in listed("post", "/api/merchant/auth/login", 429)
+    assert "mobile_taken" in listed("post", "/api/mobile/{shop_id}/auth/register", 409)
+    assert not listed("get", "/api/health", 404)
+
+
+async def test_the_swagger_page_has_a_websocket_section(api):
+    """Swagger UI shows only REST: the page adds `/ws`, linking the AsyncAPI document and the
+    protocol guide, with every channel, who may subscribe and its events from the registry."""
+    page = await api.get("/api/docs")
+    assert page.status == 200
+    section = page.text.split('<section id="websocket"')[1].split("</section>")[0]
+    assert 'href="/api/asyncapi.json"' in section and 'href="/api/docs/websocket.md"' in section
+    for channel in CHANNELS:
+        assert f"<code>{channel.name}</code>" in section, channel.name
+        assert all(f"<code>{event}</code>" in section for event in channel.events), channel.name
+    for op in ("subscribe", "subscribed", "event", "resync", "since", "epoch"):
+        assert f"<code>{op}</code>" in section, op
+    guide = await api.get("/api/docs/websocket.md")
+    assert guide.status == 200 and guide.headers["Content-Type"].startswith("text/markdown")
+    assert guide.text == (ROOT / "docs" / "websocket.md").read_text(encoding="utf-8")
+    assert "[/api/asyncapi.json](/api/asyncapi.json)" in (await api.get("/api/openapi.json")).body["info"]["description"]

@@ -305,6 +305,9 @@ async def test_settings_defaults_merge_and_validation(api, make_shop):
     public = (await api.get(f"/api/mobile/{shop.id}/settings")).body
     assert public["shop"]["notice"] == "新品上市" and public["order"]["auto_confirm_days"] == 10
     assert "balance" in public and "min_withdraw_fen" not in public["balance"]
+    # every section of the document can be changed, the flash-sale rules too
+    flash = await api.patch("/api/merchant/settings", {"flash": {"unpaid_cancel_minutes": 3}}, token=token)
+    assert flash.status == 200 and flash.body["flash"] == {"unpaid_cancel_minutes": 3}, flash.body
 
 
 async def test_suspended_shop_hides_its_catalog(api, admin_token, make_shop):

@@ -1,9 +1,12 @@
 """Platform admins sign in (`POST /api/admin/auth/login`)."""
+from handlers import schemas
 from handlers.base import ApiHandler, LoginBody, client_ip
+from handlers.schemas import returns
 from services import platform
 
 
 class LoginHandler(ApiHandler):
+    @returns(schemas.Token)
     async def post(self):
         """Sign a platform administrator in."""
         body = self.body(LoginBody)

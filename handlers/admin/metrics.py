@@ -1,7 +1,9 @@
 """Operators' live-push metrics (`GET /api/admin/metrics`, JSON or Prometheus text)."""
 from events import connections
 from events.metrics import counters
+from handlers import schemas
 from handlers.base import AdminHandler
+from handlers.schemas import returns
 from lib.runtime import current
 from services import orders
 
@@ -9,6 +11,7 @@ from services import orders
 class MetricsHandler(AdminHandler):
     """Live-push metrics of this process: JSON, or Prometheus text with ?format=prometheus."""
 
+    @returns(schemas.Metrics)
     async def get(self):
         runtime = current()
         values = {

@@ -10,16 +10,19 @@ from services import adv
 
 
 class BannerBody(RequestBody):
-    title: pydantic.constr(max_length=100) = ""
-    image: Url
-    link: pydantic.constr(max_length=512) = ""
-    sort: Sort = 0
-    enabled: bool = True
-    starts_at: datetime.datetime | None = None
-    ends_at: datetime.datetime | None = None
+    title: pydantic.constr(max_length=100) = pydantic.Field("", description="title (may be empty)")
+    image: Url = pydantic.Field(description="image URL (http or https)", examples=["https://img.example.com/b1.jpg"])
+    link: pydantic.constr(max_length=512) = pydantic.Field(
+        "", description="where a tap goes: a URL or a mini-program page (may be empty)")
+    sort: Sort = pydantic.Field(0, description="position (higher first)")
+    enabled: bool = pydantic.Field(True, description="shown to shoppers (within its dates)")
+    starts_at: datetime.datetime | None = pydantic.Field(
+        None, description="shown from (ISO 8601; without an offset it is UTC; null: now)")
+    ends_at: datetime.datetime | None = pydantic.Field(
+        None, description="shown until (ISO 8601; without an offset it is UTC; null: open-ended)")
 
 
-class BannerPatch(RequestBody):
+class BannerPatch(BannerBody):
     title: pydantic.constr(max_length=100) = None
     image: Url = None
     link: pydantic.constr(max_length=512) = None

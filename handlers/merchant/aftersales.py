@@ -12,27 +12,35 @@ from services.orders import aftersales
 STATUSES = ("requested", "approved", "returned", "received", "refunded", "exchanged", "rejected", "cancelled")
 
 
+Field = pydantic.Field
+
+
 class ReturnAddressBody(RequestBody):
-    name: pydantic.constr(min_length=1, max_length=64)
-    mobile: pydantic.constr(min_length=1, max_length=20)
-    province: pydantic.constr(max_length=32) = ""
-    city: pydantic.constr(max_length=32) = ""
-    district: pydantic.constr(max_length=32) = ""
-    detail: pydantic.constr(min_length=1, max_length=255)
+    name: pydantic.constr(min_length=1, max_length=64) = Field(description="recipient", examples=["王五"])
+    mobile: pydantic.constr(min_length=1, max_length=20) = Field(description="recipient's phone",
+                                                                 examples=["13912345678"])
+    province: pydantic.constr(max_length=32) = Field("", description="province")
+    city: pydantic.constr(max_length=32) = Field("", description="city")
+    district: pydantic.constr(max_length=32) = Field("", description="district")
+    detail: pydantic.constr(min_length=1, max_length=255) = Field(description="street and number")
 
 
 class ApproveBody(RequestBody):
-    amount_fen: pydantic.conint(ge=0, le=10**12) | None = None  # less than asked for (a partial refund)
-    return_address: ReturnAddressBody | None = None
+    amount_fen: pydantic.conint(ge=0, le=10**12) | None = Field(
+        None, description="refund less than asked for, in fen (a partial refund; null: as asked)")
+    return_address: ReturnAddressBody | None = Field(
+        None, description="where the goods go back (return, exchange; null: the shop's return address)")
 
 
-class RejectBody(RequestBody):
-    reason: pydantic.constr(min_length=1, max_length=255)
+class AfterSaleRejectBody(RequestBody):
+    reason: pydantic.constr(min_length=1, max_length=255) = Field(description="why, shown to the shopper")
 
 
 class ReshipBody(RequestBody):
-    express_company: pydantic.constr(min_length=1, max_length=64)
-    express_no: pydantic.constr(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    express_company: pydantic.constr(min_length=1, max_length=64) = Field(
+        description="carrier of the replacement", examples=["顺丰速运"])
+    express_no: pydantic.constr(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$") = Field(
+        description="its tracking number", examples=["SF1234567890"])
 
 
 class AfterSalesHandler(MerchantHandler):
@@ -76,7 +84,7 @@ class RejectHandler(MerchantHandler):
     @returns(schemas.AfterSale)
     async def post(self, aftersale_id):
         """Reject an after-sale request."""
-        self.send(await aftersales.reject(self.shop_id, int(aftersale_id), self.staff.id, self.body(RejectBody).reason))
+        self.send(await aftersales.reject(self.shop_id, int(aftersale_id), self.staff.id, self.body(AfterSaleRejectBody).reason))
 
 
 class ReceiveHandler(MerchantHandler):

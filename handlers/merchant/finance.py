@@ -14,7 +14,8 @@ MAX_REPORT_DAYS = 366
 
 
 class RejectBody(RequestBody):
-    reason: pydantic.constr(min_length=1, max_length=255)
+    reason: pydantic.constr(min_length=1, max_length=255) = pydantic.Field(
+        description="why, shown to the member", examples=["资料不全"])
 
 
 class WithdrawalsHandler(MerchantHandler):
@@ -61,6 +62,7 @@ class LedgerHandler(LedgerFilters):
     """Every money movement of the shop, newest first; filter by currency, type, member, dates."""
     permissions = {"GET": "finance.view"}
 
+    @returns(schemas.ShopLedgerEntry, paged=True)
     async def get(self):
         page, page_size = self.page_args()
         self.send(await finance.shop_ledger(self.shop_id, page, page_size, **self.filters()))
@@ -85,6 +87,7 @@ class DailyHandler(MerchantHandler):
     """Per-day totals: paid, refunded, recharged, withdrawn, commission (UTC days, `from`..`to` inclusive)."""
     permissions = {"GET": "finance.view"}
 
+    @returns(schemas.listed(schemas.DailyTotals))
     async def get(self):
         today = utcnow().replace(hour=0, minute=0, second=0)
         end = (self.date_arg("to") or today) + datetime.timedelta(days=1)
@@ -108,6 +111,7 @@ class DistributorsHandler(MerchantHandler):
 class DistributorReviewHandler(MerchantHandler):
     permissions = {"POST": "distribution.review"}
 
+    @returns(schemas.Distributor)
     async def post(self, distributor_id, action):
         """Approve or reject a distributor application."""
         reason = self.body(RejectBody).reason if action == "reject" else ""

@@ -12,36 +12,41 @@ Stock = pydantic.conint(ge=1, le=1_000_000)
 StockEdit = pydantic.conint(ge=0, le=1_000_000)
 PerMember = pydantic.conint(ge=1, le=1000)
 Title = pydantic.constr(min_length=1, max_length=100)
+Field = pydantic.Field
 
 
-class ItemBody(RequestBody):
-    goods_id: Id
-    sku_id: Id | None = None  # required when the goods has SKUs
-    price_fen: Price  # the flash price; no other promotion applies to it
-    stock: Stock  # carved out of the goods' stock when the sale is created
-    per_member_limit: PerMember = 1
+class FlashItemBody(RequestBody):
+    goods_id: Id = Field(description="the goods")
+    sku_id: Id | None = Field(None, description="the SKU (required when the goods has SKUs)")
+    price_fen: Price = Field(description="the flash price, in fen; no other promotion applies to it", examples=[990])
+    stock: Stock = Field(description="units for the sale, carved out of the goods' stock when the sale is created",
+                         examples=[100])
+    per_member_limit: PerMember = Field(1, description="most units one member may buy")
 
 
 class SaleBody(RequestBody):
-    title: Title
-    starts_at: datetime.datetime  # whole seconds (fractions are dropped); naive times are UTC
-    ends_at: datetime.datetime
-    items: pydantic.conlist(ItemBody, min_length=1, max_length=50)
+    title: Title = Field(description="title", examples=["午间秒杀"])
+    starts_at: datetime.datetime = Field(description="start (ISO 8601, whole seconds; UTC without an offset)",
+                                         examples=["2024-05-01T04:00:00Z"])
+    ends_at: datetime.datetime = Field(description="end (ISO 8601, whole seconds; UTC without an offset)",
+                                       examples=["2024-05-01T05:00:00Z"])
+    items: pydantic.conlist(FlashItemBody, min_length=1, max_length=50) = Field(description="what it sells")
 
 
-class ItemPatch(RequestBody):
-    id: Id
-    price_fen: Price = None  # before the start only
-    stock: StockEdit = None  # the pool's total: may grow while the sale runs, shrink only before it
-    per_member_limit: PerMember = None  # before the start only
+class FlashItemPatch(RequestBody):
+    id: Id = Field(description="the flash item to change")
+    price_fen: Price = Field(None, description="the flash price, in fen (before the start only)")
+    stock: StockEdit = Field(None, description="the pool's total units: may grow while the sale runs, shrink only "
+                                               "before it")
+    per_member_limit: PerMember = Field(None, description="most units one member may buy (before the start only)")
 
 
 class SalePatch(RequestBody):
     """Any subset; times, prices and limits only before the start (else 409 `sale_started`)."""
-    title: Title = None
-    starts_at: datetime.datetime = None
-    ends_at: datetime.datetime = None
-    items: pydantic.conlist(ItemPatch, max_length=50) = None
+    title: Title = Field(None, description="title")
+    starts_at: datetime.datetime = Field(None, description="start (ISO 8601; before the start only)")
+    ends_at: datetime.datetime = Field(None, description="end (ISO 8601; before the start only)")
+    items: pydantic.conlist(FlashItemPatch, max_length=50) = Field(None, description="changes to some of its items")
 
 
 class SalesHandler(MerchantHandler):
@@ -82,6 +87,7 @@ class SaleHandler(MerchantHandler):
 class SaleStatsHandler(MerchantHandler):
     permissions = {"GET": "flash.view"}
 
+    @returns(schemas.FlashSaleStats)
     async def get(self, sale_id):
         """A flash sale's sales figures."""
         self.send(await flash.sale_stats(self.shop_id, int(sale_id)))

@@ -14,38 +14,46 @@ Amount = pydantic.conint(ge=-10**12, le=10**12)
 
 
 class MemberPatch(RequestBody):
-    level_id: Id | None = None
-    tags: pydantic.conlist(pydantic.constr(min_length=1, max_length=16), max_length=20) = None
-    is_blacklisted: bool = None
+    level_id: Id | None = pydantic.Field(None, description="set the membership level (null: the default level)")
+    tags: pydantic.conlist(pydantic.constr(min_length=1, max_length=16), max_length=20) = pydantic.Field(
+        None, description="the merchant's tags, replacing the present ones", examples=[["vip", "批发"]])
+    is_blacklisted: bool = pydantic.Field(None, description="a blacklisted member may not place orders")
 
 
 class BalanceBody(RequestBody):
-    delta_fen: Amount
-    remark: Remark = ""
+    delta_fen: Amount = pydantic.Field(description="fen to add (negative: take away; the balance cannot go below 0)",
+                                       examples=[10000])
+    remark: Remark = pydantic.Field("", description="why, shown in the member's ledger")
 
 
 class PointsBody(RequestBody):
-    delta: Amount
-    remark: Remark = ""
+    delta: Amount = pydantic.Field(description="points to add (negative: take away; points cannot go below 0)",
+                                   examples=[500])
+    remark: Remark = pydantic.Field("", description="why, shown in the member's ledger")
 
 
 class LevelBody(RequestBody):
-    name: pydantic.constr(min_length=1, max_length=32)
-    threshold_fen: pydantic.conint(ge=0, le=10**12) = 0
-    discount_percent: pydantic.conint(ge=1, le=100) = 100
+    name: pydantic.constr(min_length=1, max_length=32) = pydantic.Field(description="the level's name",
+                                                                        examples=["金卡"])
+    threshold_fen: pydantic.conint(ge=0, le=10**12) = pydantic.Field(
+        0, description="total spending that reaches the level, in fen")
+    discount_percent: pydantic.conint(ge=1, le=100) = pydantic.Field(
+        100, description="price paid in percent (95: 5% off; 100: no discount)", examples=[95])
 
 
-class LevelPatch(RequestBody):
+class LevelPatch(LevelBody):
     name: pydantic.constr(min_length=1, max_length=32) = None
     threshold_fen: pydantic.conint(ge=0, le=10**12) = None
     discount_percent: pydantic.conint(ge=1, le=100) = None
 
 
 class WechatConfigBody(RequestBody):
-    mini_app_id: pydantic.constr(max_length=64) = None
-    mini_app_secret: pydantic.constr(max_length=128) = None
-    oa_app_id: pydantic.constr(max_length=64) = None
-    oa_app_secret: pydantic.constr(max_length=128) = None
+    mini_app_id: pydantic.constr(max_length=64) = pydantic.Field(None, description="the mini-program's AppID")
+    mini_app_secret: pydantic.constr(max_length=128) = pydantic.Field(
+        None, description="the mini-program's AppSecret (never shown again)")
+    oa_app_id: pydantic.constr(max_length=64) = pydantic.Field(None, description="the official account's (公众号) AppID")
+    oa_app_secret: pydantic.constr(max_length=128) = pydantic.Field(
+        None, description="the official account's AppSecret (never shown again)")
 
 
 class MembersHandler(MerchantHandler):
@@ -83,7 +91,9 @@ class CreditAdjustHandler(MerchantHandler):
     permissions = {"POST": "finance.balance"}
     currency = BALANCE
     body_model, amount_field, result_field = BalanceBody, "delta_fen", "balance_fen"
+    answer_model = schemas.BalanceAdjusted
 
+    @returns("answer_model")
     async def post(self, member_id):
         body = self.body(self.body_model)
 
@@ -102,6 +112,7 @@ class BalanceHandler(CreditAdjustHandler):
 class PointsHandler(CreditAdjustHandler):
     currency = POINTS
     body_model, amount_field, result_field = PointsBody, "delta", "points"
+    answer_model = schemas.PointsAdjusted
 
 
 class MemberLedgerHandler(MerchantHandler):
@@ -148,10 +159,12 @@ class LevelHandler(MerchantHandler):
 class WechatConfigHandler(MerchantHandler):
     permissions = {"GET": "settings.view", "PUT": "settings.edit"}
 
+    @returns(schemas.WechatConfig)
     async def get(self):
         """Read the shop's WeChat configuration (secrets masked)."""
         self.send(wechat.render_config(await wechat.get_config(self.shop_id)))
 
+    @returns(schemas.WechatConfig)
     async def put(self):
         """Set the shop's WeChat app and payment configuration."""
         changes = self.body(WechatConfigBody).model_dump(exclude_unset=True)

@@ -12,15 +12,19 @@ TemplateId = pydantic.constr(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9
 
 
 class TemplateBody(RequestBody):
-    event: pydantic.constr(min_length=1, max_length=32)
-    template_id: TemplateId
-    page: pydantic.constr(max_length=255) = ""
+    event: pydantic.constr(min_length=1, max_length=32) = pydantic.Field(
+        description="the event kind: " + ", ".join(notify.EVENTS), examples=["order_shipped"])
+    template_id: TemplateId = pydantic.Field(description="the WeChat subscription-message template id")
+    page: pydantic.constr(max_length=255) = pydantic.Field("", description="the mini-program page a tap opens")
     fields: dict[pydantic.constr(min_length=1, max_length=32, pattern=r"^[a-z_]+[0-9]*$"),
-                 pydantic.constr(max_length=200)] = pydantic.Field(max_length=20)
+                 pydantic.constr(max_length=200)] = pydantic.Field(
+        max_length=20, description="template field -> text with {placeholders} of the event (GET lists them)",
+        examples=[{"character_string1": "{order_no}", "thing2": "{title}"}])
 
 
 class TemplatesBody(RequestBody):
-    templates: list[TemplateBody] = pydantic.Field(max_length=20)
+    templates: list[TemplateBody] = pydantic.Field(max_length=20, description="one per event kind (replaces the "
+                                                                              "present mapping)")
 
 
 class TemplatesHandler(MerchantHandler):
@@ -51,7 +55,8 @@ class NotificationsHandler(MerchantHandler):
 
 
 class CodeBody(RequestBody):
-    code: pydantic.constr(min_length=1, max_length=128)  # the official account's OAuth code (snsapi_base)
+    code: pydantic.constr(min_length=1, max_length=128) = pydantic.Field(
+        description="the code WeChat's OAuth (snsapi_base) gave the staff member's browser on the shop's official account")
 
 
 class MyWechatHandler(MerchantHandler):

@@ -8,20 +8,24 @@ from services import notify, orders, tracking
 
 
 class ShipBody(RequestBody):
-    express_company: pydantic.constr(min_length=1, max_length=64)
-    express_no: pydantic.constr(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    express_company: pydantic.constr(min_length=1, max_length=64) = pydantic.Field(
+        description="the carrier, e.g. 顺丰速运 (tracking maps it to the provider's code)", examples=["顺丰速运"])
+    express_no: pydantic.constr(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$") = pydantic.Field(
+        description="the tracking number", examples=["SF1234567890"])
 
 
 class ReasonBody(RequestBody):
-    reason: pydantic.constr(min_length=1, max_length=255)
+    reason: pydantic.constr(min_length=1, max_length=255) = pydantic.Field(description="why, shown to the shopper")
 
 
 class PriceBody(RequestBody):
-    total_fen: pydantic.conint(ge=1, le=10**12)
+    total_fen: pydantic.conint(ge=1, le=10**12) = pydantic.Field(description="the new amount to pay, in fen",
+                                                                 examples=[3500])
 
 
 class RemarkBody(RequestBody):
-    remark: pydantic.constr(max_length=255)
+    remark: pydantic.constr(max_length=255) = pydantic.Field(description="the merchant's own note (shoppers do not "
+                                                                         "see it; empty clears it)")
 
 
 class OrdersHandler(MerchantHandler):
@@ -109,5 +113,6 @@ class TrackingHandler(MerchantHandler):
     """The parcel's route, as the shopper sees it (same cache)."""
     permissions = {"GET": "orders.view"}
 
+    @returns(schemas.Tracking)
     async def get(self, order_id):
         self.send(await tracking.order_tracking(self.shop_id, int(order_id)))

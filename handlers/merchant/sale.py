@@ -16,27 +16,28 @@ PerMember = pydantic.conint(ge=0, le=1000)
 Days = pydantic.conint(ge=0, le=3650)
 Fen = pydantic.conint(ge=0, le=10**10)
 ScopeIds = pydantic.conlist(Id, max_length=500)
+Field = pydantic.Field
 
 
 class CouponBody(RequestBody):
     """A coupon template. `kind` amount: `amount_fen` off; percent: `percent_off` % off, capped at
     `max_discount_fen` (0 = no cap). Valid for a fixed window or `valid_days` after claim."""
-    name: Name
-    kind: Literal["amount", "percent"]
-    amount_fen: Money | None = None
-    percent_off: Percent | None = None
-    max_discount_fen: Fen = 0
-    min_spend_fen: Fen = 0
-    scope: Literal["all", "goods", "categories"] = "all"
-    scope_ids: ScopeIds = []
-    valid_from: datetime.datetime | None = None
-    valid_until: datetime.datetime | None = None
-    valid_days: Days = 0
-    total_quantity: Quantity = 0  # 0 = unlimited
-    per_member_limit: PerMember = 1  # 0 = unlimited
-    claimable: bool = True
-    stackable: bool = False
-    enabled: bool = True
+    name: Name = Field(description="name", examples=["满100减10"])
+    kind: Literal["amount", "percent"] = Field(description="amount: amount_fen off; percent: percent_off % off")
+    amount_fen: Money | None = Field(None, description="fen off (kind amount)", examples=[1000])
+    percent_off: Percent | None = Field(None, description="percent off (kind percent)", examples=[15])
+    max_discount_fen: Fen = Field(0, description="cap of a percent coupon, in fen (0: none)")
+    min_spend_fen: Fen = Field(0, description="least spend it applies to, in fen (0: any)", examples=[10000])
+    scope: Literal["all", "goods", "categories"] = Field("all", description="what it applies to")
+    scope_ids: ScopeIds = Field([], description="the goods or categories of its scope")
+    valid_from: datetime.datetime | None = Field(None, description="start of a fixed validity window (ISO 8601)")
+    valid_until: datetime.datetime | None = Field(None, description="end of a fixed validity window (ISO 8601)")
+    valid_days: Days = Field(0, description="days a coupon stays valid after it is claimed (0: the fixed window)")
+    total_quantity: Quantity = Field(0, description="coupons that may be handed out (0: unlimited)")
+    per_member_limit: PerMember = Field(1, description="most one member may hold (0: unlimited)")
+    claimable: bool = Field(True, description="shown in the claim centre (false: only issued by the merchant)")
+    stackable: bool = Field(False, description="may be used with other stackable coupons on one order")
+    enabled: bool = Field(True, description="switched on")
 
 
 class CouponPatch(CouponBody):
@@ -56,8 +57,9 @@ class CouponPatch(CouponBody):
 
 class IssueBody(RequestBody):
     """To these members, or to every active member of a level."""
-    member_ids: pydantic.conlist(Id, min_length=1, max_length=10_000) | None = None
-    level_id: Id | None = None
+    member_ids: pydantic.conlist(Id, min_length=1, max_length=10_000) | None = Field(
+        None, description="the members (give this or level_id)", examples=[[12, 13]])
+    level_id: Id | None = Field(None, description="every active member of this level (give this or member_ids)")
 
     @pydantic.model_validator(mode="after")
     def _one_target(self):
@@ -105,6 +107,7 @@ class CouponHandler(MerchantHandler):
 class IssueHandler(MerchantHandler):
     permissions = {"POST": "sale.issue"}
 
+    @returns(schemas.CouponsIssued)
     async def post(self, template_id):
         """Issue coupons to members."""
         body = self.body(IssueBody)

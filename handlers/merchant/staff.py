@@ -10,31 +10,36 @@ from services import audit, dashboard, perm, staff
 
 Keys = pydantic.conlist(pydantic.constr(min_length=1, max_length=64), max_length=100)
 Name = pydantic.constr(max_length=32)
+Field = pydantic.Field
+PERMISSIONS = "permission keys granted directly, beyond the role's (GET /api/merchant/permissions lists them)"
 
 
 class StaffBody(RequestBody):
-    username: Username
-    password: Password
-    name: Name = ""
-    role_id: Id | None = None
-    permissions: Keys = []
+    username: Username = Field(description="login name (unique on the platform)", examples=["clerk01"])
+    password: Password = Field(description="password (6 to 128 characters)")
+    name: Name = Field("", description="display name", examples=["小李"])
+    role_id: Id | None = Field(None, description="their role (null: none)")
+    permissions: Keys = Field([], description=PERMISSIONS, examples=[["orders.view"]])
 
 
 class StaffPatch(RequestBody):
-    name: Name = None
-    role_id: Id | None = None
-    permissions: Keys = None
-    password: Password = None
-    current_password: pydantic.constr(max_length=128) = None  # needed to change one's own password
-    is_active: bool = None
+    name: Name = Field(None, description="display name")
+    role_id: Id | None = Field(None, description="their role (null: none)")
+    permissions: Keys = Field(None, description=PERMISSIONS + "; replaces the present ones")
+    password: Password = Field(None, description="a new password (revokes their tokens)")
+    current_password: pydantic.constr(max_length=128) = Field(
+        None, description="your current password: needed to change your own")
+    is_active: bool = Field(None, description="false disables the account (never the owner's) and "
+                                              "revokes its tokens")
 
 
 class RoleBody(RequestBody):
-    name: pydantic.constr(min_length=1, max_length=32)
-    permissions: Keys = []
+    name: pydantic.constr(min_length=1, max_length=32) = Field(description="the role's name", examples=["客服"])
+    permissions: Keys = Field([], description="permission keys (GET /api/merchant/permissions lists them)",
+                              examples=[["orders.view", "orders.ship"]])
 
 
-class RolePatch(RequestBody):
+class RolePatch(RoleBody):
     name: pydantic.constr(min_length=1, max_length=32) = None
     permissions: Keys = None
 
@@ -43,6 +48,7 @@ class PermissionsHandler(MerchantHandler):
     """The catalogue of permission keys with their labels (for the role editor)."""
     any_staff = ("GET",)
 
+    @returns(schemas.listed(schemas.Permission))
     async def get(self):
         self.send({"items": [{"key": key, "label": label} for key, label in perm.CATALOGUE.items()]})
 
@@ -126,6 +132,7 @@ class AuditHandler(MerchantHandler):
     """The operation log, newest first: filter by object, actor ("staff:7"), action prefix, dates."""
     permissions = {"GET": "staff.view"}
 
+    @returns(schemas.AuditEntry, paged=True)
     async def get(self):
         page, page_size = self.page_args()
         self.send(await audit.list_entries(self.shop_id, page, page_size, **audit_filters(self)))
@@ -134,6 +141,7 @@ class AuditHandler(MerchantHandler):
 class DashboardHandler(MerchantHandler):
     permissions = {"GET": "dashboard.view"}
 
+    @returns(schemas.Dashboard)
     async def get(self):
         """The shop's dashboard figures."""
         self.send(await dashboard.merchant_dashboard(self.shop_id))

@@ -10,16 +10,18 @@ Region = pydantic.constr(min_length=1, max_length=32)
 
 
 class AddressBody(RequestBody):
-    name: pydantic.constr(min_length=1, max_length=32)
-    mobile: Mobile
-    province: Region
-    city: Region
-    district: Region
-    detail: pydantic.constr(min_length=1, max_length=255)
-    is_default: bool = False
+    name: pydantic.constr(min_length=1, max_length=32) = pydantic.Field(description="recipient", examples=["王五"])
+    mobile: Mobile = pydantic.Field(description="recipient's mobile (11 digits)", examples=["13912345678"])
+    province: Region = pydantic.Field(description="province", examples=["上海市"])
+    city: Region = pydantic.Field(description="city", examples=["上海市"])
+    district: Region = pydantic.Field(description="district", examples=["浦东新区"])
+    detail: pydantic.constr(min_length=1, max_length=255) = pydantic.Field(description="street and number",
+                                                                           examples=["世纪大道 100 号"])
+    is_default: bool = pydantic.Field(False, description="make it the default address (the previous default stops "
+                                                         "being one)")
 
 
-class AddressPatch(RequestBody):
+class AddressPatch(AddressBody):
     name: pydantic.constr(min_length=1, max_length=32) = None
     mobile: Mobile = None
     province: Region = None

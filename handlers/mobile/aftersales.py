@@ -12,21 +12,25 @@ Express = pydantic.constr(min_length=1, max_length=64)
 
 
 class AfterSaleItemBody(RequestBody):
-    order_item_id: Id
-    quantity: pydantic.conint(ge=1, le=999)
+    order_item_id: Id = pydantic.Field(description="a line of the order")
+    quantity: pydantic.conint(ge=1, le=999) = pydantic.Field(description="units of that line (not yet refunded)")
 
 
 class AfterSaleBody(RequestBody):
-    type: Literal["refund", "return", "exchange"]
-    items: pydantic.conlist(AfterSaleItemBody, min_length=1, max_length=50)
-    reason: pydantic.constr(min_length=1, max_length=255)
-    amount_fen: pydantic.conint(ge=0, le=10**12) | None = None  # less than the units' share, if the shopper wants
-    images: pydantic.conlist(Url, max_length=9) = []
+    type: Literal["refund", "return", "exchange"] = pydantic.Field(
+        description="refund only (goods not sent back), return and refund, or exchange")
+    items: pydantic.conlist(AfterSaleItemBody, min_length=1, max_length=50) = pydantic.Field(
+        description="the units asked about")
+    reason: pydantic.constr(min_length=1, max_length=255) = pydantic.Field(description="why", examples=["尺码不合适"])
+    amount_fen: pydantic.conint(ge=0, le=10**12) | None = pydantic.Field(
+        None, description="ask for less than the units' share of what was paid, in fen (null: all of it)")
+    images: pydantic.conlist(Url, max_length=9) = pydantic.Field([], description="photo URLs (at most 9)")
 
 
 class ReturnShipBody(RequestBody):
-    express_company: Express
-    express_no: pydantic.constr(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    express_company: Express = pydantic.Field(description="carrier of the goods sent back", examples=["中通快递"])
+    express_no: pydantic.constr(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$") = pydantic.Field(
+        description="its tracking number", examples=["ZT1234567890"])
 
 
 class OrderAfterSalesHandler(MobileHandler):

@@ -52,6 +52,7 @@ class BannersHandler(MobileHandler):
 class SettingsHandler(MobileHandler):
     public_methods = ("GET",)
 
+    @returns(schemas.PublicSettings)
     async def get(self, shop_id):
         """Read the shop's public settings."""
         self.send(sysset.public_settings(await sysset.get_settings(self.shop_id)))

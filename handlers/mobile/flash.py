@@ -7,9 +7,10 @@ from services import flash
 
 
 class BuyBody(RequestBody):
-    item_id: Id
-    quantity: pydantic.conint(ge=1, le=999) = 1
-    address_id: Id
+    item_id: Id = pydantic.Field(description="the flash item")
+    quantity: pydantic.conint(ge=1, le=999) = pydantic.Field(1, description="units (within the item's per-member "
+                                                                            "limit)")
+    address_id: Id = pydantic.Field(description="one of the member's addresses")
 
 
 class SalesHandler(MobileHandler):

@@ -8,13 +8,14 @@ from services import groups
 
 
 class JoinBody(RequestBody):
-    address_id: Id
-    sku_id: Id | None = None  # required when the campaign's goods has SKUs
+    address_id: Id = pydantic.Field(description="one of the member's addresses")
+    sku_id: Id | None = pydantic.Field(None, description="the SKU (required when the campaign's goods has SKUs)")
 
 
 class OpenTeamBody(JoinBody):
-    activity_id: Id
-    team_size: pydantic.conint(ge=2, le=100)
+    activity_id: Id = pydantic.Field(description="the campaign")
+    team_size: pydantic.conint(ge=2, le=100) = pydantic.Field(description="one of the campaign's tier sizes",
+                                                              examples=[3])
 
 
 class ActivitiesHandler(MobileHandler):

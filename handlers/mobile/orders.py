@@ -12,17 +12,20 @@ from services.orders import cart
 Quantity = pydantic.conint(ge=1, le=999)
 
 
+Field = pydantic.Field
+
+
 class ItemBody(RequestBody):
-    goods_id: Id
-    sku_id: Id | None = None
-    quantity: Quantity
+    goods_id: Id = Field(description="the goods")
+    sku_id: Id | None = Field(None, description="the SKU (required for goods with specs)")
+    quantity: Quantity = Field(description="units (1 to 999)", examples=[1])
 
 
 class PreviewBody(RequestBody):
-    items: pydantic.conlist(ItemBody, min_length=1, max_length=50)
-    coupon_id: Id | None = None  # one coupon (API.md) ...
-    coupon_ids: pydantic.conlist(Id, max_length=5) = []  # ... or several stackable ones
-    use_points: bool = False  # deduct points as the shop's rules allow
+    items: pydantic.conlist(ItemBody, min_length=1, max_length=50) = Field(description="what to buy")
+    coupon_id: Id | None = Field(None, description="one of the member's coupons")
+    coupon_ids: pydantic.conlist(Id, max_length=5) = Field([], description="or several stackable coupons")
+    use_points: bool = Field(False, description="pay part with points, as the shop's rules allow")
 
     @property
     def coupons(self) -> list[int]:
@@ -30,26 +33,28 @@ class PreviewBody(RequestBody):
 
 
 class OrderBody(PreviewBody):
-    address_id: Id
-    remark: pydantic.constr(max_length=255) = ""
+    address_id: Id = Field(description="one of the member's addresses (virtual goods need one too)")
+    remark: pydantic.constr(max_length=255) = Field("", description="a note for the shop")
 
 
 class PayBody(RequestBody):
-    method: Literal["balance", "wechat"]
+    method: Literal["balance", "wechat"] = Field(description="balance: paid at once from the member's balance; "
+                                                             "wechat: answers the parameters of wx.requestPayment")
 
 
 class RefundBody(RequestBody):
-    reason: pydantic.constr(min_length=1, max_length=255)
+    reason: pydantic.constr(min_length=1, max_length=255) = Field(description="why, shown to the merchant",
+                                                                  examples=["不想要了"])
 
 
 class CartBody(RequestBody):
-    goods_id: Id
-    sku_id: Id | None = None
-    quantity: Quantity
+    goods_id: Id = Field(description="the goods")
+    sku_id: Id | None = Field(None, description="the SKU (required for goods with specs)")
+    quantity: Quantity = Field(description="units to add to what the cart holds", examples=[1])
 
 
 class CartPatch(RequestBody):
-    quantity: Quantity
+    quantity: Quantity = Field(description="the item's new quantity")
 
 
 def _items(body) -> list[dict]:
@@ -57,6 +62,7 @@ def _items(body) -> list[dict]:
 
 
 class PreviewHandler(MobileHandler):
+    @returns(schemas.OrderPreview)
     async def post(self, shop_id):
         """Price an order without placing it."""
         body = self.body(PreviewBody)
@@ -93,6 +99,7 @@ class OrderHandler(MobileHandler):
 
 class TrackingHandler(MobileHandler):
     """The parcel's route (cached; `stale` when the provider could not refresh it)."""
+    @returns(schemas.Tracking)
     async def get(self, shop_id, order_id):
         self.send(await tracking.order_tracking(self.shop_id, int(order_id), self.member.id))
 
@@ -134,10 +141,12 @@ class RefundHandler(MobileHandler):
 
 
 class CartHandler(MobileHandler):
+    @returns(schemas.Cart)
     async def get(self, shop_id):
         """Read the cart."""
         self.send(await cart.view(self.shop_id, self.member.id))
 
+    @returns(schemas.Cart)
     async def post(self, shop_id):
         """Add goods to the cart."""
         body = self.body(CartBody)
@@ -145,6 +154,7 @@ class CartHandler(MobileHandler):
 
 
 class CartItemHandler(MobileHandler):
+    @returns(schemas.Cart)
     async def patch(self, shop_id, item_id):
         """Change the quantity of a cart item."""
         self.send(await cart.set_quantity(self.shop_id, self.member.id, int(item_id), self.body(CartPatch).quantity))

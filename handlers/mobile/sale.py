@@ -9,8 +9,8 @@ from services import sale
 from services.orders import pricing
 
 
-class CartBody(RequestBody):
-    items: pydantic.conlist(ItemBody, min_length=1, max_length=50)
+class CartCouponsBody(RequestBody):
+    items: pydantic.conlist(ItemBody, min_length=1, max_length=50) = pydantic.Field(description="the cart's items")
 
 
 class ClaimCentreHandler(MobileHandler):
@@ -41,6 +41,7 @@ class MyCouponsHandler(MobileHandler):
 
 class CouponsForCartHandler(MobileHandler):
     """The member's coupons split into usable on this cart (with what each takes off) and not."""
+    @returns(schemas.CouponsForCart)
     async def post(self, shop_id):
-        items = [item.model_dump() for item in self.body(CartBody).items]
+        items = [item.model_dump() for item in self.body(CartCouponsBody).items]
         self.send(await pricing.coupons_for_cart(self.shop_id, self.member, items))
