@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import logging.handlers
 import signal
 import socket
 import sys
@@ -188,20 +187,34 @@ class MallServer:
         log.info("pools closed")
 
 
-ACCESS_LOG_BUFFER = 256  # access lines written together; a warning or error flushes at once
+class BatchedLog(logging.Handler):
+    """Access lines written in batches: written one by one, each was a write() of its own, as
+    costly as the answer itself. A warning or error (4xx/5xx) is written at once with the lines
+    before it; `serve` writes the rest every second and at exit."""
+
+    def __init__(self, stream, capacity: int = 256):
+        super().__init__()
+        self.stream, self.capacity, self.lines = stream, capacity, []
+        self.setFormatter(logging.Formatter(LOG_FORMAT))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+        if len(self.lines) >= self.capacity or record.levelno >= logging.WARNING:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.lines:
+            lines, self.lines = self.lines, []
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
 
 
-def buffer_access_log() -> logging.handlers.MemoryHandler:
-    """Access lines in batches: written one by one, each was a write() of its own, as costly as
-    the answer's. A 4xx/5xx line (warning or error) is written at once with those before it;
-    `serve` flushes the rest every second and at exit."""
-    target = logging.StreamHandler()
-    target.setFormatter(logging.Formatter(LOG_FORMAT))
-    buffered = logging.handlers.MemoryHandler(ACCESS_LOG_BUFFER, flushLevel=logging.WARNING, target=target)
+def buffer_access_log() -> BatchedLog:
+    handler = BatchedLog(sys.stderr)
     access = logging.getLogger("mall.access")
-    access.addHandler(buffered)
+    access.addHandler(handler)
     access.propagate = False
-    return buffered
+    return handler
 
 
 async def serve(config: Config) -> None:

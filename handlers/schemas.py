@@ -803,6 +803,13 @@ class RelayLag(Answer):
     oldest_age_seconds: float = Field(description="age of the oldest unpublished event (0: none)")
 
 
+class GroupCommitCounts(Answer):
+    """Orders placed through the group commit since start; orders / batches is how many shared
+    one transaction on average."""
+    batches: int = Field(description="transactions written")
+    orders: int = Field(description="orders in them")
+
+
 class Metrics(Answer):
     """This process's live-push figures (counters since it started)."""
     ws_connections: int = Field(description="open WebSocket connections")
@@ -819,6 +826,7 @@ class Metrics(Answer):
     relay_consumer_errors: int = Field(description="batches an outbox consumer (WeChat notifications) failed on")
     relay: RelayLag = Field(description="the outbox backlog")
     bus: str = Field(description="the event bus in use", examples=["redis"])
+    orders_group_commit: GroupCommitCounts = Field(description="plain orders placed together (group commit)")
 
 
 class PushAccepted(Answer):

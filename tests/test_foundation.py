@@ -69,8 +69,15 @@ async def test_server_process_serves_and_shuts_down_gracefully(server):
     try:
         from tests.conftest import Api
 
-        health = await Api(port).get("/api/health")
+        health = await Api(port).get("/api/health", headers={"X-Request-Id": "health-check-1"})
         assert health.status == 200 and health.body["database"] == "ok"
+        missing = await Api(port).get("/api/nothing-here", headers={"X-Request-Id": "missing-page-1"})
+        assert missing.status == 404
+        # access lines are written in batches, but a 4xx/5xx at once, with the lines before it
+        lines = [line for line in Path(process.log_path).read_text().splitlines() if "mall.access" in line]
+        assert [json.loads(line.split("mall.access ", 1)[1])["request_id"] for line in lines][-2:] == [
+            "health-check-1", "missing-page-1"]
+        await Api(port).get("/api/health", headers={"X-Request-Id": "health-check-2"})
         socket = await WsClient.connect(port)
         assert (await socket.subscribe("goods:1"))["op"] == "subscribed"
         process.send_signal(signal.SIGTERM)
@@ -83,6 +90,7 @@ async def test_server_process_serves_and_shuts_down_gracefully(server):
     output = Path(process.log_path).read_text()
     assert process.returncode == 0, output
     assert "shutting down" in output
+    assert '"request_id":"health-check-2"' in output  # the last batch is written at exit
     for path in ("/api/docs", "/api/asyncapi.json", "/demo/"):  # the start-up banner says where things are
         assert f"http://127.0.0.1:{port}{path}" in output, output
 
