@@ -119,6 +119,7 @@ class MallProcess:
                         MALL_REDIS_PREFIX=f"bench-{self.run_id}:", MALL_JWT_SECRET=self.secret, MALL_HOST="127.0.0.1",
                         MALL_DATABASE_POOL_SIZE=str(pool_size))
         self.port = free_port()
+        self.siblings: list[subprocess.Popen] = []
         run(["server.py", "create-admin", "--username", "bench", "--password", "bench-password"], self.env)
         (ROOT / "data").mkdir(exist_ok=True)
         self.process = subprocess.Popen([sys.executable, *command_prefix.split(), "server.py"], cwd=ROOT,
@@ -153,15 +154,67 @@ class MallProcess:
 
         return pymysql.connect(autocommit=True, database=self.db, **self.db_params)
 
+    def sibling(self) -> subprocess.Popen:
+        """Another server.py on the same database and Redis prefix (the scaled-out form); listening
+        on `.port` when this returns. Stopped by `close()`."""
+        port = free_port()
+        process = subprocess.Popen([sys.executable, "server.py"], cwd=ROOT, env={**self.env, "MALL_PORT": str(port)},
+                                   stdout=open(ROOT / "data" / f"bench-sibling-{port}.log", "w"), stderr=subprocess.STDOUT)
+        process.port = port
+        wait_listening(port, process)
+        self.siblings.append(process)
+        return process
+
+    def close(self) -> None:
+        for process in [self.process, *self.siblings]:
+            process.terminate()
+        for process in [self.process, *self.siblings]:
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                print("server did not stop within 60 s of SIGTERM; killed", flush=True)
+                process.kill()
+                process.wait(10)
+        self.admin.cursor().execute(f"DROP DATABASE IF EXISTS `{self.db}`")
+
+
+def nginx_config(directory: Path, listen_port: int, upstream_ports: list[int]) -> str:
+    """deploy/nginx/mall.conf with these ports, inside a minimal nginx.conf that keeps every file
+    nginx writes in `directory` (the deployment test runs the shipped site the same way)."""
+    import re
+
+    site = (ROOT / "deploy" / "nginx" / "mall.conf").read_text()
+    shipped = re.findall(r"\n *server 127\.0\.0\.1:\d+[^\n]*", site)
+    assert len(shipped) >= len(upstream_ports), "deploy/nginx/mall.conf names fewer upstream servers"
+    for index, line in enumerate(shipped):  # ours in the shipped lines; the ones beyond removed
+        site = site.replace(line, re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{upstream_ports[index]}", line)
+                            if index < len(upstream_ports) else "", 1)
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{listen_port};")
+    temp = " ".join(f"{kind}_temp_path {directory}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    path = directory / "nginx.conf"
+    path.write_text(f"worker_processes 1;\npid {directory}/nginx.pid;\nerror_log {directory}/error.log warn;\n"
+                    f"events {{ worker_connections 4096; }}\nhttp {{\naccess_log off;\n{temp}\n{site}\n}}\n")
+    os.chmod(directory, 0o777)
+    return str(path)
+
+
+class Nginx:
+    """Debian's nginx running the shipped site in front of `upstream_ports`, on `.port`."""
+
+    def __init__(self, upstream_ports: list[int]):
+        import shutil
+        import tempfile
+
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.directory = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
+        self.port = free_port()
+        self.process = subprocess.Popen([binary, "-g", "daemon off;", "-c",
+                                         nginx_config(self.directory, self.port, upstream_ports)])
+        wait_listening(self.port, self.process)
+
     def close(self) -> None:
         self.process.terminate()
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            print("server did not stop within 60 s of SIGTERM; killed", flush=True)
-            self.process.kill()
-            self.process.wait(10)
-        self.admin.cursor().execute(f"DROP DATABASE IF EXISTS `{self.db}`")
+        self.process.wait(30)
 
 
 def chart(name: str, draw) -> str:

@@ -36,6 +36,7 @@ from bench._common import (  # noqa: E402
     REDIS_URL,
     ROOT,
     MallProcess,
+    Nginx,
     Profiler,
     chart,
     cpu_seconds,
@@ -110,7 +111,8 @@ def bare_server(port: int) -> None:
             units["left"] = int(self.request.body)
 
     async def serve():
-        tornado.web.Application([(r"/api/mobile/(\d+)/orders", Orders)]).listen(port, "127.0.0.1")
+        tornado.web.Application([(r"/api/mobile/(\d+)/orders", Orders)], log_function=lambda handler: None).listen(
+            port, "127.0.0.1")
         await asyncio.Event().wait()
 
     asyncio.run(serve())
@@ -160,6 +162,8 @@ def main() -> None:
     parser.add_argument("--spread-stock", type=int, default=20)
     parser.add_argument("--profile", action="store_true",
                         help="sample the server with py-spy during the mall runs and report where its CPU time goes")
+    parser.add_argument("--servers", type=int, default=1, help="server.py processes, behind the shipped nginx site when > 1")
+    parser.add_argument("--nginx", action="store_true", help="through the shipped nginx site even with one process")
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
@@ -171,7 +175,10 @@ def main() -> None:
     wait_listening(bare_port, bare)
 
     mall = MallProcess("orders", MYSQL_URL, REDIS_URL, POOL_SIZE, os.environ.get("BENCH_PROFILE", ""))
-    port, shop, db = mall.port, mall.shop, mall.db
+    shop, db = mall.shop, mall.db
+    servers = [mall.process] + [mall.sibling() for _ in range(args.servers - 1)]
+    front = Nginx([mall.port] + [s.port for s in servers[1:]]) if args.servers > 1 or args.nginx else None
+    port = front.port if front else mall.port
     rows = []
     try:
         def goods(stock):
@@ -200,9 +207,9 @@ def main() -> None:
         for name, count, stock in scenarios:
             mall_goods = [goods(stock) for _ in range(count)]
             profiler = Profiler(mall.process.pid, ROOT / "data" / "bench-orders.folded") if args.profile else None
-            cpu_before = cpu_seconds(mall.process.pid)
+            cpu_before = sum(cpu_seconds(p.pid) for p in servers)
             ours = asyncio.run(http_scenario(port, shop["id"], tokens, mall_goods))
-            ours["cpu_ms"] = (cpu_seconds(mall.process.pid) - cpu_before) * 1000 / ours["orders"]
+            ours["cpu_ms"] = (sum(cpu_seconds(p.pid) for p in servers) - cpu_before) * 1000 / ours["orders"]
             stacks += profiler.stop() if profiler else []
             base = asyncio.run(raw_scenario(db, args.buyers, raw_goods(count, stock)))
             floor = asyncio.run(bare_scenario(bare_port, tokens, count * stock))
@@ -223,6 +230,8 @@ def main() -> None:
     finally:
         mall.close()
         bare.terminate()
+        if front:
+            front.close()
 
     table = ["| scenario | goods x stock | buyers | mall orders/s | server CPU per order | raw aiomysql orders/s | mall / raw | "
              "bare Tornado POST/s | mall / bare | oversell |",
@@ -232,14 +241,18 @@ def main() -> None:
         bare_rate = floor["orders"] / floor["seconds"]
         table.append(f"| {name} | {count} x {stock} | {args.buyers} | {mall_rate:.0f} | {ours['cpu_ms']:.2f} ms | {raw_rate:.0f} | "
                      f"{mall_rate / raw_rate:.2f}x | {bare_rate:.0f} | {mall_rate / bare_rate:.2f}x | 0 |")
-    picture = chart("orders", lambda ax: (
+    setup = (f"{args.servers} `server.py` processes behind the shipped nginx site (deploy/nginx)" if front and args.servers > 1
+             else "one `server.py` process behind the shipped nginx site" if front else "one `server.py` process")
+    section = "Orders" if not front else f"Orders, {args.servers} process{'es' if args.servers > 1 else ''} behind nginx"
+    picture = chart("orders" if not front else f"orders_{args.servers}_nginx", lambda ax: (
         ax.bar([f"{name}\nbare POST" for name, *_ in rows], [f["orders"] / f["seconds"] for *_, f in rows], color="#ccc"),
         ax.bar([f"{name}\nraw aiomysql" for name, *_ in rows], [b["orders"] / b["seconds"] for *_, b, _ in rows], color="#999"),
         ax.bar([f"{name}\nmall API" for name, *_ in rows], [o["orders"] / o["seconds"] for *_, o, _, _ in rows],
                color="#e4393c"),
         ax.set_ylabel("orders/s")))
-    write_section("Orders", f"""
-Machine: {machine()}. MariaDB + Redis on the same machine; one `server.py` process (pool {POOL_SIZE}).
+    write_section(section, f"""
+Machine: {machine()}. MariaDB + Redis on the same machine; {setup} (pool {POOL_SIZE} each);
+server CPU is the sum over the server processes (nginx not counted).
 Command: `python bench/orders.py {' '.join(sys.argv[1:])}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).
 
 Each buyer loops: one unit per request until every goods answers 409 `out_of_stock`. mall: full

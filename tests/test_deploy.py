@@ -20,6 +20,7 @@ import sys
 
 import pytest
 
+from bench._common import nginx_config
 from lib.config import ENV_VARS, load_config
 from tests.builders import buyer, fast_members, new_goods
 from tests.conftest import MYSQL_URL, REDIS_URL, Api, make_config
@@ -31,22 +32,6 @@ behind_nginx = [
     pytest.mark.skipif(not (MYSQL_URL and REDIS_URL), reason="two processes share MariaDB and Redis: needs both URLs"),
     pytest.mark.skipif(NGINX is None and not os.environ.get("MALL_NGINX_REQUIRED"), reason="nginx is not installed"),
 ]
-
-
-def nginx_config(directory, listen_port: int, upstream_ports: list[int]) -> str:
-    """deploy/nginx/mall.conf with our ports, inside a minimal nginx.conf that keeps every file
-    nginx writes in `directory`."""
-    site = (ROOT / "deploy" / "nginx" / "mall.conf").read_text()
-    servers = iter(upstream_ports)
-    site, count = re.subn(r"server 127\.0\.0\.1:\d+", lambda _: f"server 127.0.0.1:{next(servers)}", site)
-    assert count == len(upstream_ports)
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{listen_port};")
-    temp = " ".join(f"{kind}_temp_path {directory}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    path = directory / "nginx.conf"
-    path.write_text(f"worker_processes 1;\npid {directory}/nginx.pid;\nerror_log {directory}/error.log warn;\n"
-                    f"events {{ worker_connections 1024; }}\nhttp {{\naccess_log off;\n{temp}\n{site}\n}}\n")
-    os.chmod(directory, 0o777)
-    return str(path)
 
 
 async def events_until(client: WsClient, order_ids: set[int], timeout: float = 15) -> list[dict]:
