@@ -403,7 +403,8 @@ async def take_stock_together(orders: list[list[Take]]) -> list[DomainError | No
     goods/SKU with its final figure."""
     goods_ids = sorted({t.goods_id for lines in orders for t in lines})
     sku_ids = sorted({t.sku_id for lines in orders for t in lines if t.sku_id is not None})
-    goods_rows = {g.id: g for g in await locked(Goods.select(Goods.id, Goods.shop_id, Goods.stock, Goods.deleted_at)
+    goods_rows = {g.id: g for g in await locked(Goods.select(Goods.id, Goods.shop_id, Goods.stock, Goods.has_skus,
+                                                              Goods.deleted_at)
                                                 .where(Goods.id.in_(goods_ids)).order_by(Goods.id)).aio_execute()}
     sku_rows = {s.id: s for s in await locked(Sku.select(Sku.id, Sku.goods_id, Sku.stock, Sku.deleted_at)
                                               .where(Sku.id.in_(sku_ids)).order_by(Sku.id)).aio_execute()} if sku_ids else {}
@@ -445,6 +446,8 @@ def _refusal(lines: list[Take], goods_rows: dict, sku_rows: dict, goods_left: di
         goods = goods_rows.get(t.goods_id)
         if goods is None or goods.shop_id != t.shop_id or goods.deleted_at is not None:
             return not_found("goods")
+        if goods.has_skus != (t.sku_id is not None):  # SKUs added or removed since the order was priced
+            return field_error("sku_id", "choose one of the goods' SKUs" if goods.has_skus else "these goods have no SKUs")
         if t.sku_id is not None:
             sku = sku_rows.get(t.sku_id)
             if sku is None or sku.goods_id != t.goods_id or sku.deleted_at is not None:
