@@ -129,9 +129,13 @@ async def test_orders_placed_together_each_take_all_their_lines_or_nothing(api, 
     buyers = await fast_members(shop.id, 30)
     addresses = [await buyer(api, shop, m) for m in buyers]
     before = (await api.get("/api/admin/metrics", token=admin_token)).body["orders_group_commit"]
+    foreign_address = api.post(f"/api/mobile/{shop.id}/orders", {"items": carts[2], "address_id": addresses[1]},
+                               token=buyers[0].token)  # another member's address, in the same rush
     results = await asyncio.gather(*(
         api.post(f"/api/mobile/{shop.id}/orders", {"items": carts[n % 3], "address_id": address_id}, token=m.token)
-        for n, (m, address_id) in enumerate(zip(buyers, addresses))))
+        for n, (m, address_id) in enumerate(zip(buyers, addresses))), foreign_address)
+    results, foreign = results[:-1], results[-1]
+    assert foreign.status == 404 and foreign.body["error"]["code"] == "not_found", foreign.body
     placed = [r.body for r in results if r.status == 201]
     refused = [r.body["error"] for r in results if r.status != 201]
     kinds = [tuple(sorted(i["goods_id"] for i in order["items"])) for order in placed]
@@ -155,8 +159,8 @@ async def test_orders_placed_together_each_take_all_their_lines_or_nothing(api, 
         assert [i["id"] for i in stored["items"]] == [i["id"] for i in order["items"]]
         assert stored["order_no"] == order["order_no"] and stored["total_fen"] == order["total_fen"]
     after = (await api.get("/api/admin/metrics", token=admin_token)).body["orders_group_commit"]
-    assert after["orders"] - before["orders"] == 30
-    assert after["batches"] - before["batches"] < 30  # they did share transactions
+    assert after["orders"] - before["orders"] == 31
+    assert after["batches"] - before["batches"] < 31  # they did share transactions
 
 
 async def test_an_order_takes_all_lines_or_nothing(api, make_shop, make_member):

@@ -44,14 +44,22 @@ async def _check_purchase_limits(shop_id: int, member_id: int, lines) -> None:
 _address = PreparedGet(Address, Address.shop_id, Address.member_id, Address.id)  # every order: prepared once
 
 
-async def address_snapshot(shop_id: int, member: Member, address_id: int) -> dict:
-    """The checks every order starts with: the member may order, the address is theirs."""
+def may_order(member: Member) -> None:
     if member.is_blacklisted:
         raise forbidden("member_blacklisted", "this account may not place orders; contact the shop")
+
+
+def _snapshot(address: Address) -> dict:
+    return {f: getattr(address, f) for f in ("name", "mobile", "province", "city", "district", "detail")}
+
+
+async def address_snapshot(shop_id: int, member: Member, address_id: int) -> dict:
+    """The checks every order starts with: the member may order, the address is theirs."""
+    may_order(member)
     address = await _address.get(shop_id, member.id, address_id)
     if address is None:
         raise not_found("address")
-    return {f: getattr(address, f) for f in ("name", "mobile", "province", "city", "district", "detail")}
+    return _snapshot(address)
 
 
 def new_order(shop_id: int, member: Member, priced: pricing.Priced, snapshot: dict, settings, remark: str = "",
@@ -135,7 +143,7 @@ class _Placing:
     shop_id: int
     member: Member
     priced: pricing.Priced
-    snapshot: dict
+    address_id: int  # read with the batch's other addresses (one statement), or alone
     settings: object
     remark: str
 
@@ -146,7 +154,8 @@ def _shares_a_batch(priced: pricing.Priced) -> bool:
 
 
 async def _place_alone(p: _Placing) -> Order:
-    return await events.transaction(lambda: place_order(p.shop_id, p.member, p.priced, p.snapshot, p.settings, p.remark))
+    snapshot = await address_snapshot(p.shop_id, p.member, p.address_id)
+    return await events.transaction(lambda: place_order(p.shop_id, p.member, p.priced, snapshot, p.settings, p.remark))
 
 
 async def _place_together(batch: list[_Placing]) -> list[Order | DomainError]:
@@ -154,11 +163,19 @@ async def _place_together(batch: list[_Placing]) -> list[Order | DomainError]:
 
 
 async def _write_batch(batch: list[_Placing]) -> list[Order | DomainError]:
-    orders = [new_order(p.shop_id, p.member, p.priced, p.snapshot, p.settings, p.remark) for p in batch]
+    addresses = {a.id: a for a in await Address.select().where(Address.id.in_({p.address_id for p in batch})).aio_execute()}
+    answers: list[Order | DomainError] = []
+    for p in batch:
+        address = addresses.get(p.address_id)
+        if address is None or (address.shop_id, address.member_id) != (p.shop_id, p.member.id):
+            answers.append(not_found("address"))
+        else:
+            answers.append(new_order(p.shop_id, p.member, p.priced, _snapshot(address), p.settings, p.remark))
+    going = [(p, order) for p, order in zip(batch, answers) if isinstance(order, Order)]
     refusals = await goods.take_stock_together([
         [goods.Take(p.shop_id, line.goods.id, line.sku.id if line.sku else None, line.quantity, order.order_no)
-         for line in p.priced.lines] for p, order in zip(batch, orders)])
-    placed = [(p, order) for p, order, refusal in zip(batch, orders, refusals) if refusal is None]
+         for line in p.priced.lines] for p, order in going])
+    placed = [(p, order) for (p, order), refusal in zip(going, refusals) if refusal is None]
     if placed:
         await Order.insert_many([order.__data__ for _, order in placed]).aio_execute()
         numbers = [order.order_no for _, order in placed]
@@ -168,7 +185,8 @@ async def _write_batch(batch: list[_Placing]) -> list[Order | DomainError]:
             order.id = ids[order.order_no]
         await write_items([order for _, order in placed], [row for p, order in placed for row in item_rows(order, p.priced)])
         await announce_placed([order for _, order in placed], lambda order: f"member:{order.member_id}")
-    return [refusal if refusal is not None else order for order, refusal in zip(orders, refusals)]
+    refused = {id(order): refusal for (_, order), refusal in zip(going, refusals) if refusal is not None}
+    return [refused.get(id(answer), answer) for answer in answers]
 
 
 _together: GroupCommit[_Placing, Order] = GroupCommit("orders", _place_together, _place_alone)
@@ -182,21 +200,22 @@ def group_commit_counts() -> dict:
 
 async def create_order(shop_id: int, member: Member, items: list[dict], address_id: int,
                        coupon_ids: list[int], remark: str, use_points: bool = False) -> dict:
-    snapshot = await address_snapshot(shop_id, member, address_id)
+    may_order(member)
     settings = await sysset.get_settings(shop_id)
 
     lines = await pricing.load_lines(shop_id, items)  # priced before the transaction: it stays short
     priced = await pricing.price(shop_id, member, lines, coupon_ids, settings, use_points)
 
-    async def place() -> Order:
+    async def place(snapshot: dict) -> Order:
         if any(line.goods.purchase_limit for line in lines):
             await lock_member(member.id)  # one such order at a time per member: limits hold
             await _check_purchase_limits(shop_id, member.id, lines)
         return await place_order(shop_id, member, priced, snapshot, settings, remark)
 
     if _shares_a_batch(priced):
-        order = await _together.submit(_Placing(shop_id, member, priced, snapshot, settings, remark))
+        order = await _together.submit(_Placing(shop_id, member, priced, address_id, settings, remark))
     else:
-        order = await events.transaction(place)
+        snapshot = await address_snapshot(shop_id, member, address_id)
+        order = await events.transaction(lambda: place(snapshot))
     # rendered from what was just written (times are whole seconds, as stored): no read-back
     return {**render_order(order, order.placed_items), "aftersales": []}  # as order_detail shows it
