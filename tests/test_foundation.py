@@ -73,10 +73,16 @@ async def test_server_process_serves_and_shuts_down_gracefully(server):
         assert health.status == 200 and health.body["database"] == "ok"
         missing = await Api(port).get("/api/nothing-here", headers={"X-Request-Id": "missing-page-1"})
         assert missing.status == 404
-        # access lines are written in batches, but a 4xx/5xx at once, with the lines before it
-        lines = [line for line in Path(process.log_path).read_text().splitlines() if "mall.access" in line]
-        assert [json.loads(line.split("mall.access ", 1)[1])["request_id"] for line in lines][-2:] == [
-            "health-check-1", "missing-page-1"]
+        # access lines are written in batches, but a 4xx/5xx at once, with the lines before it, in order
+
+        def logged() -> list[str]:
+            lines = [line for line in Path(process.log_path).read_text().splitlines() if "mall.access" in line]
+            return [json.loads(line.split("mall.access ", 1)[1])["request_id"] for line in lines]
+        for _ in range(50):  # the server writes the line just after the answer: give it its turn
+            if "missing-page-1" in logged():
+                break
+            await asyncio.sleep(0.1)
+        assert logged()[-2:] == ["health-check-1", "missing-page-1"]
         await Api(port).get("/api/health", headers={"X-Request-Id": "health-check-2"})
         socket = await WsClient.connect(port)
         assert (await socket.subscribe("goods:1"))["op"] == "subscribed"
