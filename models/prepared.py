@@ -31,11 +31,12 @@ class PreparedGet(Generic[M]):
     def __init__(self, model: type[M], *keys: peewee.Field, where: peewee.Expression | None = None):
         self.model, self.keys, self.where = model, keys, where
         self.fields = model._meta.sorted_fields
-        self._built: tuple[int, str] | None = None  # (id of the database it was built for, sql)
+        self._built: dict[type, str] = {}  # the SQL per kind of database (its quoting and placeholders)
 
     def _sql(self) -> str:
         db = database.obj
-        if self._built is None or self._built[0] != id(db):
+        sql = self._built.get(type(db))
+        if sql is None:
             placeholder = peewee.SQL(db.param)
             condition = functools.reduce(operator.and_, [key == placeholder for key in self.keys])
             if self.where is not None:
@@ -43,8 +44,8 @@ class PreparedGet(Generic[M]):
             sql, params = self.model.select(*self.fields).where(condition).limit(1).sql()
             if params != [1]:  # only LIMIT's own: conditions must carry no values of their own
                 raise ValueError(f"{self.model.__name__}: `where` must not carry parameters")
-            self._built = (id(db), sql)
-        return self._built[1]
+            self._built[type(db)] = sql
+        return sql
 
     async def get(self, *values) -> M | None:
         row = await database.aio_execute_sql(self._sql(), [*values, 1], fetch_results=_fetch_one)
