@@ -239,6 +239,19 @@ class OrderAfterSale(Answer):
     reject_reason: str = Field(description="the merchant's reason when rejected (may be empty)")
 
 
+class ImportedFacts(Answer):
+    """A historic order brought over from ewei_shopv2 (人人商城) by `server.py import-ewei`: read-only,
+    with how the old shop recorded its payment."""
+    source: Literal["ewei_shopv2"] = Field(description="the system it came from")
+    source_order_no: str = Field(description="its order number there (ordersn / orderno)")
+    paytype: int = Field(description="ewei paytype: 1 balance, 11 paid by admin, 21 WeChat, 22 Alipay, 23 UnionPay, "
+                                     "3 cash on delivery, 4 cashier; 0 unpaid", examples=[21])
+    paytype_name: str = Field(description="the paytype as a word (balance, admin, wechat, alipay, unionpay, cod, "
+                                          "cashier; unknown for 0 or any other)")
+    transaction_id: str = Field(description="the payment's transaction id at WeChat Pay / Alipay (may be empty)")
+    source_status: int = Field(description="its status there (-1 cancelled, 0 unpaid, 1 paid, 2 shipped, 3 completed)")
+
+
 class Order(Answer):
     """An order. Money in fen: total_fen = goods_total_fen − discounts + shipping_fee_fen +
     price_adjustment_fen."""
@@ -277,6 +290,8 @@ class Order(Answer):
     team_id: int | None = Field(description="its group-buy team, if any")
     activity_id: int | None = Field(description="its group-buy campaign, if any")
     flash_item_id: int | None = Field(description="its flash-sale item, if any")
+    imported: ImportedFacts | None = Field(description="set on a historic order imported from the previous shop "
+                                                       "system: read-only (every change answers 409 order_imported)")
     pickup_code: str | None = Field(description="code to show in store (paid pickup orders only)")
     items: list[OrderItem] = Field(description="what was bought")
     aftersales: list[OrderAfterSale] = Field(None, description="its after-sale requests (reads of one order)")

@@ -190,6 +190,13 @@ def express_cache(db):
     create_tables(db, ExpressCache)
 
 
+def imported_orders_read_only(db):
+    """Historic orders are marked on the order itself, so every move can refuse them without a join."""
+    add_column(db, Order, "imported")
+    add_column(db, ImportedOrder, "source_table")
+    db.execute(Order.update(imported=True).where(Order.id.in_(ImportedOrder.select(ImportedOrder.order_id))))
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -213,4 +220,5 @@ MIGRATIONS = [
     (19, "import from ewei_shopv2: id map, historic order facts", import_maps),
     (20, "WeChat notifications and shipping-info upload", wechat_notify),
     (21, "parcel tracking cache", express_cache),
+    (22, "imported orders are read-only; group-buy orders imported too", imported_orders_read_only),
 ]
