@@ -17,6 +17,7 @@ from models.member import Address, Member
 from models.order import Order, OrderItem
 from services.importer import run_import
 from services.importer.source import fen
+from tests.builders import configure_wechat
 
 SOURCE_URL = os.environ.get("MALL_TEST_EWEI_SOURCE", "mysql://root@127.0.0.1:3306")
 U = 7  # the uniacid
@@ -248,9 +249,10 @@ def _admin():
                            password=parsed.password or "", autocommit=True, charset="utf8mb4")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def ewei_source():
-    """The source database, created and dropped here; every test here needs MariaDB for it."""
+    """The source database, created and dropped here; every test here needs MariaDB for it. One
+    per test: order numbers are unique across shops, so two imports of one source would clash."""
     run = uuid.uuid4().hex[:8]
     name = f"test_ewei_src_{run}"
     try:
@@ -373,3 +375,208 @@ async def test_dry_run_writes_nothing_then_import_and_rerun(server, api, make_sh
     members_now, orders_now, ledger_now = await _counts(shop.id)
     assert (members_now, orders_now, ledger_now) == (first[0], first[1], first[2] + 1)
     assert (await Member.aio_get(Member.id == members["甲"].id)).balance_fen == 1201
+
+
+def _source_sum(url: str, sql: str) -> int:
+    """A sum read straight from the source database, in fen (what the old shop showed)."""
+    conn = _admin()
+    with conn.cursor() as cur:
+        cur.execute(f"USE `{url.rsplit('/', 1)[1]}`")
+        cur.execute(sql)
+        value = cur.fetchone()[0]
+    conn.close()
+    return fen(value or 0)
+
+
+async def _imported_shop(make_shop, url):
+    shop = await make_shop("imported")
+    _, report = await run_import(url, U, shop.id)
+    return shop, report
+
+
+async def _wechat_member(api, shop, fake_wechat, openid: str) -> str:
+    """An imported member logs in with WeChat (mini program) and lands in their imported account."""
+    mini, _ = await configure_wechat(api, shop, fake_wechat)
+    login = await api.post(f"/api/mobile/{shop.id}/auth/wechat", {"code": fake_wechat.login_code(mini, openid)})
+    assert login.status == 200, login.body
+    return login.body["token"]
+
+
+async def test_coupons_and_members_unused_coupons(server, api, make_shop, ewei_source, fake_wechat):
+    url, _ = ewei_source
+    shop, report = await _imported_shop(make_shop, url)
+    listed = await api.get("/api/merchant/coupons?page_size=50", token=shop.owner_token)
+    assert listed.status == 200, listed.body
+    by_name = {c["name"]: c for c in listed.body["items"]}
+    assert set(by_name) == {"满50减5", "T恤85折"}  # the recharge and the sub-merchant's coupons have no counterpart
+    amount, percent = by_name["满50减5"], by_name["T恤85折"]
+    assert (amount["kind"], amount["amount_fen"], amount["min_spend_fen"], amount["valid_days"]) == ("amount", 500, 5000, 30)
+    assert (amount["total_quantity"], amount["per_member_limit"], amount["claimable"]) == (100, 2, True)
+    # every coupon the source gave out counts as claimed (used or not, orphans too): 97 left
+    assert (amount["claimed_count"], amount["used_count"], amount["remaining"]) == (3, 1, 97)
+    tee = (await api.get("/api/merchant/goods?page_size=50", token=shop.owner_token)).body["items"]
+    tee_id = next(g["id"] for g in tee if g["title"] == "T恤")
+    assert (percent["kind"], percent["percent_off"], percent["scope"], percent["scope_ids"]) == ("percent", 15, "goods",
+                                                                                               [tee_id])
+    assert percent["valid_until"] is not None and percent["valid_days"] == 0 and percent["total_quantity"] == 0
+    reasons = {(t, i): r for t, i, r in report.problems}
+    assert "recharge coupon" in reasons[("coupon", 3)] and "used" in reasons[("coupon_data", 2)]
+    assert "orphan" in reasons[("coupon_data", 4)] and "not imported" in reasons[("coupon_data", 5)]
+
+    # 乙 logs in with WeChat and finds the coupon the old shop gave them, unused, in its window
+    token = await _wechat_member(api, shop, fake_wechat, "oW2")
+    mine = await api.get(f"/api/mobile/{shop.id}/me/coupons?status=unused", token=token)
+    assert mine.status == 200, mine.body
+    assert [(c["name"], c["status"], c["valid_until"]) for c in mine.body["items"]] == \
+        [("T恤85折", "unused", percent["valid_until"])]
+    # 甲's: 30 days from when it was claimed there
+    first = await Member.aio_get((Member.shop_id == shop.id) & (Member.oa_openid == "oA1"))
+    from models.sale import MemberCoupon
+    held = await MemberCoupon.aio_get(MemberCoupon.member_id == first.id)
+    assert (held.valid_until - held.valid_from).days == 30 and held.status == "unused"
+
+
+async def test_group_buy_campaigns_teams_and_their_orders(server, api, make_shop, ewei_source, fake_wechat):
+    import datetime
+
+    url, run = ewei_source
+    shop, report = await _imported_shop(make_shop, url)
+    campaigns = await api.get("/api/merchant/groups/activities?page_size=50", token=shop.owner_token)
+    assert campaigns.status == 200, campaigns.body
+    by_title = {a["title"]: a for a in campaigns.body["items"]}
+    assert set(by_title) == {"拼T恤", "阶梯贴纸"}  # the standalone one has no shop goods to sell
+    tee, ladder = by_title["拼T恤"], by_title["阶梯贴纸"]
+    assert (tee["tiers"], tee["single_price_fen"], tee["duration_seconds"], tee["purchase_limit"]) == \
+        ([{"team_size": 3, "price_fen": 1500}], 1990, 48 * 3600, 2)
+    assert (ladder["tiers"], ladder["single_price_fen"], ladder["duration_seconds"]) == \
+        ([{"team_size": 2, "price_fen": 8}, {"team_size": 5, "price_fen": 5}], None, 24 * 3600)
+
+    teams = await api.get("/api/merchant/groups/teams?page_size=50", token=shop.owner_token)
+    assert teams.status == 200, teams.body
+    by_activity = sorted(teams.body["items"], key=lambda t: t["created_at"])
+    filled, failed, forming = by_activity
+    at = datetime.datetime.fromtimestamp
+    utc = datetime.timezone.utc
+    # endtime is hours from starttime
+    assert (filled["status"], filled["team_size"], filled["paid_count"], filled["seats_left"], filled["expires_at"]) == \
+        ("success", 3, 3, 0, at(1600000000 + 48 * 3600, utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert (failed["status"], failed["team_size"], failed["activity_id"], failed["closed_by"]) == \
+        ("failed", 5, ladder["id"], "expiry")
+    assert failed["expires_at"] == at(1600100000 + 24 * 3600, utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (forming["status"], forming["closed_by"]) == ("failed", "import")
+    assert any("still forming" in r for t, _, r in report.problems if t == "groups_team")
+
+    detail = await api.get(f"/api/merchant/groups/teams/{filled['id']}", token=shop.owner_token)
+    assert detail.status == 200, detail.body
+    assert [(m["nickname"], m["is_leader"]) for m in detail.body["members"]] == [("甲", True), ("乙", False), ("丙", False)]
+    leader_order = detail.body["members"][0]["order_id"]
+    order = await api.get(f"/api/merchant/orders/{leader_order}", token=shop.owner_token)
+    assert order.status == 200, order.body
+    body = order.body
+    assert (body["order_no"], body["team_id"], body["activity_id"], body["status"], body["total_fen"]) == \
+        (f"PT{run}1", filled["id"], tee["id"], 3, 1400)
+    assert (body["express_company"], body["express_no"], body["address"]["province"]) == ("圆通", "YT1", "浙江省")
+    # the WeChat transaction id comes from 微擎's payment log (PHP-serialized tag)
+    assert body["imported"] == {"source": "ewei_shopv2", "source_order_no": f"PT{run}1", "paytype": 21,
+                                "paytype_name": "wechat", "transaction_id": f"4300{run}1", "source_status": 3}
+    # the failed team's order was refunded at the source; the buy-alone order has its campaign, no team
+    orders = {o["order_no"]: o for o in (await api.get("/api/merchant/orders?page_size=100",
+                                                       token=shop.owner_token)).body["items"]}
+    assert (orders[f"PT{run}4"]["status"], orders[f"PT{run}4"]["refund_status"], orders[f"PT{run}4"]["team_id"]) == \
+        (-1, "full", failed["id"])
+    alone = orders[f"PT{run}6"]
+    assert (alone["team_id"], alone["activity_id"], alone["imported"]["paytype_name"]) == (None, tee["id"], "balance")
+    assert f"PT{run}7" not in orders
+    assert report.sums["group-buy orders' totals (fen)"] == [1400 + 1500 + 1500 + 5 + 1500 + 1990] * 2
+
+    # 乙 sees their team and order after logging in with WeChat
+    token = await _wechat_member(api, shop, fake_wechat, "oW2")
+    mine = await api.get(f"/api/mobile/{shop.id}/groups/my-teams", token=token)
+    assert [(t["id"], t["status"]) for t in mine.body["items"]] == [(filled["id"], "success")]
+
+
+async def test_historic_orders_are_read_only_and_readable(server, api, make_shop, ewei_source, fake_wechat):
+    url, run = ewei_source
+    shop, _ = await _imported_shop(make_shop, url)
+    token = await _wechat_member(api, shop, fake_wechat, "oW2")
+    mine = {o["order_no"]: o for o in (await api.get(f"/api/mobile/{shop.id}/orders?page_size=50",
+                                                     token=token)).body["items"]}
+    paid, unpaid = mine[f"SH{run}5"], mine[f"SH{run}2"]
+    assert (paid["status"], paid["pay_method"], paid["imported"]["paytype"], paid["imported"]["paytype_name"]) == \
+        (1, "balance", 1, "balance")
+    assert (unpaid["status"], unpaid["cancel_reason"], unpaid["imported"]["source_status"]) == (-1, "imported unpaid", 0)
+    shopper = f"/api/mobile/{shop.id}/orders"
+    attempts = [
+        ("POST", f"{shopper}/{unpaid['id']}/pay", {"method": "balance"}, token),
+        ("POST", f"{shopper}/{unpaid['id']}/pay", {"method": "wechat"}, token),
+        ("POST", f"{shopper}/{paid['id']}/cancel", None, token),
+        ("POST", f"{shopper}/{paid['id']}/refund", {"reason": "不要了"}, token),
+        ("POST", f"{shopper}/{paid['id']}/aftersales", {"type": "refund", "reason": "不要了",
+                                                        "items": [{"order_item_id": paid["items"][0]["id"],
+                                                                   "quantity": 1}]}, token),
+        ("POST", f"/api/merchant/orders/{paid['id']}/ship", {"express_company": "顺丰", "express_no": "SF9"},
+         shop.owner_token),
+        ("POST", f"/api/merchant/orders/{paid['id']}/close", None, shop.owner_token),
+        ("POST", f"/api/merchant/orders/{paid['id']}/price", {"total_fen": 1}, shop.owner_token),
+        ("POST", f"/api/merchant/orders/{paid['id']}/refund/approve", None, shop.owner_token),
+    ]
+    for method, path, body, who in attempts:
+        answer = await api.call(method, path, body, token=who)
+        assert answer.status == 409, (path, answer.status, answer.body)
+        assert answer.body["error"]["code"] == "order_imported", (path, answer.body)
+        assert "historic order" in answer.body["error"]["message"]
+    # nothing moved, and both sides still read it whole
+    merchant_view = await api.get(f"/api/merchant/orders/{paid['id']}", token=shop.owner_token)
+    assert (merchant_view.body["status"], merchant_view.body["express_no"], merchant_view.body["aftersales"]) == (1, "", [])
+    assert [log["action"] for log in merchant_view.body["logs"]] == []
+    found = (await api.get(f"/api/merchant/orders?q=SH{run}1", token=shop.owner_token)).body["items"]
+    shipped = next(o for o in found if o["order_no"] == f"SH{run}1")
+    assert (shipped["express_company"], shipped["express_no"], shipped["imported"]["transaction_id"]) == \
+        ("顺丰", "SF1", f"4200{run}1")
+    # the merchant's own note is still theirs to write
+    noted = await api.call("POST", f"/api/merchant/orders/{paid['id']}/remark", {"remark": "旧单"}, token=shop.owner_token)
+    assert noted.status == 200 and noted.body["merchant_remark"] == "旧单"
+
+
+async def test_distributors_commission_as_recorded(server, api, make_shop, ewei_source, fake_wechat):
+    """丙's distribution centre shows what the old shop's did, to the fen: earned and not yet
+    withdrawable, withdrawable, withdrawn — and a second run books nothing twice."""
+    url, _ = ewei_source
+    shop, report = await _imported_shop(make_shop, url)
+    week_ago = int(time.time()) - 7 * 86400
+    lines = ("ims_ewei_shop_order_goods g JOIN ims_ewei_shop_order o ON o.id = g.orderid "
+             "WHERE o.uniacid = 7 AND o.agentid = 3")
+    level1 = "SUBSTRING_INDEX(SUBSTRING_INDEX(g.commissions, '\"', -2), '\"', 1)"  # the level1 amount, as text
+    withdrawable = _source_sum(url, f"SELECT SUM({level1}) FROM {lines} AND g.status1 = 0 AND o.status = 3 "
+                                    f"AND o.finishtime <= {week_ago}")
+    frozen = _source_sum(url, f"SELECT SUM({level1}) FROM {lines} AND g.status1 = 0 AND NOT (o.status = 3 "
+                              f"AND o.finishtime <= {week_ago})")
+    withdrawn = _source_sum(url, "SELECT SUM(commission) FROM ims_ewei_shop_commission_apply WHERE uniacid = 7 "
+                                 "AND mid = 3 AND status = 3")
+    pending = _source_sum(url, "SELECT SUM(commission) FROM ims_ewei_shop_commission_apply WHERE uniacid = 7 "
+                               "AND mid = 3 AND status IN (1, 2)")
+    assert (withdrawable, frozen, withdrawn, pending) == (333, 111 + 222, 555, 444)
+
+    token = await _wechat_member(api, shop, fake_wechat, "oW3")
+    centre = await api.get(f"/api/mobile/{shop.id}/distribution", token=token)
+    assert centre.status == 200, centre.body
+    assert centre.body["commission"] == {"frozen_fen": frozen, "withdrawable_fen": withdrawable, "withdrawn_fen": withdrawn}
+    assert centre.body["distributor"]["status"] == "approved" and centre.body["team"]["level1"] == 1
+    listed = await api.get(f"/api/mobile/{shop.id}/distribution/commissions?page_size=50", token=token)
+    assert sorted((c["amount_fen"], c["status"]) for c in listed.body["items"]) == \
+        [(0, "reversed"), (111, "frozen"), (222, "frozen"), (333, "settled"), (444, "settled"), (555, "settled")]
+    withdrawals = await api.get(f"/api/mobile/{shop.id}/withdrawals", token=token)
+    assert sorted((w["amount_fen"], w["status"]) for w in withdrawals.body["items"]) == [(444, "pending"), (555, "paid")]
+    # the pending application is the merchant's to pay or refuse here; refused, it comes back withdrawable
+    pending_id = next(w["id"] for w in withdrawals.body["items"] if w["status"] == "pending")
+    refused = await api.post(f"/api/merchant/withdrawals/{pending_id}/reject", {"reason": "请重新申请"},
+                             token=shop.owner_token)
+    assert refused.status == 200, refused.body
+    for name in ("commission recorded (fen)", "commission in withdrawals (fen)", "commission paid out (fen)"):
+        assert report.sums[name][0] == report.sums[name][1], (name, report.sums[name])
+
+    _, again = await run_import(url, U, shop.id)
+    assert again.tables["order"].unchanged == again.tables["order"].read - again.tables["order"].skipped
+    centre = await api.get(f"/api/mobile/{shop.id}/distribution", token=token)
+    assert centre.body["commission"] == {"frozen_fen": frozen, "withdrawable_fen": withdrawable + pending,
+                                         "withdrawn_fen": withdrawn}

@@ -1,5 +1,7 @@
 """Coupons (购物券 only: recharge coupons and cash-back coupons have nothing to map to) and the
-coupons members hold unused. A coupon valid N days from claim keeps N days; a fixed window keeps it."""
+coupons members hold unused. A coupon valid N days from claim keeps N days; a fixed window keeps it.
+A template's claimed and used counts are the source's (every coupon it gave out, used or not), so
+what is left to claim here is what was left there."""
 from __future__ import annotations
 
 import datetime
@@ -109,3 +111,27 @@ async def import_member_coupons(ctx: Context) -> None:
                     values["claimed_at"] = claimed
                 await ctx.upsert("coupon_data", row["id"], MemberCoupon, values)
         await transaction(page)
+    await _claimed_counts(ctx)
+
+
+async def _claimed_counts(ctx: Context) -> None:
+    if not ctx.source.has("ewei_shop_coupon_data"):
+        return
+    given = ctx.source.query(f"SELECT couponid, COUNT(*) AS given, SUM(used > 0) AS used "
+                             f"FROM `{ctx.source.prefix}ewei_shop_coupon_data` WHERE uniacid = %s GROUP BY couponid",
+                             [ctx.uniacid])
+
+    async def page() -> None:
+        for row in given:
+            template_id = await ctx.target("coupon", row["couponid"])
+            if template_id is None:
+                continue
+            total = await CouponTemplate.select(CouponTemplate.total_quantity).where(
+                CouponTemplate.id == template_id).aio_scalar()
+            claimed = int(row["given"] or 0)
+            if total and claimed > total:
+                ctx.report.problem("coupon", row["couponid"], f"{claimed} given out of {total}: counted as all claimed")
+                claimed = total
+            await CouponTemplate.update(claimed_count=claimed, used_count=int(row["used"] or 0)).where(
+                (CouponTemplate.id == template_id) & (CouponTemplate.shop_id == ctx.shop_id)).aio_execute()
+    await transaction(page)
