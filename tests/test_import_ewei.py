@@ -18,103 +18,11 @@ from models.order import Order, OrderItem
 from services.importer import run_import
 from services.importer.source import fen
 from tests.builders import configure_wechat
+from tests.ewei_source import DDL
 
 SOURCE_URL = os.environ.get("MALL_TEST_EWEI_SOURCE", "mysql://root@127.0.0.1:3306")
 U = 7  # the uniacid
 
-DDL = [
-    """CREATE TABLE ims_ewei_shop_category (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
-       name varchar(50), parentid int DEFAULT 0, displayorder tinyint DEFAULT 0, enabled tinyint(1) DEFAULT 1)
-       ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_goods (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0, pcate int DEFAULT 0,
-       ccate int DEFAULT 0, tcate int DEFAULT 0, type tinyint(1) DEFAULT 1, status tinyint(1) DEFAULT 1,
-       displayorder int DEFAULT 0, title varchar(100) DEFAULT '', thumb varchar(255) DEFAULT '', thumb_url text,
-       content text, productprice decimal(10,2) DEFAULT '0.00', marketprice decimal(10,2) DEFAULT '0.00',
-       total int DEFAULT 0, totalcnf int DEFAULT 0, sales int DEFAULT 0, salesreal int DEFAULT 0,
-       weight decimal(10,2) DEFAULT '0.00', hasoption int DEFAULT 0, deleted tinyint DEFAULT 0, createtime int DEFAULT 0,
-       usermaxbuy int DEFAULT 0, merchid int DEFAULT 0) ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_goods_spec (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
-       goodsid int DEFAULT 0, title varchar(50), content text, displayorder int DEFAULT 0) ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_goods_spec_item (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
-       specid int DEFAULT 0, title varchar(255), displayorder int DEFAULT 0) ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_goods_option (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
-       goodsid int DEFAULT 0, title varchar(50), marketprice decimal(10,2) DEFAULT '0.00', stock int DEFAULT 0,
-       displayorder int DEFAULT 0, specs text, goodssn varchar(255)) ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_member_level (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
-       level int DEFAULT 0, levelname varchar(50), ordermoney decimal(10,2) DEFAULT '0.00',
-       discount decimal(10,2) DEFAULT '0.00', enabled tinyint DEFAULT 0) ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_member (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0, uid int DEFAULT 0,
-       level int DEFAULT 0, agentid int DEFAULT 0, openid varchar(50) DEFAULT '', realname varchar(20) DEFAULT '',
-       mobile varchar(11) DEFAULT '', pwd varchar(32) DEFAULT '', createtime int DEFAULT 0, agenttime int DEFAULT 0,
-       status tinyint(1) DEFAULT 0, isagent tinyint(1) DEFAULT 0, nickname varchar(255) DEFAULT '',
-       credit1 decimal(10,2) DEFAULT '0.00', credit2 decimal(10,2) DEFAULT '0.00', gender tinyint DEFAULT 0,
-       avatar varchar(255) DEFAULT '', isblack int DEFAULT 0, openid_wa varchar(50) DEFAULT NULL) ENGINE=MyISAM""",
-    """CREATE TABLE ims_mc_members (uid int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
-       mobile varchar(18) DEFAULT '', credit1 decimal(10,2) DEFAULT '0.00', credit2 decimal(10,2) DEFAULT '0.00',
-       createtime int DEFAULT 0, nickname varchar(20) DEFAULT '', avatar varchar(255) DEFAULT '') ENGINE=MyISAM""",
-    """CREATE TABLE ims_mc_mapping_fans (fanid int AUTO_INCREMENT PRIMARY KEY, acid int DEFAULT 0,
-       uniacid int DEFAULT 0, uid int DEFAULT 0, openid varchar(50) DEFAULT '', nickname varchar(50) DEFAULT '',
-       follow tinyint DEFAULT 1, unionid varchar(64) DEFAULT '') ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_member_address (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
-       openid varchar(50), realname varchar(20), mobile varchar(11), province varchar(30), city varchar(30),
-       area varchar(30), address varchar(300), isdefault tinyint(1) DEFAULT 0, deleted tinyint(1) DEFAULT 0)
-       ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_order (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0, openid varchar(50),
-       agentid int DEFAULT 0, ordersn varchar(30), price decimal(10,2) DEFAULT '0.00',
-       goodsprice decimal(10,2) DEFAULT '0.00', discountprice decimal(10,2) DEFAULT '0.00', status tinyint DEFAULT 0,
-       paytype tinyint(1) DEFAULT 0, transid varchar(30) DEFAULT '', remark varchar(1000) DEFAULT '',
-       dispatchprice decimal(10,2) DEFAULT '0.00', createtime int DEFAULT 0, finishtime int DEFAULT 0,
-       paytime int DEFAULT 0, sendtime int DEFAULT 0, canceltime int DEFAULT 0, refundtime int DEFAULT 0,
-       expresscom varchar(30) DEFAULT '', expresssn varchar(50) DEFAULT '', express varchar(255) DEFAULT '',
-       address text, merchid int DEFAULT 0, isparent tinyint(1) DEFAULT 0) ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_order_goods (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
-       orderid int DEFAULT 0, goodsid int DEFAULT 0, price decimal(10,2) DEFAULT '0.00', total int DEFAULT 1,
-       optionid int DEFAULT 0, optionname text, commission1 text, status1 tinyint DEFAULT 0, commission2 text,
-       status2 tinyint DEFAULT 0, commission3 text, status3 tinyint DEFAULT 0, realprice decimal(10,2) DEFAULT '0.00',
-       commissions text, merchid int DEFAULT 0) ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_coupon (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0, couponname varchar(255)
-       DEFAULT '', gettype tinyint DEFAULT 0, getmax int DEFAULT 0, enough decimal(10,2) DEFAULT '0.00',
-       timelimit tinyint DEFAULT 0, coupontype tinyint DEFAULT 0, timedays int DEFAULT 0, timestart int DEFAULT 0,
-       timeend int DEFAULT 0, discount decimal(10,2) DEFAULT '0.00', deduct decimal(10,2) DEFAULT '0.00',
-       backtype tinyint DEFAULT 0, createtime int DEFAULT 0, total int DEFAULT 0, status tinyint DEFAULT 0,
-       merchid int DEFAULT 0, limitgoodtype tinyint(1) DEFAULT 0, limitgoodcatetype tinyint(1) DEFAULT 0,
-       limitgoodcateids varchar(500) DEFAULT '', limitgoodids varchar(500) DEFAULT '') ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_coupon_data (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
-       openid varchar(255) DEFAULT '', couponid int DEFAULT 0, gettype tinyint DEFAULT 0, used int DEFAULT 0,
-       usetime int DEFAULT 0, gettime int DEFAULT 0, ordersn varchar(255) DEFAULT '', merchid int DEFAULT 0)
-       ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_groups_goods (id int AUTO_INCREMENT PRIMARY KEY, displayorder int DEFAULT 0,
-       uniacid int DEFAULT 0, title varchar(255) NOT NULL DEFAULT '', stock int NOT NULL DEFAULT 0,
-       price decimal(10,2) DEFAULT '0.00', groupsprice decimal(10,2) DEFAULT '0.00',
-       singleprice decimal(10,2) DEFAULT '0.00', endtime int NOT NULL DEFAULT 0, groupnum int NOT NULL DEFAULT 0,
-       content text, createtime int NOT NULL DEFAULT 0, status tinyint NOT NULL DEFAULT 0,
-       deleted tinyint NOT NULL DEFAULT 0, goodsid int NOT NULL DEFAULT 0, share_title varchar(255) DEFAULT NULL,
-       share_icon varchar(255) DEFAULT NULL, share_desc varchar(500) DEFAULT NULL,
-       purchaselimit int NOT NULL DEFAULT 0, single tinyint NOT NULL DEFAULT 0, gid int DEFAULT 0,
-       merchid int DEFAULT 0, is_ladder tinyint(1) DEFAULT 0) ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_groups_ladder (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT NULL,
-       goods_id int DEFAULT 0, ladder_num int DEFAULT NULL, ladder_price decimal(10,2) DEFAULT NULL) ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_groups_order (id int AUTO_INCREMENT PRIMARY KEY, uniacid int NOT NULL DEFAULT 0,
-       openid varchar(45) NOT NULL, orderno varchar(45) NOT NULL, groupnum int NOT NULL, paytime int NOT NULL,
-       price decimal(11,2) DEFAULT '0.00', freight decimal(11,2) DEFAULT '0.00', status int NOT NULL,
-       pay_type varchar(45) DEFAULT NULL, goodid int NOT NULL, teamid int NOT NULL, is_team int NOT NULL,
-       heads int DEFAULT 0, starttime int NOT NULL, endtime int NOT NULL, createtime int NOT NULL,
-       success int NOT NULL DEFAULT 0, credit int DEFAULT 0, creditmoney decimal(11,2) DEFAULT '0.00',
-       address varchar(1000) DEFAULT NULL, discount decimal(10,2) DEFAULT '0.00', canceltime int NOT NULL DEFAULT 0,
-       finishtime int NOT NULL DEFAULT 0, refundtime int NOT NULL DEFAULT 0, expresscom varchar(100) DEFAULT NULL,
-       expresssn varchar(45) DEFAULT NULL, sendtime int DEFAULT 0, message varchar(255) DEFAULT NULL,
-       goods_option_id int DEFAULT 0, specs varchar(255) DEFAULT '') ENGINE=MyISAM""",
-    """CREATE TABLE ims_ewei_shop_commission_apply (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0,
-       applyno varchar(255) DEFAULT '', mid int DEFAULT 0, type tinyint DEFAULT 0, orderids longtext,
-       commission decimal(10,2) DEFAULT '0.00', commission_pay decimal(10,2) DEFAULT '0.00', status tinyint DEFAULT 0,
-       applytime int DEFAULT 0, checktime int DEFAULT 0, paytime int DEFAULT 0, invalidtime int DEFAULT 0,
-       refusetime int DEFAULT 0, realmoney decimal(10,2) DEFAULT '0.00') ENGINE=MyISAM""",
-    # 微擎's payment log: a plugin order's WeChat transaction id is in `tag`, PHP-serialized
-    """CREATE TABLE ims_core_paylog (plid bigint AUTO_INCREMENT PRIMARY KEY, type varchar(20) NOT NULL,
-       uniacid int NOT NULL, acid int NOT NULL, openid varchar(40) NOT NULL, uniontid varchar(64) NOT NULL,
-       tid varchar(128) NOT NULL, fee decimal(10,2) NOT NULL, status tinyint NOT NULL, module varchar(50) NOT NULL,
-       tag varchar(2000) NOT NULL) ENGINE=MyISAM""",
-]
 
 ADDRESS = ('a:5:{s:8:"realname";s:6:"张三";s:6:"mobile";s:11:"13800000001";s:8:"province";s:9:"浙江省";'
            's:4:"city";s:9:"杭州市";s:7:"address";s:4:"1号";}')
@@ -580,3 +488,95 @@ async def test_distributors_commission_as_recorded(server, api, make_shop, ewei_
     centre = await api.get(f"/api/mobile/{shop.id}/distribution", token=token)
     assert centre.body["commission"] == {"frozen_fen": frozen, "withdrawable_fen": withdrawable + pending,
                                          "withdrawn_fen": withdrawn}
+
+
+STREAM_ORDERS = 10_000  # ten keyset pages; the 200,000-order run is bench/import_ewei.py
+
+
+def _target_query(url: str, sql: str) -> list[tuple]:
+    """Read the target database the import command wrote (SQLite file or MariaDB)."""
+    from urllib.parse import urlparse
+
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        conn = sqlite3.connect(url.split("sqlite:///", 1)[1])
+    else:
+        parsed = urlparse(url)
+        conn = pymysql.connect(host=parsed.hostname, port=parsed.port or 3306, user=parsed.username or "root",
+                               password=parsed.password or "", database=parsed.path.lstrip("/"))
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def test_streaming_import_killed_midway_resumes_without_duplicates(fresh_database_url):
+    """A large order table goes in keyset pages with progress on stderr; killed mid-run, the same
+    command run again finishes the job: every order once, totals and commission to the fen."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.ewei_source import generate_orders
+
+    run = uuid.uuid4().hex[:8]
+    name = f"test_ewei_stream_{run}"
+    try:
+        conn = _admin()
+    except pymysql.err.OperationalError:
+        if os.environ.get("MALL_TEST_MYSQL_URL"):
+            raise
+        pytest.skip("the ewei source needs MariaDB at 127.0.0.1:3306")
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        cur.execute(f"USE `{name}`")
+        for statement in DDL:
+            cur.execute(statement)
+        generate_orders(cur, STREAM_ORDERS, members=200)
+    url = f"{SOURCE_URL.rstrip('/')}/{name}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALL_")}
+    env.update(MALL_DATABASE_URL=fresh_database_url, MALL_REDIS_URL="", MALL_JWT_SECRET=f"stream-{run}-0123456789abcdef")
+    command = [sys.executable, "server.py", "import-ewei", "--source", url, "--uniacid", str(U)]
+    root = Path(__file__).parent.parent
+    try:
+        first = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        seen = []
+        for line in first.stderr:
+            seen.append(line)
+            if line.startswith(f"orders: 3000/{STREAM_ORDERS}"):
+                first.send_signal(signal.SIGKILL)
+                break
+        first.wait(timeout=60)
+        assert first.returncode == -signal.SIGKILL, "".join(seen[-20:])
+        quote = '"' if fresh_database_url.startswith("sqlite") else "`"
+        kept = _target_query(fresh_database_url, f"SELECT COUNT(*) FROM {quote}order{quote}")[0][0]
+        assert 3000 <= kept < STREAM_ORDERS and kept % 1000 == 0  # whole pages: each one its own transaction
+
+        again = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr
+        assert f"orders: {STREAM_ORDERS}/{STREAM_ORDERS} (100%)" in again.stderr
+        row = next(line.split() for line in again.stdout.splitlines() if line.startswith("order "))
+        assert [int(n) for n in row[1:]] == [STREAM_ORDERS, STREAM_ORDERS - kept, 0, kept, 0]  # read created ... unchanged
+        assert "MISMATCH" not in again.stdout and "orders' totals (fen)" in again.stdout, again.stdout
+
+        count, numbers, total = _target_query(
+            fresh_database_url, f"SELECT COUNT(*), COUNT(DISTINCT order_no), SUM(total_fen) FROM {quote}order{quote}")[0]
+        assert (count, numbers) == (STREAM_ORDERS, STREAM_ORDERS)
+        assert int(total) == _source_sum(url, "SELECT SUM(price) FROM ims_ewei_shop_order")
+        assert _target_query(fresh_database_url, "SELECT COUNT(*) FROM order_item")[0][0] == STREAM_ORDERS
+        # the distributor's balances: frozen, withdrawable and withdrawn, as the source has them
+        frozen, withdrawable = _target_query(
+            fresh_database_url, "SELECT commission_frozen_fen, commission_fen FROM member WHERE nickname = '会员1'")[0]
+        lines = "ims_ewei_shop_order_goods g JOIN ims_ewei_shop_order o ON o.id = g.orderid WHERE g.status1 = 0"
+        assert withdrawable == _source_sum(url, f"SELECT SUM(0.50) FROM {lines} AND o.status = 3")
+        assert frozen == _source_sum(url, f"SELECT SUM(0.50) FROM {lines} AND o.status <> 3")
+        paid = _target_query(fresh_database_url, "SELECT SUM(amount_fen) FROM withdrawal WHERE status = 'paid'")[0][0]
+        assert paid == _source_sum(url, "SELECT SUM(0.50) FROM ims_ewei_shop_order_goods WHERE status1 = 3")
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()

@@ -38,7 +38,7 @@ from models.importer import ImportMap
 from models.member import Member
 from models.order import COMPLETED, Order
 from services import sysset
-from services.importer.context import Context
+from services.importer.context import Context, insert_rows
 from services.importer.source import clip, fen, moment, unphp
 
 
@@ -201,9 +201,10 @@ async def book_commission(ctx: Context, rows: list[dict], reference: str) -> Non
         if into is not None:
             into[row["member_id"]] = into.get(row["member_id"], 0) + row["amount_fen"]
     await _move(ctx, frozen, withdrawable, reference)
-    await ImportMap.insert_many([{"shop_id": ctx.shop_id, "source_table": "commission_booking",
-                                  "source_id": f"{row['order_id']}:{row['level']}", "target_id": row["member_id"],
-                                  "value": row["_tag"]} for row in rows]).aio_execute()
+    now = utcnow()
+    await insert_rows(ImportMap, [{"shop_id": ctx.shop_id, "source_table": "commission_booking",
+                                   "source_id": f"{row['order_id']}:{row['level']}", "target_id": row["member_id"],
+                                   "value": row["_tag"], "updated_at": now} for row in rows])
 
 
 async def drop_order_commission(ctx: Context, order_ids: list[int]) -> None:

@@ -26,7 +26,7 @@ from models.distribution import Commission
 from models.importer import ImportedOrder
 from models.order import CANCELLED, REFUND_FULL, REFUND_NONE, UNPAID, Order, OrderItem
 from services.importer import distribution
-from services.importer.context import Context
+from services.importer.context import Context, insert_rows
 from services.importer.source import clip, fen, moment, unphp
 from services.orders.state import EWEI_PAYTYPES
 
@@ -188,7 +188,7 @@ async def write_orders(ctx: Context, table: str, planned: list[Planned],
     async def page() -> None:
         now = utcnow()
         if fresh:
-            await Order.insert_many([{"shop_id": ctx.shop_id, "imported": True, **p.values} for p in fresh]).aio_execute()
+            await insert_rows(Order, [{"shop_id": ctx.shop_id, "imported": True, **p.values} for p in fresh])
             made = {o.order_no: o.id for o in await Order.select(Order.id, Order.order_no).where(
                 (Order.shop_id == ctx.shop_id) & Order.order_no.in_([p.values["order_no"] for p in fresh])).aio_execute()}
             for plan in fresh:
@@ -204,15 +204,13 @@ async def write_orders(ctx: Context, table: str, planned: list[Planned],
             await distribution.drop_order_commission(ctx, rewritten)
         written = fresh + [plan for _, plan in changed]
         line_rows = [{"shop_id": ctx.shop_id, "order_id": ids[p.source_id], **line} for p in written for line in p.lines]
-        if line_rows:
-            await OrderItem.insert_many(line_rows).aio_execute()
-        if written:
-            await ImportedOrder.insert_many([{"shop_id": ctx.shop_id, "order_id": ids[p.source_id], **p.facts}
-                                             for p in written]).aio_execute()
+        await insert_rows(OrderItem, line_rows)
+        await insert_rows(ImportedOrder, [{"shop_id": ctx.shop_id, "order_id": ids[p.source_id], **p.facts}
+                                          for p in written])
         commission_rows = [{"shop_id": ctx.shop_id, "order_id": ids[p.source_id], **c}
                            for p in written for c in p.commissions]
         if commission_rows:
-            await Commission.insert_many(distribution.stored(commission_rows)).aio_execute()
+            await insert_rows(Commission, distribution.stored(commission_rows))
             await distribution.book_commission(ctx, commission_rows, f"ewei:{table}")
         await ctx.remember_page(table, {str(p.source_id): (ids[p.source_id], p.fp) for p in fresh},
                                 {str(p.source_id): (order_id, p.fp) for order_id, p in changed})
