@@ -90,6 +90,8 @@ DDL = [
        commission decimal(10,2) DEFAULT '0.00', commission_pay decimal(10,2) DEFAULT '0.00', status tinyint DEFAULT 0,
        applytime int DEFAULT 0, checktime int DEFAULT 0, paytime int DEFAULT 0, invalidtime int DEFAULT 0,
        refusetime int DEFAULT 0, realmoney decimal(10,2) DEFAULT '0.00') ENGINE=MyISAM""",
+    """CREATE TABLE ims_ewei_shop_sysset (id int AUTO_INCREMENT PRIMARY KEY, uniacid int DEFAULT 0, sets longtext,
+       plugins longtext, sec text) ENGINE=MyISAM""",
     # 微擎's payment log: a plugin order's WeChat transaction id is in `tag`, PHP-serialized
     """CREATE TABLE ims_core_paylog (plid bigint AUTO_INCREMENT PRIMARY KEY, type varchar(20) NOT NULL,
        uniacid int NOT NULL, acid int NOT NULL, openid varchar(40) NOT NULL, uniontid varchar(64) NOT NULL,

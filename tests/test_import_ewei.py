@@ -8,6 +8,7 @@ import time
 import uuid
 from decimal import Decimal
 
+import phpserialize
 import pymysql
 import pytest
 
@@ -27,6 +28,14 @@ U = 7  # the uniacid
 ADDRESS = ('a:5:{s:8:"realname";s:6:"张三";s:6:"mobile";s:11:"13800000001";s:8:"province";s:9:"浙江省";'
            's:4:"city";s:9:"杭州市";s:7:"address";s:4:"1号";}')
 COMMISSIONS = 'a:2:{s:6:"level1";s:4:"1.90";s:6:"level2";s:4:"0.95";}'
+
+# the sale plugin's shop-wide promotions, PHP-serialized (recharge tiers serialized once more inside)
+SALE = phpserialize.dumps({"sale": {
+    "enoughmoney": "100.00", "enoughdeduct": "10.00",
+    "enoughs": {0: {"enough": "200.00", "give": "30.00"}, 1: {"enough": "5.00", "give": "9.00"}},
+    "enoughfree": "1", "enoughorder": "88.00",
+    "recharges": phpserialize.dumps({0: {"enough": "100", "give": "10"}, 1: {"enough": "500", "give": "5%"}}).decode(),
+}}).decode()
 
 ROWS = [
     "INSERT INTO ims_ewei_shop_category (id, uniacid, name, parentid) VALUES (1, 7, '服装', 0), (2, 7, 'T恤', 1)",
@@ -68,6 +77,7 @@ ROWS = [
        realprice, commissions, status1, status2) VALUES
        (1, 7, 1, 10, '19.90', 1, 100, '红', '19.90', '{COMMISSIONS}', 3, 1),
        (2, 7, 2, 11, '0.10', 1, 0, '', '0.10', NULL, 0, 0)""",
+    f"INSERT INTO ims_ewei_shop_sysset (uniacid, sets, plugins) VALUES (7, '', '{SALE}'), (8, '', 'a:0:{{}}')",
     # 乙's paid (balance), not yet shipped order: read-only here
     """INSERT INTO ims_ewei_shop_order (id, uniacid, openid, ordersn, price, goodsprice, status, paytype, createtime,
        paytime, address) VALUES (5, 7, 'sns_wa_oW2', 'SH{run}5', '0.10', '0.10', 1, 1, 1600000000, 1600000100, '')""",
@@ -310,7 +320,7 @@ async def _wechat_member(api, shop, fake_wechat, openid: str) -> str:
     return login.body["token"]
 
 
-async def test_coupons_and_members_unused_coupons(server, api, make_shop, ewei_source, fake_wechat):
+async def test_coupons_members_unused_coupons_and_sale_promotions(server, api, make_shop, ewei_source, fake_wechat):
     url, _ = ewei_source
     shop, report = await _imported_shop(make_shop, url)
     listed = await api.get("/api/merchant/coupons?page_size=50", token=shop.owner_token)
@@ -330,6 +340,16 @@ async def test_coupons_and_members_unused_coupons(server, api, make_shop, ewei_s
     reasons = {(t, i): r for t, i, r in report.problems}
     assert "recharge coupon" in reasons[("coupon", 3)] and "used" in reasons[("coupon_data", 2)]
     assert "orphan" in reasons[("coupon_data", 4)] and "not imported" in reasons[("coupon_data", 5)]
+
+    # the shop-wide promotions: 满减 tiers, free shipping over 88 yuan, a recharge bonus (not the percentage one)
+    settings = await api.get("/api/merchant/settings", token=shop.owner_token)
+    assert settings.status == 200, settings.body
+    assert settings.body["sale"]["full_reduction"] == [{"min_fen": 10000, "off_fen": 1000},
+                                                       {"min_fen": 20000, "off_fen": 3000}]
+    assert (settings.body["sale"]["free_shipping_min_fen"], settings.body["sale"]["recharge_bonus"]) == \
+        (8800, [{"min_fen": 10000, "bonus_fen": 1000}])
+    assert "not below the spend" in reasons[("sysset.sale", "enoughs")]
+    assert "percentage" in reasons[("sysset.sale", "recharges")]
 
     # 乙 logs in with WeChat and finds the coupon the old shop gave them, unused, in its window
     token = await _wechat_member(api, shop, fake_wechat, "oW2")

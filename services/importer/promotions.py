@@ -9,6 +9,7 @@ import json
 from decimal import Decimal
 
 from events import transaction
+from lib.errors import DomainError
 from models.sale import (
     COUPON_UNUSED,
     KIND_AMOUNT,
@@ -19,8 +20,9 @@ from models.sale import (
     CouponTemplate,
     MemberCoupon,
 )
+from services import sysset
 from services.importer.context import Context
-from services.importer.source import clip, fen, moment
+from services.importer.source import clip, fen, moment, php_list, unphp
 
 COUPON_COLUMNS = ["uniacid", "merchid", "couponname", "coupontype", "backtype", "deduct", "discount", "enough",
                   "timelimit", "timedays", "timestart", "timeend", "total", "getmax", "gettype", "status",
@@ -135,3 +137,55 @@ async def _claimed_counts(ctx: Context) -> None:
             await CouponTemplate.update(claimed_count=claimed, used_count=int(row["used"] or 0)).where(
                 (CouponTemplate.id == template_id) & (CouponTemplate.shop_id == ctx.shop_id)).aio_execute()
     await transaction(page)
+
+
+async def import_sale_rules(ctx: Context) -> None:
+    """The shop-wide promotions of ewei's sale plugin (`sysset.plugins`, PHP-serialized, key
+    `sale`): 满减 tiers (`enoughmoney`/`enoughdeduct` and the `enoughs` list), 满额包邮
+    (`enoughfree` with `enoughorder`; -1 or 0: every order ships free) and 充值满送 (`recharges`,
+    itself serialized again; a percentage bonus has no counterpart here). They replace this shop's
+    three rules; everything else in its settings stays."""
+    rows = ctx.source.rows("ewei_shop_sysset", ["id", "plugins"], {"uniacid": ctx.uniacid})
+    plugins = unphp(rows[0]["plugins"]) if rows else None
+    sale = plugins.get("sale") if isinstance(plugins, dict) else None
+    if not isinstance(sale, dict):
+        return
+    ctx.report.read("sysset.sale")
+    tiers = []
+    if fen(sale.get("enoughmoney")) > 0 and fen(sale.get("enoughdeduct")) > 0:
+        tiers.append((fen(sale["enoughmoney"]), fen(sale["enoughdeduct"])))
+    for entry in php_list(sale.get("enoughs")):
+        if isinstance(entry, dict) and fen(entry.get("enough")) > 0 and fen(entry.get("give")) > 0:
+            tiers.append((fen(entry["enough"]), fen(entry["give"])))
+    reduction = []
+    for min_fen, off_fen in sorted(set(tiers))[:10]:
+        if off_fen >= min_fen:
+            ctx.report.problem("sysset.sale", "enoughs", f"spend {min_fen} fen, {off_fen} off: not below the spend")
+            continue
+        reduction.append({"min_fen": min_fen, "off_fen": off_fen})
+    free_min = 0
+    if sale.get("enoughfree"):
+        free_min = fen(sale.get("enoughorder"))
+        if free_min <= 0:
+            free_min = 1
+            ctx.report.notes.append("free shipping on every order (enoughorder -1): free from 1 fen")
+    recharges = sale.get("recharges")
+    recharges = unphp(recharges) if isinstance(recharges, str) else recharges
+    bonus = []
+    for entry in php_list(recharges):
+        if not isinstance(entry, dict) or fen(entry.get("enough")) <= 0 or not str(entry.get("give") or "").strip():
+            continue
+        if "%" in str(entry["give"]):
+            ctx.report.problem("sysset.sale", "recharges", f"recharge {entry['enough']} gives {entry['give']}: "
+                                                           "a percentage bonus has no counterpart here")
+            continue
+        if fen(entry["give"]) > 0:
+            bonus.append({"min_fen": fen(entry["enough"]), "bonus_fen": fen(entry["give"])})
+    rules = {"full_reduction": reduction, "free_shipping_min_fen": free_min,
+             "recharge_bonus": sorted(bonus, key=lambda b: b["min_fen"])[:10]}
+    try:
+        await sysset.update_settings(ctx.shop_id, {"sale": rules})
+    except DomainError as exc:
+        ctx.report.skip("sysset.sale", rows[0]["id"], f"not valid here: {exc.details or exc.message}")
+        return
+    ctx.report.done("sysset.sale", created=False)
