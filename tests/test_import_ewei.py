@@ -18,6 +18,7 @@ from models.member import Address, Member
 from models.order import Order, OrderItem
 from services.importer import run_import
 from services.importer.source import fen
+from tests.builders import ADDRESS as SHOPPER_ADDRESS
 from tests.builders import configure_wechat
 from tests.ewei_source import DDL
 
@@ -357,6 +358,20 @@ async def test_coupons_members_unused_coupons_and_sale_promotions(server, api, m
     assert mine.status == 200, mine.body
     assert [(c["name"], c["status"], c["valid_until"]) for c in mine.body["items"]] == \
         [("T恤85折", "unused", percent["valid_until"])]
+    # 乙 spends it here on the T恤; running the import again does not hand it back unused
+    address = await api.post(f"/api/mobile/{shop.id}/addresses", SHOPPER_ADDRESS, token=token)
+    red = next(s for s in (await api.get(f"/api/merchant/goods/{tee_id}", token=shop.owner_token)).body["skus"]
+               if s["title"] == "红")
+    placed = await api.post(f"/api/mobile/{shop.id}/orders", {"items": [{"goods_id": tee_id, "sku_id": red["id"],
+                                                                          "quantity": 1}],
+                                                               "address_id": address.body["id"],
+                                                               "coupon_id": mine.body["items"][0]["id"]}, token=token)
+    assert placed.status == 201, placed.body
+    assert placed.body["coupon_discount_fen"] == 1990 * 15 // 100
+    _, again = await run_import(url, U, shop.id)
+    used = await api.get(f"/api/mobile/{shop.id}/me/coupons?status=used", token=token)
+    assert [c["name"] for c in used.body["items"]] == ["T恤85折"] and again.tables["coupon_data"].created == 0
+    assert (await api.get(f"/api/mobile/{shop.id}/me/coupons?status=unused", token=token)).body["items"] == []
     # 甲's: 30 days from when it was claimed there
     first = await Member.aio_get((Member.shop_id == shop.id) & (Member.oa_openid == "oA1"))
     from models.sale import MemberCoupon
@@ -508,6 +523,9 @@ async def test_distributors_commission_as_recorded(server, api, make_shop, ewei_
     centre = await api.get(f"/api/mobile/{shop.id}/distribution", token=token)
     assert centre.body["commission"] == {"frozen_fen": frozen, "withdrawable_fen": withdrawable + pending,
                                          "withdrawn_fen": withdrawn}
+    # the merchant's refusal stands: the application is not pending again (it could be refused twice)
+    withdrawals = await api.get(f"/api/mobile/{shop.id}/withdrawals", token=token)
+    assert sorted((w["amount_fen"], w["status"]) for w in withdrawals.body["items"]) == [(444, "rejected"), (555, "paid")]
 
 
 STREAM_ORDERS = 10_000  # ten keyset pages; the 200,000-order run is bench/import_ewei.py

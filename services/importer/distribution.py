@@ -262,6 +262,12 @@ async def import_withdrawals(ctx: Context) -> None:
                                                                       "at the source: WeChat here")
                 ctx.report.add_sum("commission in withdrawals (fen)", 0, amount if status == WITHDRAW_PENDING else 0)
                 ctx.report.add_sum("commission paid out (fen)", 0, amount if status == WITHDRAW_PAID else 0)
+                here = await ctx.target("commission_apply", row["id"])
+                if here is not None and await Withdrawal.select(Withdrawal.status).where(
+                        Withdrawal.id == here).aio_scalar() != await ctx.value("commission_apply", row["id"]):
+                    # paid or refused here since the last run: the merchant's decision stands
+                    ctx.report.tables["commission_apply"].unchanged += 1
+                    continue
                 await ctx.upsert("commission_apply", row["id"], Withdrawal, {
                     "member_id": member_id, "source": COMMISSION, "target": "balance" if kind == 0 else "wechat",
                     "amount_fen": amount, "status": status,
@@ -269,7 +275,7 @@ async def import_withdrawals(ctx: Context) -> None:
                     "transfer_no": clip(f"E{ctx.shop_id}x{row['id']}", 32),
                     "created_at": moment(row["applytime"]) or utcnow(),
                     "reviewed_at": moment(row["checktime"]) or moment(row["invalidtime"]) or moment(row["refusetime"]),
-                    "paid_at": moment(row["paytime"]) if status == WITHDRAW_PAID else None})
+                    "paid_at": moment(row["paytime"]) if status == WITHDRAW_PAID else None}, value=status)
         await transaction(page)
 
 

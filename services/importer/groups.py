@@ -215,7 +215,7 @@ async def _import_teams(ctx: Context, teams: dict[int, dict]) -> None:
                 continue
             planned.append((team_sid, values, members, fp, mapped[0] if mapped else None))
 
-        async def page(planned=planned) -> None:
+        async def page(planned=planned) -> tuple[int, int]:
             fresh, moved = {}, {}
             for team_sid, values, members, fp, team_id in planned:
                 if team_id is None:
@@ -232,6 +232,7 @@ async def _import_teams(ctx: Context, teams: dict[int, dict]) -> None:
                 await Order.update(team_id=team_id).where((Order.shop_id == ctx.shop_id) & Order.id.in_(
                     [e["order_id"] for e in members])).aio_execute()
             await ctx.remember_page("groups_team", fresh, moved)
-            ctx.report.tables["groups_team"].created += len(fresh)
-            ctx.report.tables["groups_team"].updated += len(moved)
-        await transaction(page)
+            return len(fresh), len(moved)
+        created, updated = await transaction(page)
+        ctx.report.tables["groups_team"].created += created
+        ctx.report.tables["groups_team"].updated += updated

@@ -93,6 +93,10 @@ async def import_member_coupons(ctx: Context) -> None:
                 if int(row["used"] or 0):
                     ctx.report.skip("coupon_data", row["id"], "used: history only, not imported")
                     continue
+                if await ctx.target("coupon_data", row["id"]) is not None:
+                    # already here, and perhaps used here since: a re-run never hands it back unused
+                    ctx.report.tables["coupon_data"].unchanged += 1
+                    continue
                 template_id = await ctx.target("coupon", row["couponid"])
                 member_id = ctx.member_by_openid.get(row["openid"] or "")
                 if template_id is None or member_id is None:
