@@ -18,7 +18,7 @@ from models.base import utcnow
 from models.groups import TEAM_FAILED, TEAM_SUCCESS, GroupActivity, GroupMember, GroupTeam
 from models.order import CANCELLED, REFUND_FULL, REFUND_NONE, UNPAID, Order
 from services.importer.context import Context
-from services.importer.orders import Planned, address_json, pay_method_of, write_orders
+from services.importer.orders import Planned, address_json, imported_total, pay_method_of, write_orders
 from services.importer.source import clip, fen, moment, unphp
 
 COLUMNS = ["uniacid", "merchid", "title", "gid", "groupnum", "groupsprice", "singleprice", "single", "endtime",
@@ -149,13 +149,14 @@ async def import_group_orders(ctx: Context) -> None:
                                 hours=int(row["endtime"] or 0), success=int(row["success"] or 0),
                                 activity_id=activity_id, price_fen=price + fen(row.get("discount")),
                                 created=created)
-        ids = await write_orders(ctx, "groups_order", planned, "group-buy orders' totals (fen)")
+        ids = await write_orders(ctx, "groups_order", planned)
         for team in teams.values():
             for entry in team["orders"]:
                 if entry["source_id"] in ids:
                     entry["order_id"] = ids[entry["source_id"]]
         bar.advance(len(rows))
     bar.close()
+    ctx.report.add_sum("group-buy orders' totals (fen)", 0, await imported_total(ctx, "groups_order"))
     await _import_teams(ctx, teams)
 
 

@@ -20,6 +20,8 @@ import dataclasses
 import hashlib
 import json
 
+from peewee import fn
+
 from events import transaction
 from models.base import utcnow
 from models.distribution import Commission
@@ -93,6 +95,15 @@ async def import_orders(ctx: Context) -> None:
         await write_orders(ctx, "order", planned)
         bar.advance(len(rows))
     bar.close()
+    ctx.report.add_sum("orders' totals (fen)", 0, await imported_total(ctx, "order"))
+
+
+async def imported_total(ctx: Context, table: str) -> int:
+    """What the shop's orders imported from `table` add up to now (measured, not counted along)."""
+    total = await (Order.select(fn.COALESCE(fn.SUM(Order.total_fen), 0))
+                   .join(ImportedOrder, on=(ImportedOrder.order_id == Order.id))
+                   .where((Order.shop_id == ctx.shop_id) & (ImportedOrder.source_table == table)).aio_scalar())
+    return int(total or 0)
 
 
 async def _plan(ctx: Context, row: dict, lines: list[dict], goods: dict) -> Planned | None:
@@ -159,22 +170,25 @@ def pay_method_of(paytype: int) -> str:
     return EWEI_PAYTYPES.get(paytype, "")
 
 
-async def write_orders(ctx: Context, table: str, planned: list[Planned],
-                       total_name: str = "orders' totals (fen)") -> dict[int, int]:
+async def write_orders(ctx: Context, table: str, planned: list[Planned]) -> dict[int, int]:
     """One page of planned orders, written in one transaction with one INSERT per table for the
     new ones; returns source id -> our order id for every order of the page now here."""
     known = await ctx.page_map(table, [p.source_id for p in planned])
     numbers = [p.values["order_no"] for p in planned]
     taken = {o.order_no: o.id for o in await Order.select(Order.id, Order.order_no).where(
         Order.order_no.in_(numbers or [""])).aio_execute()}
-    fresh, changed, ids = [], [], {}
+    fresh, changed, ids, numbered = [], [], {}, set()
     for plan in planned:
         mapped = known.get(str(plan.source_id))
-        holder = taken.get(plan.values["order_no"])
+        number = plan.values["order_no"]
+        holder = taken.get(number)
         if holder is not None and (mapped is None or holder != mapped[0]):
-            ctx.report.skip(table, plan.source_id, f"order number {plan.values['order_no']} is already used here")
+            ctx.report.skip(table, plan.source_id, f"order number {number} is already used here")
             continue
-        ctx.report.add_sum(total_name, 0, plan.values["total_fen"])
+        if number in numbered:  # MyISAM kept no unique key: the first of the page keeps the number
+            ctx.report.skip(table, plan.source_id, f"order number {number} appears twice at the source")
+            continue
+        numbered.add(number)
         plan.fp = plan.fingerprint()
         if mapped is None:
             fresh.append(plan)
