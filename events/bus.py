@@ -42,6 +42,7 @@ RELAY_LOCK_TTL_MS = 5000  # a dead relay's lock frees itself this fast
 MEMORY_MAX_CHANNELS = 100_000  # embedded: least recently used channels beyond this are forgotten
 LISTEN_BACKOFF_MAX_S = 5.0
 RECHECK_ATTEMPTS = 20  # after a reconnect, Redis may refuse a few more commands while it loads
+LISTENER_STOP_CHECK_S = 0.5  # at stop, how long to wait before cancelling the listener again
 
 
 def new_epoch() -> str:
@@ -193,10 +194,14 @@ class RedisBus:
         await asyncio.wait_for(self.listening.wait(), 5)
 
     async def stop(self) -> None:
-        if self._listener:
+        # Cancelled while `get_message`'s own timeout fires, the listener can lose the cancellation
+        # (Python 3.11's asyncio.timeout turns it into that TimeoutError, which redis-py answers
+        # by returning None) and go on listening: cancel until it has stopped, not once.
+        while self._listener and not self._listener.done():
             self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await asyncio.wait([self._listener], timeout=LISTENER_STOP_CHECK_S)
+        if self._listener and not self._listener.cancelled() and self._listener.exception() is not None:
+            log.warning("bus listener ended with %r", self._listener.exception())
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping()) and self.listening.is_set()

@@ -246,13 +246,14 @@ class OrderAfterSale(Answer):
 
 
 class OrderAddress(Answer):
-    """The delivery address as it was when the order was placed."""
-    name: str = Field(description="recipient", examples=["王五"])
-    mobile: str = Field(description="recipient's mobile", examples=["13912345678"])
-    province: str = Field(description="province")
-    city: str = Field(description="city")
-    district: str = Field(description="district")
-    detail: str = Field(description="street and number")
+    """The delivery address as it was when the order was placed (an order imported by
+    `import-ewei` whose source kept no address has none of these fields)."""
+    name: str = Field(None, description="recipient", examples=["王五"])
+    mobile: str = Field(None, description="recipient's mobile", examples=["13912345678"])
+    province: str = Field(None, description="province")
+    city: str = Field(None, description="city")
+    district: str = Field(None, description="district")
+    detail: str = Field(None, description="street and number")
 
 
 class PayParams(Answer):
@@ -263,6 +264,19 @@ class PayParams(Answer):
     package: str = Field(description="prepay_id=…", examples=["prepay_id=wx201410272009395522657a690389285100"])
     signType: Literal["RSA", "MD5"] = Field(description="RSA (APIv3) or MD5 (APIv2)")
     paySign: str = Field(description="the signature")
+
+
+class ImportedFacts(Answer):
+    """A historic order brought over from ewei_shopv2 (人人商城) by `server.py import-ewei`: read-only,
+    with how the old shop recorded its payment."""
+    source: Literal["ewei_shopv2"] = Field(description="the system it came from")
+    source_order_no: str = Field(description="its order number there (ordersn / orderno)")
+    paytype: int = Field(description="ewei paytype: 1 balance, 11 paid by admin, 21 WeChat, 22 Alipay, 23 UnionPay, "
+                                     "3 cash on delivery, 4 cashier; 0 unpaid", examples=[21])
+    paytype_name: str = Field(description="the paytype as a word (balance, admin, wechat, alipay, unionpay, cod, "
+                                          "cashier; unknown for 0 or any other)")
+    transaction_id: str = Field(description="the payment's transaction id at WeChat Pay / Alipay (may be empty)")
+    source_status: int = Field(description="its status there (-1 cancelled, 0 unpaid, 1 paid, 2 shipped, 3 completed)")
 
 
 class Order(Answer):
@@ -303,6 +317,8 @@ class Order(Answer):
     team_id: int | None = Field(description="its group-buy team, if any")
     activity_id: int | None = Field(description="its group-buy campaign, if any")
     flash_item_id: int | None = Field(description="its flash-sale item, if any")
+    imported: ImportedFacts | None = Field(description="set on a historic order imported from the previous shop "
+                                                       "system: read-only (every change answers 409 order_imported)")
     pickup_code: str | None = Field(description="code to show in store (paid pickup orders only)")
     items: list[OrderItem] = Field(description="what was bought")
     aftersales: list[OrderAfterSale] = Field(None, description="its after-sale requests (reads of one order)")

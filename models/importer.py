@@ -23,6 +23,7 @@ class ImportedOrder(ShopScoped):
     """A historic order's source facts: how it was paid (ewei paytype), the payment's transaction id."""
 
     order_id = peewee.IntegerField(unique=True)
+    source_table = peewee.CharField(max_length=32, default="order")  # ewei_shop_<this>: order | groups_order
     source_id = peewee.IntegerField()
     ordersn = peewee.CharField(max_length=64)
     paytype = peewee.SmallIntegerField(default=0)

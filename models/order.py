@@ -33,6 +33,8 @@ class Order(ShopScoped):
     activity_id = peewee.IntegerField(null=True)  # the group-buy campaign (team or buy-alone order)
     flash_item_id = peewee.IntegerField(null=True)  # a flash-sale order: its units came from that item's pool
     pickup_code = peewee.CharField(max_length=16, null=True)  # redeemed in store instead of shipped (核销)
+    # brought over by `server.py import-ewei`: history, read-only (its source facts: models/importer.ImportedOrder)
+    imported = peewee.BooleanField(default=False)
     pay_method = peewee.CharField(max_length=16, default="")
     address = peewee.TextField(default="{}")  # JSON snapshot at purchase
     remark = peewee.CharField(max_length=255, default="")

@@ -199,6 +199,13 @@ def staff_wechat_alerts(db):
     drop_index(db, Notification, "notification_event_id_member_id_template_id")
 
 
+def imported_orders_read_only(db):
+    """Historic orders are marked on the order itself, so every move can refuse them without a join."""
+    add_column(db, Order, "imported")
+    add_column(db, ImportedOrder, "source_table")
+    db.execute(Order.update(imported=True).where(Order.id.in_(ImportedOrder.select(ImportedOrder.order_id))))
+
+
 MIGRATIONS = [
     (1, "platform and tenancy core", core_tables),
     (2, "event outbox", event_outbox),
@@ -223,4 +230,5 @@ MIGRATIONS = [
     (20, "WeChat notifications and shipping-info upload", wechat_notify),
     (21, "parcel tracking cache", express_cache),
     (22, "WeChat alerts to staff: bindings, a send-log row per staff member", staff_wechat_alerts),
+    (23, "imported orders are read-only; group-buy orders imported too", imported_orders_read_only),
 ]

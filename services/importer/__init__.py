@@ -19,7 +19,9 @@ __all__ = ["run_import"]
 AREAS = [catalog.import_categories, catalog.import_goods, members.import_levels, members.import_members,
          members.import_fans_only, members.import_addresses, members.reconcile_balances, distribution.import_tree,
          distribution.import_distributors, promotions.import_coupons, promotions.import_member_coupons,
-         groups.import_campaigns, orders.import_orders]
+         promotions.import_sale_rules,
+         groups.import_campaigns, orders.import_orders, groups.import_group_orders, distribution.import_withdrawals,
+         distribution.reconcile_commission]
 
 
 class _RolledBack(Exception):

@@ -1,5 +1,7 @@
 """Coupons (购物券 only: recharge coupons and cash-back coupons have nothing to map to) and the
-coupons members hold unused. A coupon valid N days from claim keeps N days; a fixed window keeps it."""
+coupons members hold unused. A coupon valid N days from claim keeps N days; a fixed window keeps it.
+A template's claimed and used counts are the source's (every coupon it gave out, used or not), so
+what is left to claim here is what was left there."""
 from __future__ import annotations
 
 import datetime
@@ -7,6 +9,7 @@ import json
 from decimal import Decimal
 
 from events import transaction
+from lib.errors import DomainError
 from models.sale import (
     COUPON_UNUSED,
     KIND_AMOUNT,
@@ -17,8 +20,9 @@ from models.sale import (
     CouponTemplate,
     MemberCoupon,
 )
+from services import sysset
 from services.importer.context import Context
-from services.importer.source import clip, fen, moment
+from services.importer.source import clip, fen, moment, php_list, unphp
 
 COUPON_COLUMNS = ["uniacid", "merchid", "couponname", "coupontype", "backtype", "deduct", "discount", "enough",
                   "timelimit", "timedays", "timestart", "timeend", "total", "getmax", "gettype", "status",
@@ -89,6 +93,10 @@ async def import_member_coupons(ctx: Context) -> None:
                 if int(row["used"] or 0):
                     ctx.report.skip("coupon_data", row["id"], "used: history only, not imported")
                     continue
+                if await ctx.target("coupon_data", row["id"]) is not None:
+                    # already here, and perhaps used here since: a re-run never hands it back unused
+                    ctx.report.tables["coupon_data"].unchanged += 1
+                    continue
                 template_id = await ctx.target("coupon", row["couponid"])
                 member_id = ctx.member_by_openid.get(row["openid"] or "")
                 if template_id is None or member_id is None:
@@ -109,3 +117,79 @@ async def import_member_coupons(ctx: Context) -> None:
                     values["claimed_at"] = claimed
                 await ctx.upsert("coupon_data", row["id"], MemberCoupon, values)
         await transaction(page)
+    await _claimed_counts(ctx)
+
+
+async def _claimed_counts(ctx: Context) -> None:
+    if not ctx.source.has("ewei_shop_coupon_data"):
+        return
+    given = ctx.source.query(f"SELECT couponid, COUNT(*) AS given, SUM(used > 0) AS used "
+                             f"FROM `{ctx.source.prefix}ewei_shop_coupon_data` WHERE uniacid = %s GROUP BY couponid",
+                             [ctx.uniacid])
+
+    async def page() -> None:
+        for row in given:
+            template_id = await ctx.target("coupon", row["couponid"])
+            if template_id is None:
+                continue
+            total = await CouponTemplate.select(CouponTemplate.total_quantity).where(
+                CouponTemplate.id == template_id).aio_scalar()
+            claimed = int(row["given"] or 0)
+            if total and claimed > total:
+                ctx.report.problem("coupon", row["couponid"], f"{claimed} given out of {total}: counted as all claimed")
+                claimed = total
+            await CouponTemplate.update(claimed_count=claimed, used_count=int(row["used"] or 0)).where(
+                (CouponTemplate.id == template_id) & (CouponTemplate.shop_id == ctx.shop_id)).aio_execute()
+    await transaction(page)
+
+
+async def import_sale_rules(ctx: Context) -> None:
+    """The shop-wide promotions of ewei's sale plugin (`sysset.plugins`, PHP-serialized, key
+    `sale`): 满减 tiers (`enoughmoney`/`enoughdeduct` and the `enoughs` list), 满额包邮
+    (`enoughfree` with `enoughorder`; -1 or 0: every order ships free) and 充值满送 (`recharges`,
+    itself serialized again; a percentage bonus has no counterpart here). They replace this shop's
+    three rules; everything else in its settings stays."""
+    rows = ctx.source.rows("ewei_shop_sysset", ["id", "plugins"], {"uniacid": ctx.uniacid})
+    plugins = unphp(rows[0]["plugins"]) if rows else None
+    sale = plugins.get("sale") if isinstance(plugins, dict) else None
+    if not isinstance(sale, dict):
+        return
+    ctx.report.read("sysset.sale")
+    tiers = []
+    if fen(sale.get("enoughmoney")) > 0 and fen(sale.get("enoughdeduct")) > 0:
+        tiers.append((fen(sale["enoughmoney"]), fen(sale["enoughdeduct"])))
+    for entry in php_list(sale.get("enoughs")):
+        if isinstance(entry, dict) and fen(entry.get("enough")) > 0 and fen(entry.get("give")) > 0:
+            tiers.append((fen(entry["enough"]), fen(entry["give"])))
+    reduction = []
+    for min_fen, off_fen in sorted(set(tiers))[:10]:
+        if off_fen >= min_fen:
+            ctx.report.problem("sysset.sale", "enoughs", f"spend {min_fen} fen, {off_fen} off: not below the spend")
+            continue
+        reduction.append({"min_fen": min_fen, "off_fen": off_fen})
+    free_min = 0
+    if sale.get("enoughfree"):
+        free_min = fen(sale.get("enoughorder"))
+        if free_min <= 0:
+            free_min = 1
+            ctx.report.notes.append("free shipping on every order (enoughorder -1): free from 1 fen")
+    recharges = sale.get("recharges")
+    recharges = unphp(recharges) if isinstance(recharges, str) else recharges
+    bonus = []
+    for entry in php_list(recharges):
+        if not isinstance(entry, dict) or fen(entry.get("enough")) <= 0 or not str(entry.get("give") or "").strip():
+            continue
+        if "%" in str(entry["give"]):
+            ctx.report.problem("sysset.sale", "recharges", f"recharge {entry['enough']} gives {entry['give']}: "
+                                                           "a percentage bonus has no counterpart here")
+            continue
+        if fen(entry["give"]) > 0:
+            bonus.append({"min_fen": fen(entry["enough"]), "bonus_fen": fen(entry["give"])})
+    rules = {"full_reduction": reduction, "free_shipping_min_fen": free_min,
+             "recharge_bonus": sorted(bonus, key=lambda b: b["min_fen"])[:10]}
+    try:
+        await sysset.update_settings(ctx.shop_id, {"sale": rules})
+    except DomainError as exc:
+        ctx.report.skip("sysset.sale", rows[0]["id"], f"not valid here: {exc.details or exc.message}")
+        return
+    ctx.report.done("sysset.sale", created=False)

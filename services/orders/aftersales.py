@@ -188,6 +188,8 @@ async def open_request(shop_id: int, order_id: int, actor: str, type_: str, want
     settings = await sysset.get_settings(shop_id)
     await lock_order(shop_id, order_id)
     order = await get_order(shop_id, order_id, member_id)
+    if order.imported:
+        raise invalid_state(order, f"ask for a {type_} on")
     allowed = [PAID, SHIPPED, COMPLETED] if type_ == REFUND else [SHIPPED, COMPLETED]
     if order.status not in allowed or order.refund_status == REFUND_FULL:
         raise conflict("invalid_state", f"cannot ask for a {type_} on an order that is "

@@ -70,6 +70,8 @@ async def cancel_order(shop_id: int, order_id: int, actor: str, reason: str, mem
 async def ship_order(shop_id: int, order_id: int, staff_id: int, express_company: str, express_no: str) -> dict:
     settings = await sysset.get_settings(shop_id)
     order = await get_order(shop_id, order_id)
+    if order.imported:
+        raise invalid_state(order, "ship")
     await lifecycle.announce(lifecycle.SHIPPING, order, [])  # a group-buy order ships once its team is complete
 
     async def ship():

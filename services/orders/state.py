@@ -5,6 +5,11 @@ an order-log row, all inside the caller's transaction; it answers the order as i
 from what was read under the lock plus the change, not read again) or None when the state did
 not match, so running a move twice — two clicks, two processes, a job and a member at once —
 changes nothing the second time.
+
+Historic orders brought over by `import-ewei` (`Order.imported`) never move: they were paid,
+shipped and refunded in the old shop, with money we never held, so every move answers 409
+`order_imported` (`invalid_state` says it) while both sides can still read them, with the
+source's payment facts under `imported`.
 """
 from __future__ import annotations
 
@@ -15,12 +20,31 @@ import events
 from lib.errors import DomainError, conflict, not_found
 from models.aftersale import AfterSale
 from models.base import iso, paginate, utcnow
+from models.importer import ImportedOrder
 from models.locks import lock_order
 from models.order import PAID, REFUND_NONE, STATUS_NAMES, Order, OrderItem, OrderLog
 
+# ewei_shopv2's paytype codes, as the imported facts name them
+EWEI_PAYTYPES = {1: "balance", 11: "admin", 21: "wechat", 22: "alipay", 23: "unionpay", 3: "cod", 4: "cashier"}
+
+
+def render_imported(facts: ImportedOrder | None) -> dict | None:
+    if facts is None:
+        return None
+    return {"source": "ewei_shopv2", "source_order_no": facts.ordersn, "paytype": facts.paytype,
+            "paytype_name": EWEI_PAYTYPES.get(facts.paytype, "unknown"), "transaction_id": facts.transaction_id,
+            "source_status": facts.source_status}
+
+
+async def imported_facts(orders: list[Order]) -> dict[int, ImportedOrder]:
+    ids = [o.id for o in orders if o.imported]
+    if not ids:
+        return {}
+    return {f.order_id: f for f in await ImportedOrder.select().where(ImportedOrder.order_id.in_(ids)).aio_execute()}
+
 
 def render_order(order: Order, items: list[OrderItem], logs: list[OrderLog] | None = None,
-                 merchant: bool = False) -> dict:
+                 merchant: bool = False, imported: ImportedOrder | None = None) -> dict:
     data = {
         "id": order.id, "order_no": order.order_no, "member_id": order.member_id, "status": order.status,
         "status_name": STATUS_NAMES[order.status], "refund_status": order.refund_status,
@@ -37,7 +61,7 @@ def render_order(order: Order, items: list[OrderItem], logs: list[OrderLog] | No
         "auto_confirm_at": iso(order.auto_confirm_at), "paid_at": iso(order.paid_at),
         "shipped_at": iso(order.shipped_at), "completed_at": iso(order.completed_at),
         "created_at": iso(order.created_at), "team_id": order.team_id, "activity_id": order.activity_id,
-        "flash_item_id": order.flash_item_id,
+        "flash_item_id": order.flash_item_id, "imported": render_imported(imported),
         "pickup_code": order.pickup_code if order.status == PAID else None,
         "items": [{"id": i.id, "goods_id": i.goods_id, "sku_id": i.sku_id, "title": i.title, "sku_title": i.sku_title,
                    "image": i.image, "price_fen": i.price_fen, "quantity": i.quantity, "total_fen": i.total_fen,
@@ -71,7 +95,8 @@ async def order_detail(shop_id: int, order_id: int, member_id: int | None = None
     logs = None
     if merchant:
         logs = list(await OrderLog.select().where(OrderLog.order_id == order.id).order_by(OrderLog.id).aio_execute())
-    data = render_order(order, await items_of(order), logs, merchant)
+    facts = await imported_facts([order])
+    data = render_order(order, await items_of(order), logs, merchant, facts.get(order.id))
     data["aftersales"] = [{"id": r.id, "type": r.type, "status": r.status, "amount_fen": r.amount_fen,
                            "reason": r.reason, "reject_reason": r.reject_reason}
                           for r in await AfterSale.select().where(AfterSale.order_id == order.id)
@@ -93,7 +118,9 @@ async def list_orders(shop_id: int, page: int, page_size: int, *, member_id: int
     items: dict[int, list] = {}
     for item in await OrderItem.select().where(OrderItem.order_id.in_(ids or [0])).order_by(OrderItem.id).aio_execute():
         items.setdefault(item.order_id, []).append(item)
-    result["items"] = [render_order(o, items.get(o.id, []), merchant=merchant) for o in result["items"]]
+    facts = await imported_facts(result["items"])
+    result["items"] = [render_order(o, items.get(o.id, []), merchant=merchant, imported=facts.get(o.id))
+                       for o in result["items"]]
     return result
 
 
@@ -119,7 +146,7 @@ async def transition(shop_id: int, order_id: int, from_status, action: str, acto
     order = await Order.aio_get_or_none(mine)
     if order is None:
         return None
-    where = mine & Order.status.in_(list(from_status))
+    where = mine & Order.status.in_(list(from_status)) & (Order.imported == False)  # noqa: E712 (SQL)
     if extra is not None:
         where &= extra
     changes = {**changes, "updated_at": utcnow()}
@@ -136,6 +163,9 @@ async def transition(shop_id: int, order_id: int, from_status, action: str, acto
 def invalid_state(order: Order | None, doing: str) -> DomainError:
     if order is None:
         return not_found("order")
+    if order.imported:
+        return conflict("order_imported", f"cannot {doing} a historic order imported from the previous shop system: "
+                        "it is read-only", {"status": order.status, "refund_status": order.refund_status})
     return conflict("invalid_state", f"cannot {doing} an order that is {STATUS_NAMES[order.status]}"
                     f"{'' if order.refund_status == REFUND_NONE else f' (refund {order.refund_status})'}",
                     {"status": order.status, "refund_status": order.refund_status})
