@@ -7,7 +7,7 @@ the others:
   closed with 1013 instead of growing our memory (MAX_UNFLUSHED_BYTES);
 - a token bucket on incoming messages, a cap on subscriptions, and a frame size limit enforced
   by Tornado (`websocket_max_message_size`, close 1009);
-- server pings (`websocket_ping_interval`), so dead peers are closed;
+- server pings from the process's heartbeat (events.connections), so dead peers are closed;
 - a malformed message gets an `error` op; nothing a client sends can raise out of a handler.
 Origins are not checked: authentication is by bearer token, never by cookie.
 
@@ -34,6 +34,7 @@ import time
 import jwt
 import tornado.websocket
 from redis.exceptions import RedisError
+from tornado import httputil
 from tornado.iostream import StreamClosedError
 
 from events import connections, control
@@ -52,42 +53,71 @@ MAX_SUBSCRIPTIONS = 100  # per connection; a page needs a handful
 MAX_UNFLUSHED_BYTES = 1024 * 1024  # a client this far behind is dropped (close 1013)
 MAX_FRAME_BYTES = 64 * 1024  # client frames; larger closes the connection with 1009
 RATE_PER_S, RATE_BURST = 20.0, 60  # client messages; beyond, messages are refused
+FULL_BUCKET = float(RATE_BURST)  # one float object shared by every new connection
+SENT_HEADERS = httputil.HTTPHeaders()  # what an open connection's handler holds instead of its 101's headers
 MAX_REFUSED = 200  # refused messages before we close the connection (1008)
 ORDERS_PERMISSION = "orders.view"
 
 
 class WsHandler(Hardened, tornado.websocket.WebSocketHandler):
+    # What mall keeps per connection lives in slots, not in the handler's __dict__: Tornado's own
+    # attributes fill that dict to 27 keys, and eight more made Python give up its compact
+    # key-sharing form for a full table (288 -> 1,584 bytes per connection, tracemalloc).
+    __slots__ = ("principal", "claims", "access_generation", "subscriptions", "unflushed", "tokens",
+                 "refilled_at", "refused", "awaiting_pong")
+
     def check_origin(self, origin: str) -> bool:
         return True
 
-    async def get(self, *args, **kwargs) -> None:
-        """Refuse a plain HTTP request with the JSON error body (Tornado answers it in plain text)."""
+    def get(self, *args, **kwargs):
+        """Refuse a plain HTTP request with the JSON error body (Tornado answers it in plain text).
+        Not a coroutine: Tornado's `get` runs for the connection's whole life, and a coroutine of
+        ours around it would keep its frame and locals as long."""
         headers = self.request.headers
-        connection = {part.strip().lower() for part in headers.get("Connection", "").split(",")}
-        if headers.get("Upgrade", "").lower() != "websocket" or "upgrade" not in connection:
+        if headers.get("Upgrade", "").lower() != "websocket" \
+                or "upgrade" not in (part.strip().lower() for part in headers.get("Connection", "").split(",")):
             raise ApiError(400, "websocket_required", "this endpoint speaks WebSocket only (Upgrade: websocket)")
         if headers.get("Sec-WebSocket-Version") not in ("7", "8", "13"):
             raise ApiError(400, "websocket_version", "Sec-WebSocket-Version 13 is required")
-        await super().get(*args, **kwargs)
+        return super().get(*args, **kwargs)
 
-    async def open(self) -> None:
+    def open(self):
+        """Register the connection; with `?token=`, return the sign-in for Tornado to await before
+        any message is read. Not a coroutine otherwise: Tornado keeps what `open` returned for
+        the connection's whole life."""
         self.principal: tuple[str, object] | None = None  # ("member", Member) / ("merchant", Staff)
         self.claims: credentials.Claims | None = None  # the principal's token, to re-read it
         self.access_generation = 0  # bumped by every access change that concerns this connection
-        self.subscriptions: set[str] = set()
+        self.subscriptions: tuple[str, ...] = ()  # a tuple: a connection has a handful at most
         self.unflushed = 0
-        self.tokens, self.refilled_at, self.refused = float(RATE_BURST), time.monotonic(), 0
+        self.tokens, self.refilled_at, self.refused = FULL_BUCKET, time.monotonic(), 0
+        self.awaiting_pong = False  # pinged by the heartbeat and not answered yet
+        # The 101 answer is sent and Tornado has disabled set_header, write, flush and finish on
+        # this handler: its response headers and output transforms are never read again. Each
+        # connection kept them (about 1.3 KB: the security headers' dicts and lists) for its life.
+        self._headers, self._transforms = SENT_HEADERS, ()
         connections.add(self)
         token = self.get_query_argument("token", None)
-        if token:
-            await self._authenticate(token)
+        return self._authenticate(token) if token else None
 
     def on_close(self) -> None:
         connections.discard(self)
         hub = current().hub
         if hub is not None:
             hub.remove_subscriber(self, self.subscriptions)
-        self.subscriptions.clear()
+        self.subscriptions = ()
+
+    def on_pong(self, data: bytes) -> None:
+        self.awaiting_pong = False
+
+    def send_ping(self) -> None:
+        """The heartbeat's ping (a control frame the client's WebSocket answers by itself)."""
+        connection = self.ws_connection
+        if connection is not None and not connection.is_closing():
+            connection.write_ping(b"")
+
+    def _forget(self, channel: str) -> None:
+        self.subscriptions = tuple(c for c in self.subscriptions if c != channel)
 
     # ---- outgoing ----
     def send_frame(self, frame: bytes) -> None:
@@ -223,7 +253,7 @@ class WsHandler(Hardened, tornado.websocket.WebSocketHandler):
         """End each private subscription the current principal may not read, telling the client."""
         for channel in sorted(self.subscriptions):
             if _may_read(self.principal, channel) is not None:
-                self.subscriptions.discard(channel)
+                self._forget(channel)
                 current().hub.unsubscribe(self, channel)
                 self.send_error_op(code, message, channel=channel)
 
@@ -290,17 +320,18 @@ class WsHandler(Hardened, tornado.websocket.WebSocketHandler):
         if channel not in self.subscriptions and len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
             self.send_error_op("too_many_subscriptions", f"at most {MAX_SUBSCRIPTIONS} per connection", channel=channel)
             return
-        self.subscriptions.add(channel)
+        if channel not in self.subscriptions:
+            self.subscriptions += (channel,)
         try:
             await current().hub.subscribe(self, channel, since, epoch)
         except BaseException:
-            self.subscriptions.discard(channel)
+            self._forget(channel)
             raise
 
     async def _unsubscribe(self, request: dict) -> None:
         channel = request.get("channel")
         if isinstance(channel, str) and channel in self.subscriptions:
-            self.subscriptions.discard(channel)
+            self._forget(channel)
             current().hub.unsubscribe(self, channel)
         self.send_op(op="unsubscribed", channel=channel if isinstance(channel, str) else None)
 

@@ -510,21 +510,28 @@ async def test_unsubscribe_stops_events(server):
     client.close()
 
 
-async def test_peer_that_never_answers_pings_is_closed(server):
-    """A peer that reads nothing never answers pings; with a 1 s ping interval it is closed."""
-    settings = server.http.request_callback.settings
-    settings["websocket_ping_interval"] = settings["websocket_ping_timeout"] = 1  # for connections opened now
+async def test_peer_that_never_answers_pings_is_closed_and_one_that_answers_stays(server):
+    """The heartbeat pings every connection once per interval: with a 1 s interval a peer that
+    reads nothing (so never answers) is closed, while a client whose WebSocket answers pings
+    (Tornado's, as browsers do) keeps its connection and its subscription."""
+    connections.heartbeat.start(1)
     try:
-        # (Tornado reads the ping settings when it accepts the connection, before its 101 answer)
         silent = await _raw_ws_that_never_reads(server.port, new_team_channel())
+        channel = new_team_channel()
+        answering = await WsClient.connect(server.port)
+        await answering.subscribe(channel)
+        started = asyncio.get_running_loop().time()
+        while await asyncio.wait_for(silent.reader.read(1 << 16), 10):
+            pass
+        assert silent.reader.at_eof()
+        assert asyncio.get_running_loop().time() - started < 10
+        assert asyncio.get_running_loop().time() - started > 1  # not before it had a chance to answer
+        await emit(channel, n=1)  # some seconds and pings later
+        assert (await answering.recv())["seq"] == 1
     finally:
-        settings["websocket_ping_interval"] = settings["websocket_ping_timeout"] = server.config.ws_ping_interval_seconds
-    started = asyncio.get_running_loop().time()
-    while await asyncio.wait_for(silent.reader.read(1 << 16), 10):
-        pass
-    assert silent.reader.at_eof()
-    assert asyncio.get_running_loop().time() - started < 10
+        connections.heartbeat.start(server.config.ws_ping_interval_seconds)
     silent.close()
+    answering.close()
 
 
 def _recreate_database(url: str) -> None:
