@@ -192,8 +192,8 @@ def nginx_config(directory: Path, listen_port: int, upstream_ports: list[int], w
     site = site.replace("listen 80;", f"listen 127.0.0.1:{listen_port};")
     temp = " ".join(f"{kind}_temp_path {directory}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     path = directory / "nginx.conf"
-    # a proxied WebSocket holds two connections (client and upstream), each a file descriptor
-    files = f"worker_rlimit_nofile {2 * worker_connections + 64};\n" if worker_connections > 4096 else ""
+    # worker_connections counts the upstream side too: a proxied WebSocket takes two
+    files = f"worker_rlimit_nofile {worker_connections + 64};\n" if worker_connections > 4096 else ""
     path.write_text(f"worker_processes 1;\n{files}pid {directory}/nginx.pid;\nerror_log {directory}/error.log warn;\n"
                     f"events {{ worker_connections {worker_connections}; }}\nhttp {{\naccess_log off;\n{temp}\n{site}\n}}\n")
     os.chmod(directory, 0o777)

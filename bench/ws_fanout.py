@@ -331,8 +331,8 @@ def main() -> None:
             wait_listening(port, process)
         wait_listening(base_port, baseline)
         if args.servers > 1:  # the same shipped site in front of one process, and in front of all of them
-            fronts = [Nginx(mall_ports[:1], worker_connections=max(sizes) + 1024),
-                      Nginx(mall_ports, worker_connections=max(sizes) + 1024)]
+            connections = 2 * max(sizes) + 1024  # each proxied socket is two connections to nginx
+            fronts = [Nginx(mall_ports[:1], connections), Nginx(mall_ports, connections)]
 
         def post(url, body, token=None):
             request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
