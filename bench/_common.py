@@ -178,7 +178,7 @@ class MallProcess:
         self.admin.cursor().execute(f"DROP DATABASE IF EXISTS `{self.db}`")
 
 
-def nginx_config(directory: Path, listen_port: int, upstream_ports: list[int]) -> str:
+def nginx_config(directory: Path, listen_port: int, upstream_ports: list[int], worker_connections: int = 4096) -> str:
     """deploy/nginx/mall.conf with these ports, inside a minimal nginx.conf that keeps every file
     nginx writes in `directory` (the deployment test runs the shipped site the same way)."""
     import re
@@ -192,8 +192,10 @@ def nginx_config(directory: Path, listen_port: int, upstream_ports: list[int]) -
     site = site.replace("listen 80;", f"listen 127.0.0.1:{listen_port};")
     temp = " ".join(f"{kind}_temp_path {directory}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     path = directory / "nginx.conf"
-    path.write_text(f"worker_processes 1;\npid {directory}/nginx.pid;\nerror_log {directory}/error.log warn;\n"
-                    f"events {{ worker_connections 4096; }}\nhttp {{\naccess_log off;\n{temp}\n{site}\n}}\n")
+    # worker_connections counts the upstream side too: a proxied WebSocket takes two
+    files = f"worker_rlimit_nofile {worker_connections + 64};\n" if worker_connections > 4096 else ""
+    path.write_text(f"worker_processes 1;\n{files}pid {directory}/nginx.pid;\nerror_log {directory}/error.log warn;\n"
+                    f"events {{ worker_connections {worker_connections}; }}\nhttp {{\naccess_log off;\n{temp}\n{site}\n}}\n")
     os.chmod(directory, 0o777)
     return str(path)
 
@@ -201,7 +203,7 @@ def nginx_config(directory: Path, listen_port: int, upstream_ports: list[int]) -
 class Nginx:
     """Debian's nginx running the shipped site in front of `upstream_ports`, on `.port`."""
 
-    def __init__(self, upstream_ports: list[int]):
+    def __init__(self, upstream_ports: list[int], worker_connections: int = 4096):
         import shutil
         import tempfile
 
@@ -209,8 +211,14 @@ class Nginx:
         self.directory = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
         self.port = free_port()
         self.process = subprocess.Popen([binary, "-g", "daemon off;", "-c",
-                                         nginx_config(self.directory, self.port, upstream_ports)])
+                                         nginx_config(self.directory, self.port, upstream_ports,
+                                                      worker_connections)])
         wait_listening(self.port, self.process)
+
+    def pids(self) -> list[int]:
+        """The master and its workers (the workers do the proxying), for cpu_seconds()."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return [self.process.pid, *map(int, children)]
 
     def close(self) -> None:
         self.process.terminate()

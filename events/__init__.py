@@ -23,6 +23,7 @@ async def position(channel: str) -> dict:
 
 
 async def start_events(runtime) -> None:
+    from events import connections
     from events.bus import MemoryBus, RedisBus
     from events.hub import Hub
     from events.relay import Relay
@@ -30,6 +31,7 @@ async def start_events(runtime) -> None:
     bus = RedisBus(runtime.redis, runtime.redis_prefix) if runtime.redis is not None else MemoryBus()
     runtime.bus, runtime.hub, runtime.relay = bus, Hub(bus), Relay(bus)
     await bus.start(on_reconnect=runtime.hub.recheck_all)
+    connections.heartbeat.start(runtime.config.ws_ping_interval_seconds)
     runtime.relay.start()
     runtime.relay.wake()  # publish what a previous process committed but never sent
 
@@ -38,5 +40,6 @@ async def stop_events(runtime) -> None:
     from events import connections
 
     await runtime.relay.stop()
+    connections.heartbeat.stop()
     connections.close_all(1001, "server shutting down")
     await runtime.bus.stop()

@@ -6,6 +6,9 @@ has delivered, so the hub notices what a client would otherwise miss silently: a
 (history lost) or a seq gap (a bus message lost while Redis was unreachable) turns into a
 `resync` for that client instead of a wrong sequence.
 
+Each fan-out is timed (one clock read before, one after, none per frame) into
+`events.metrics.fanout`, the histogram `/api/admin/metrics` exports.
+
 A new subscription is first "catching up": live events are buffered while its position and any
 missed history are read, then flushed in order, so nothing falls between replay and live.
 """
@@ -13,12 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
+from time import perf_counter
 from typing import Protocol
 
 from events import control
 from events.bus import Published
 from events.control import CONTROL_CHANNEL
-from events.metrics import counters
+from events.metrics import counters, fanout
 
 log = logging.getLogger("mall.hub")
 
@@ -51,6 +55,7 @@ class Hub:
         return sum(len(subs) for subs in self.channels.values())
 
     def deliver(self, event: Published) -> None:
+        started = perf_counter()
         counters.events_received += 1
         if event.channel == CONTROL_CHANNEL:
             message = json.loads(event.frame)
@@ -59,11 +64,24 @@ class Hub:
         subscribers = self.channels.get(event.channel)
         if not subscribers:
             return
-        for subscriber, sub in list(subscribers.items()):
+        frames_before = counters.frames_delivered
+        frame, epoch, seq = event.frame, event.epoch, event.seq
+        in_order = 0
+        # A copy, since a slow client is dropped mid-loop. Copying the dict allocates one object;
+        # a list of its items would allocate a tuple per subscriber, and thousands of tuples alive
+        # at once are promoted by the garbage collector and end in full collections (seen as 19% of
+        # a 5,000-subscriber fan-out's samples on the loop line). Iterating items() reuses one tuple.
+        for subscriber, sub in subscribers.copy().items():
             if sub.pending is not None:
                 sub.pending.append(event)
+            elif sub.seq == seq - 1 and sub.epoch == epoch:  # the next one: _advance's common case, inline
+                subscriber.send_frame(frame)
+                sub.seq = seq
+                in_order += 1
             else:
                 self._advance(subscriber, sub, event)
+        counters.frames_delivered += in_order
+        fanout.observe(perf_counter() - started, counters.frames_delivered - frames_before)
 
     def _advance(self, subscriber: Subscriber, sub: Subscription, event: Published) -> None:
         if event.epoch == sub.epoch and event.seq <= sub.seq:

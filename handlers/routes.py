@@ -219,7 +219,8 @@ def make_app(config) -> tornado.web.Application:
         default_handler_class=NotFoundHandler,
         log_function=log_request,
         compress_response=True,
-        websocket_ping_interval=config.ws_ping_interval_seconds,
-        websocket_ping_timeout=config.ws_ping_interval_seconds,
+        # no websocket_ping_interval: Tornado would keep a sleeping Task per connection; the
+        # process's heartbeat pings them all from one timer (events.connections, started with
+        # config.ws_ping_interval_seconds)
         websocket_max_message_size=ws.MAX_FRAME_BYTES,
     )

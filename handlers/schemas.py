@@ -826,6 +826,24 @@ class GroupCommitCounts(Answer):
     orders: int = Field(description="orders in them")
 
 
+class RecentFanouts(Answer):
+    fanouts: int = Field(description="fan-outs in the window (at most the last 1,024)")
+    p50: float = Field(description="median seconds of those fan-outs (0: none yet)")
+    p99: float = Field(description="99th percentile seconds of those fan-outs")
+    max: float = Field(description="the slowest of them, in seconds")
+
+
+class FanoutSeconds(Answer):
+    """Seconds from the bus handing an event to this process's hub to the last local subscriber's
+    frame handed to its socket, one observation per event that had local subscribers."""
+    buckets: dict[str, int] = Field(description="cumulative counts by upper bound in seconds (Prometheus `le`), "
+                                                "`+Inf` last", examples=[{"0.001": 3, "0.0025": 5, "+Inf": 5}])
+    count: int = Field(description="fan-outs observed since start")
+    sum: float = Field(description="their total seconds")
+    frames: int = Field(description="frames they wrote: sum / frames is the server's cost per frame")
+    recent: RecentFanouts = Field(description="percentiles over the most recent fan-outs")
+
+
 class Metrics(Answer):
     """This process's live-push figures (counters since it started)."""
     ws_connections: int = Field(description="open WebSocket connections")
@@ -843,6 +861,7 @@ class Metrics(Answer):
     relay: RelayLag = Field(description="the outbox backlog")
     bus: str = Field(description="the event bus in use", examples=["redis"])
     orders_group_commit: GroupCommitCounts = Field(description="plain orders placed together (group commit)")
+    ws_fanout_seconds: FanoutSeconds = Field(description="how long one event takes to reach every local subscriber")
 
 
 class PushAccepted(Answer):

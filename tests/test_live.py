@@ -7,11 +7,13 @@ import itertools
 import json
 import os
 import socket
+import struct
 
 import pytest
 
 import events
-from events.bus import HISTORY_LEN
+from events import connections
+from events.bus import HISTORY_LEN, Published, event_frame
 from lib.runtime import current
 from models.events import OutboxEvent
 from models.user import Staff
@@ -207,6 +209,73 @@ async def _raw_ws_that_never_reads(port: int, channel: str) -> asyncio.StreamWri
     return writer
 
 
+def _server_frames(data: bytes) -> tuple[list[dict], bytes]:
+    """The complete unmasked text frames (RFC 6455 5.2) at the start of `data`, as JSON, and what
+    is left over (a frame not yet whole)."""
+    frames = []
+    while len(data) >= 2:
+        assert data[0] == 0x81, f"not a final text frame: {data[:16]!r}"
+        length, start = data[1], 2
+        if length == 126:
+            length, start = struct.unpack("!H", data[2:4])[0], 4
+        elif length == 127:
+            length, start = struct.unpack("!Q", data[2:10])[0], 10
+        if len(data) < start + length:
+            break
+        frames.append(json.loads(data[start:start + length]))
+        data = data[start + length:]
+    return frames, data
+
+
+async def test_frames_queued_for_a_slow_reader_are_never_overtaken(server):
+    """Fan-out writes a frame straight to the socket only when nothing waits in the server's
+    queue for it. A client that reads slowly has frames queued; when it reads, its socket has
+    room again before the server's loop has moved the queue into it, and an event arriving at
+    that moment must wait behind the queue: the client reads every frame whole, in seq order."""
+    channel = new_team_channel()
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", server.port))
+    mask, payload = b"\x01\x02\x03\x04", json.dumps({"op": "subscribe", "channel": channel}).encode()
+    await loop.sock_sendall(sock, b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                                  + b"\x81" + bytes([0x80 | len(payload)]) + mask
+                                  + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    data = b""
+    while b"\r\n\r\n" not in data or not _server_frames(data.split(b"\r\n\r\n", 1)[1])[0]:
+        data += await asyncio.wait_for(loop.sock_recv(sock, 4096), 5)
+    answer, data = data.split(b"\r\n\r\n", 1)
+    assert b" 101 " in answer
+    (subscribed,), data = _server_frames(data)
+    assert subscribed["op"] == "subscribed"
+    handler = next(c for c in connections.live if channel in c.subscriptions)
+    handler.ws_connection.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # queue sooner
+    blob = "y" * 6000
+    for n in range(1, 21):
+        await emit(channel, n=n, blob=blob)
+    sub = await eventually(lambda: (s := current().hub.channels[channel][handler]).seq == 20 and s,
+                           what="20 events fanned out")
+    assert handler.ws_connection.stream.writing(), "nothing waited in the server's queue: the test proves nothing"
+    while True:  # the client reads what its socket holds, now, without letting the server's loop run
+        try:
+            data += sock.recv(1 << 20)
+        except BlockingIOError:
+            break
+    frame = event_frame(channel, 21, "team.progress", json.dumps({"n": 21, "blob": blob}))
+    current().hub.deliver(Published(channel, 21, sub.epoch, frame))  # as the bus would, at that moment
+    received = []
+    while len(received) < 21:
+        frames, data = _server_frames(data)
+        received += frames
+        if len(received) < 21:
+            data += await asyncio.wait_for(loop.sock_recv(sock, 1 << 20), 10)
+    assert [m["seq"] for m in received] == list(range(1, 22))
+    assert all(m["data"] == {"n": m["seq"], "blob": blob} for m in received)
+    sock.close()
+
+
 async def test_slow_client_is_dropped_while_others_keep_receiving(server):
     from events.metrics import counters
 
@@ -289,6 +358,41 @@ async def test_metrics_need_admin_and_count_deliveries(server, api, admin_token,
     text = await api.http.fetch(f"{api.base}/api/admin/metrics?format=prometheus",
                                 headers={"Authorization": f"Bearer {admin_token}"})
     assert b"mall_ws_connections " in text.body
+
+
+async def test_metrics_time_each_fan_out_to_the_last_subscriber(server, api, admin_token):
+    """An operator reads how long an event takes to reach every local subscriber: the fan-out
+    done here (one event to three sockets) is in the `ws_fanout_seconds` histogram, in the JSON
+    and in the Prometheus text alike."""
+    async def histogram() -> dict:
+        return (await api.get("/api/admin/metrics", token=admin_token)).body["ws_fanout_seconds"]
+
+    async def prometheus() -> dict[str, float]:
+        answer = await api.http.fetch(f"{api.base}/api/admin/metrics?format=prometheus",
+                                      headers={"Authorization": f"Bearer {admin_token}"})
+        return {name: float(value) for name, _, value in (line.rpartition(" ") for line in answer.body.decode().splitlines())
+                if name.startswith("mall_ws_fanout_seconds")}
+
+    channel = new_team_channel()
+    clients = [await WsClient.connect(server.port) for _ in range(3)]
+    for client in clients:
+        assert (await client.subscribe(channel))["op"] == "subscribed"
+    before, text_before = await histogram(), await prometheus()
+    await emit(channel, n=1)
+    for client in clients:
+        assert (await client.recv())["seq"] == 1
+    after, text_after = await histogram(), await prometheus()
+    assert after["count"] >= before["count"] + 1
+    assert after["frames"] >= before["frames"] + 3
+    assert after["sum"] > before["sum"]
+    counts = list(after["buckets"].values())
+    assert counts == sorted(counts) and list(after["buckets"])[-1] == "+Inf" and counts[-1] == after["count"]
+    assert 0 < after["recent"]["p50"] <= after["recent"]["p99"] <= after["recent"]["max"] <= after["sum"]
+    assert text_after["mall_ws_fanout_seconds_count"] >= text_before.get("mall_ws_fanout_seconds_count", 0) + 1
+    assert text_after['mall_ws_fanout_seconds_bucket{le="+Inf"}'] == text_after["mall_ws_fanout_seconds_count"]
+    assert text_after["mall_ws_fanout_seconds_frames"] >= text_before["mall_ws_fanout_seconds_frames"] + 3
+    for client in clients:
+        client.close()
 
 
 @needs_redis
@@ -406,21 +510,28 @@ async def test_unsubscribe_stops_events(server):
     client.close()
 
 
-async def test_peer_that_never_answers_pings_is_closed(server):
-    """A peer that reads nothing never answers pings; with a 1 s ping interval it is closed."""
-    settings = server.http.request_callback.settings
-    settings["websocket_ping_interval"] = settings["websocket_ping_timeout"] = 1  # for connections opened now
+async def test_peer_that_never_answers_pings_is_closed_and_one_that_answers_stays(server):
+    """The heartbeat pings every connection once per interval: with a 1 s interval a peer that
+    reads nothing (so never answers) is closed, while a client whose WebSocket answers pings
+    (Tornado's, as browsers do) keeps its connection and its subscription."""
+    connections.heartbeat.start(1)
     try:
-        # (Tornado reads the ping settings when it accepts the connection, before its 101 answer)
         silent = await _raw_ws_that_never_reads(server.port, new_team_channel())
+        channel = new_team_channel()
+        answering = await WsClient.connect(server.port)
+        await answering.subscribe(channel)
+        started = asyncio.get_running_loop().time()
+        while await asyncio.wait_for(silent.reader.read(1 << 16), 10):
+            pass
+        assert silent.reader.at_eof()
+        assert asyncio.get_running_loop().time() - started < 10
+        assert asyncio.get_running_loop().time() - started > 1  # not before it had a chance to answer
+        await emit(channel, n=1)  # some seconds and pings later
+        assert (await answering.recv())["seq"] == 1
     finally:
-        settings["websocket_ping_interval"] = settings["websocket_ping_timeout"] = server.config.ws_ping_interval_seconds
-    started = asyncio.get_running_loop().time()
-    while await asyncio.wait_for(silent.reader.read(1 << 16), 10):
-        pass
-    assert silent.reader.at_eof()
-    assert asyncio.get_running_loop().time() - started < 10
+        connections.heartbeat.start(server.config.ws_ping_interval_seconds)
     silent.close()
+    answering.close()
 
 
 def _recreate_database(url: str) -> None:

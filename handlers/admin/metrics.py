@@ -1,6 +1,6 @@
 """Operators' live-push metrics (`GET /api/admin/metrics`, JSON or Prometheus text)."""
 from events import connections
-from events.metrics import counters
+from events.metrics import counters, fanout
 from handlers import schemas
 from handlers.base import AdminHandler
 from handlers.schemas import returns
@@ -22,13 +22,16 @@ class MetricsHandler(AdminHandler):
             "relay": await runtime.relay.lag(),
             "bus": runtime.bus.name,
             "orders_group_commit": orders.group_commit_counts(),
+            "ws_fanout_seconds": fanout.snapshot(),
         }
         if self.choice_arg("format", ("json", "prometheus"), "json") == "json":
             self.send(values)
             return
         lines = []
         for name, value in values.items():
-            if isinstance(value, dict):
+            if name == "ws_fanout_seconds":
+                lines += fanout.prometheus(f"mall_{name}")
+            elif isinstance(value, dict):
                 lines += [f"mall_{name}_{key} {val}" for key, val in value.items()]
             elif isinstance(value, (int, float)):
                 lines.append(f"mall_{name} {value}")
