@@ -339,6 +339,15 @@ async def _ledger(goods: Goods, sku_id, delta: int, stock_after: int, reason: st
                                  reference=reference)
 
 
+def _sku_choice(goods: Goods) -> DomainError:
+    return field_error("sku_id", "choose one of the goods' SKUs" if goods.has_skus else "these goods have no SKUs")
+
+
+def _out_of_stock(goods_id: int, sku_id: int | None = None) -> DomainError:
+    details = {"goods_id": goods_id} if sku_id is None else {"goods_id": goods_id, "sku_id": sku_id}
+    return conflict("out_of_stock", "not enough stock", details)
+
+
 async def change_stock(shop_id: int, goods_id: int, sku_id: int | None, delta: int, reason: str, *,
                        remark: str = "", staff_id: int | None = None, reference: str = "",
                        goods: Goods | None = None) -> int:
@@ -354,7 +363,7 @@ async def change_stock(shop_id: int, goods_id: int, sku_id: int | None, delta: i
         if goods is None or (delta < 0 and goods.deleted_at is not None):
             raise not_found("goods")
         if goods.has_skus != (sku_id is not None):
-            raise field_error("sku_id", "choose one of the goods' SKUs" if goods.has_skus else "these goods have no SKUs")
+            raise _sku_choice(goods)
         if sku_id is not None:
             # goods row first, then the SKU: every writer locks in that order, so two orders
             # of different SKUs of one goods cannot deadlock
@@ -367,14 +376,14 @@ async def change_stock(shop_id: int, goods_id: int, sku_id: int | None, delta: i
                 if not await Sku.select().where((Sku.shop_id == shop_id) & (Sku.goods_id == goods_id)
                                                 & (Sku.id == sku_id) & live_sku).aio_exists():
                     raise not_found("sku")
-                raise conflict("out_of_stock", "not enough stock", {"goods_id": goods_id, "sku_id": sku_id})
+                raise _out_of_stock(goods_id, sku_id)
             after = (await Sku.select(Sku.stock).where(Sku.id == sku_id).aio_get()).stock
             total = (await Goods.select(Goods.stock).where(Goods.id == goods_id).aio_get()).stock
         else:
             taken = await Goods.update(stock=Goods.stock + delta).where(
                 (Goods.shop_id == shop_id) & (Goods.id == goods_id) & (Goods.stock + delta >= 0)).aio_execute()
             if not taken:
-                raise conflict("out_of_stock", "not enough stock", {"goods_id": goods_id})
+                raise _out_of_stock(goods_id)
             after = total = (await Goods.select(Goods.stock).where(Goods.id == goods_id).aio_get()).stock
         await _ledger(goods, sku_id, delta, after, reason, remark, staff_id, reference)
         await events.record(f"goods:{goods_id}", "goods.stock",
@@ -447,15 +456,15 @@ def _refusal(lines: list[Take], goods_rows: dict, sku_rows: dict, goods_left: di
         if goods is None or goods.shop_id != t.shop_id or goods.deleted_at is not None:
             return not_found("goods")
         if goods.has_skus != (t.sku_id is not None):  # SKUs added or removed since the order was priced
-            return field_error("sku_id", "choose one of the goods' SKUs" if goods.has_skus else "these goods have no SKUs")
+            return _sku_choice(goods)
         if t.sku_id is not None:
             sku = sku_rows.get(t.sku_id)
             if sku is None or sku.goods_id != t.goods_id or sku.deleted_at is not None:
                 return not_found("sku")
             if sku_left[t.sku_id] < t.quantity:
-                return conflict("out_of_stock", "not enough stock", {"goods_id": t.goods_id, "sku_id": t.sku_id})
+                return _out_of_stock(t.goods_id, t.sku_id)
         elif goods_left[t.goods_id] < t.quantity:
-            return conflict("out_of_stock", "not enough stock", {"goods_id": t.goods_id})
+            return _out_of_stock(t.goods_id)
     return None
 
 
