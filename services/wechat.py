@@ -99,12 +99,18 @@ async def mini_program_login(shop_id: int, code: str) -> dict:
     return member_service.session(member)
 
 
-async def official_account_login(shop_id: int, code: str) -> dict:
+async def _official_account_oauth(shop_id: int, scope: str) -> tuple[ShopWechat, WeChatOAuth]:
+    """The shop's official-account OAuth client, talking to the configured WeChat API base."""
     config = await get_config(shop_id)
     if not (config.oa_app_id and config.oa_app_secret):
         raise conflict("wechat_not_configured", "this shop has no WeChat official account configured")
-    oauth = WeChatOAuth(config.oa_app_id, config.oa_app_secret, redirect_uri="", scope="snsapi_userinfo")
+    oauth = WeChatOAuth(config.oa_app_id, config.oa_app_secret, redirect_uri="", scope=scope)
     oauth.API_BASE_URL = current().config.wechat_api_base.rstrip("/") + "/"
+    return config, oauth
+
+
+async def official_account_login(shop_id: int, code: str) -> dict:
+    _, oauth = await _official_account_oauth(shop_id, "snsapi_userinfo")
     token = await _call(oauth.fetch_access_token, code)
     info = await _call(oauth.get_user_info, token["openid"], token["access_token"])
     profile = {"nickname": info.get("nickname"), "avatar": info.get("headimgurl"), "gender": info.get("sex")}
@@ -116,10 +122,6 @@ async def official_account_login(shop_id: int, code: str) -> dict:
 async def official_account_openid(shop_id: int, code: str) -> tuple[str, str]:
     """(app id, openid) of whoever authorised `code` on the shop's official account (OAuth,
     snsapi_base: only the openid is needed). 401 `invalid_wechat_code` for a bad or used code."""
-    config = await get_config(shop_id)
-    if not (config.oa_app_id and config.oa_app_secret):
-        raise conflict("wechat_not_configured", "this shop has no WeChat official account configured")
-    oauth = WeChatOAuth(config.oa_app_id, config.oa_app_secret, redirect_uri="", scope="snsapi_base")
-    oauth.API_BASE_URL = current().config.wechat_api_base.rstrip("/") + "/"
+    config, oauth = await _official_account_oauth(shop_id, "snsapi_base")
     token = await _call(oauth.fetch_access_token, code)
     return config.oa_app_id, token["openid"]
