@@ -118,12 +118,10 @@ def main() -> None:
     raise_fd_limit()
 
     mall = MallProcess("flash", MYSQL_URL, REDIS_URL, POOL_SIZE)
-    extra: list[MallProcess] = []
     try:
         conn = mall.connect()
         buyers = insert_buyers(conn, mall.shop["id"], args.buyers, mall.secret)
-        for _ in range(args.servers - 1):
-            extra.append(_sibling(mall))
+        extra = [mall.sibling() for _ in range(args.servers - 1)]
         goods = mall.call("POST", "/api/merchant/goods", {"title": "秒杀茶", "price_fen": 9900, "stock": args.units * 2,
                                                           "status": "on_sale"}, mall.owner)
         start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0, tzinfo=None) + \
@@ -191,9 +189,7 @@ def main() -> None:
         }
         print(json.dumps({k: round(v, 3) for k, v in figures.items()}), flush=True)
     finally:
-        for process in extra:
-            process.process.terminate()
-        mall.close()
+        mall.close()  # its siblings too
 
     note = f"\n**{args.note}**\n" if args.note else ""
     command = f"--buyers {args.buyers} --units {args.units} --clients {args.clients} --servers {args.servers}"
@@ -218,24 +214,6 @@ and once the pool is empty they are refused from the process's sold-out mark wit
 | losers' answers p50 / p99 | {figures['losers p50 (ms)']:.0f} / {figures['losers p99 (ms)']:.0f} ms |
 | mean answer, all | {1000 * statistics.mean(a[2] for a in answers):.0f} ms |
 """)
-
-
-def _sibling(mall: MallProcess):
-    """Another server.py on the same database and Redis prefix (the scaled-out form)."""
-    import subprocess
-
-    from bench._common import ROOT, free_port, wait_listening
-
-    class Sibling:
-        pass
-    sibling = Sibling()
-    sibling.port = free_port()
-    sibling.process = subprocess.Popen([sys.executable, "server.py"], cwd=ROOT,
-                                       env={**mall.env, "MALL_PORT": str(sibling.port)},
-                                       stdout=open(ROOT / "data" / f"bench-flash-server-{sibling.port}.log", "w"),
-                                       stderr=subprocess.STDOUT)
-    wait_listening(sibling.port, sibling.process)
-    return sibling
 
 
 if __name__ == "__main__":
