@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,13 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import (  # noqa: E402
     MYSQL_URL,
     REDIS_URL,
-    ROOT,
     MallProcess,
     chart,
-    free_port,
     insert_buyers,
     machine,
-    wait_listening,
     write_section,
 )
 
@@ -70,11 +66,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=100)
     args = parser.parse_args()
     mall = MallProcess("cross", MYSQL_URL, REDIS_URL)
-    second_port = free_port()
-    second = subprocess.Popen([sys.executable, "server.py"], cwd=ROOT, env={**mall.env, "MALL_PORT": str(second_port)},
-                              stdout=open(ROOT / "data" / "bench-cross-second.log", "w"), stderr=subprocess.STDOUT)
     try:
-        wait_listening(second_port, second)
+        second_port = mall.sibling().port
         goods = mall.call("POST", "/api/merchant/goods", {"title": "bench", "price_fen": 100, "stock": args.orders * 3,
                                                           "status": "on_sale"}, mall.owner)
         conn = mall.connect()
@@ -85,8 +78,6 @@ def main() -> None:
         print(f"cross process: {args.orders} orders", flush=True)
         cross = asyncio.run(run(mall.port, second_port, shop_id, mall.owner, member, goods["id"], args.orders))
     finally:
-        second.terminate()
-        second.wait(30)
         mall.close()
 
     def p(values, q):
