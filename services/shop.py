@@ -77,10 +77,10 @@ on_control("shop.changed", lambda data: forget_shop(data["shop_id"]))
 
 async def active_shop(shop_id: int) -> Shop:
     """The shop for a shop-scoped request: 404 if missing, 403 `shop_suspended` if suspended."""
-    shop = _shops.get(shop_id)
-    if shop is None:
-        shop = await get_shop(shop_id)
-        _shops.put(shop_id, shop)
+    async def load() -> tuple[Shop, bool]:
+        return await get_shop(shop_id), True
+
+    shop = _shops.get(shop_id) or await _shops.get_or_load(shop_id, load)  # one read when it expires under load
     if shop.status != SHOP_ACTIVE:
         raise forbidden("shop_suspended", "this shop is suspended")
     return shop
