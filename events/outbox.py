@@ -24,6 +24,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 from lib.runtime import current
 from models.db import database, retry_on_deadlock
 from models.events import OutboxEvent
+from models.prepared import insert_rows
 
 _pending: contextvars.ContextVar[list | None] = contextvars.ContextVar("outbox_pending", default=None)
 T = TypeVar("T")
@@ -60,7 +61,7 @@ async def atomic() -> AsyncIterator[None]:
         async with database.aio_atomic():
             yield
             if pending:
-                await OutboxEvent.insert_many(pending).aio_execute()
+                await insert_rows(OutboxEvent, pending)
     finally:
         _pending.reset(token)
     relay = current().relay

@@ -1,4 +1,4 @@
-"""Prepared reads: a peewee SELECT by key, built once per database and run with new values.
+"""Prepared statements for the hot paths: reads by key and multi-row INSERTs.
 
 The hot paths (every shopper request reads its member; every order its goods and address)
 read one row by key. Building that SQL with peewee on every call and turning the row into a
@@ -10,6 +10,11 @@ converts the row's columns with the fields' own `python_value`.
 
 Every column of the model is selected: what callers get is the same model instance a peewee
 read gives, never a partial row whose missing fields would silently read as None.
+
+`insert_rows` is the write side: peewee builds a multi-row INSERT value by value (about 4-14 us a
+value; an order row has 43 columns), so the statement is written once as placeholders and the
+values converted by the model's own fields. Every order batch, every transaction's outbox events
+and the importer's pages go through it.
 """
 from __future__ import annotations
 
@@ -55,6 +60,29 @@ class PreparedGet(Generic[M]):
                                                    for field, value in zip(self.fields, row)})
         instance._dirty.clear()  # as peewee's own reads leave it: nothing changed yet
         return instance
+
+
+MAX_PARAMS_PER_INSERT = 20_000  # under SQLite's 32,766 bound variables
+
+
+async def insert_rows(model: type[peewee.Model], rows: list[dict]) -> None:
+    """INSERT the rows (dicts of model field names, as `Model(...).__data__` holds them; a field
+    left out takes its default) in as few statements as fit."""
+    if not rows:
+        return
+    db = database.obj
+    key = model._meta.primary_key
+    fields = [f for f in model._meta.sorted_fields if f is not key or key.name in rows[0]]
+    defaults = {f.name: f.default() if callable(f.default) else f.default for f in fields}
+    quote = db.quote[0]
+    columns = ", ".join(f"{quote}{f.column_name}{quote}" for f in fields)
+    one = "(" + ", ".join([db.param] * len(fields)) + ")"
+    per_statement = max(1, MAX_PARAMS_PER_INSERT // len(fields))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start:start + per_statement]
+        params = [f.db_value(row.get(f.name, defaults[f.name])) for row in chunk for f in fields]
+        sql = f"INSERT INTO {quote}{model._meta.table_name}{quote} ({columns}) VALUES {', '.join([one] * len(chunk))}"
+        await db.aio_execute_sql(sql, params)
 
 
 async def _fetch_one(db, cursor):

@@ -20,6 +20,7 @@ from lib.errors import DomainError, conflict, field_error, invalid, not_found
 from models.base import iso, paginate, utcnow
 from models.goods import ON_SALE, Category, Goods, Sku, StockLedger
 from models.locks import locked
+from models.prepared import insert_rows
 from services import audit
 
 SORTS = {
@@ -438,7 +439,7 @@ async def take_stock_together(orders: list[list[Take]]) -> list[DomainError | No
     taken_skus = {sid: sku_rows[sid].stock - left for sid, left in sku_left.items() if left != sku_rows[sid].stock}
     await _take_many(Goods, taken_goods)
     await _take_many(Sku, taken_skus)
-    await StockLedger.insert_many([StockLedger(**row).__data__ for row in ledger]).aio_execute()
+    await insert_rows(StockLedger, ledger)
     for key in sorted({(t.goods_id, t.sku_id) for lines in orders for t in lines}):
         goods_id, sku_id = key
         if goods_id in taken_goods and (sku_id is None or sku_id in taken_skus):

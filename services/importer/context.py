@@ -10,35 +10,10 @@ from typing import Any
 
 from models.base import utcnow
 from models.importer import ImportMap
+from models.prepared import insert_rows
 from services.importer.source import Source
 
 MAX_PROBLEMS_SHOWN = 200
-# peewee builds a multi-row INSERT value by value, about 14 µs a value (measured: 25 of the 37 s
-# of a 20,000-order import went there), so a page's rows go out as one parameterised statement
-# per table instead, the values converted by the model's own fields
-MAX_PARAMS_PER_INSERT = 20_000  # under SQLite's 32,766 bound variables
-
-
-async def insert_rows(model, rows: list[dict]) -> None:
-    """INSERT the rows (dicts of model field names; a field left out takes its default) in as few
-    statements as fit."""
-    if not rows:
-        return
-    db = model._meta.database.obj
-    key = model._meta.primary_key
-    fields = [f for f in model._meta.sorted_fields if f is not key or key.name in rows[0]]
-    defaults = {f.name: f.default() if callable(f.default) else f.default for f in fields}
-    quote = db.quote[0]
-    columns = ", ".join(f"{quote}{f.column_name}{quote}" for f in fields)
-    one = "(" + ", ".join([db.param] * len(fields)) + ")"
-    per_statement = max(1, MAX_PARAMS_PER_INSERT // len(fields))
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start:start + per_statement]
-        params = [f.db_value(row.get(f.name, defaults[f.name])) for row in chunk for f in fields]
-        sql = f"INSERT INTO {quote}{model._meta.table_name}{quote} ({columns}) VALUES {', '.join([one] * len(chunk))}"
-        await db.aio_execute_sql(sql, params)
-
-
 @dataclasses.dataclass
 class Counts:
     read: int = 0

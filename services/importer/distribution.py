@@ -37,8 +37,9 @@ from models.finance import COMMISSION, WITHDRAW_PAID, WITHDRAW_PENDING, WITHDRAW
 from models.importer import ImportMap
 from models.member import Member
 from models.order import COMPLETED, Order
+from models.prepared import insert_rows
 from services import sysset
-from services.importer.context import Context, insert_rows
+from services.importer.context import Context
 from services.importer.source import clip, fen, moment, unphp
 
 

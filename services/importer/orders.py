@@ -27,8 +27,9 @@ from models.base import utcnow
 from models.distribution import Commission
 from models.importer import ImportedOrder
 from models.order import CANCELLED, REFUND_FULL, REFUND_NONE, UNPAID, Order, OrderItem
+from models.prepared import insert_rows
 from services.importer import distribution
-from services.importer.context import Context, insert_rows
+from services.importer.context import Context
 from services.importer.source import clip, fen, moment, unphp
 from services.orders.state import EWEI_PAYTYPES
 

@@ -17,7 +17,7 @@ from models.finance import POINTS
 from models.locks import lock_member
 from models.member import Address, Member
 from models.order import CANCELLED, UNPAID, Order, OrderItem, OrderLog
-from models.prepared import PreparedGet
+from models.prepared import PreparedGet, insert_rows
 from services import finance, goods, payment, sale, sysset
 from services.orders import lifecycle, pricing
 from services.orders.state import emit, render_order
@@ -86,7 +86,7 @@ def item_rows(order: Order, priced: pricing.Priced) -> list[dict]:
 async def write_items(orders: list[Order], rows: list[dict]) -> None:
     """The lines of these orders in one INSERT; each order gets `placed_items` (with their ids),
     so callers answer without reading them back."""
-    await OrderItem.insert_many(rows).aio_execute()
+    await insert_rows(OrderItem, rows)
     ids = [row.id for row in await OrderItem.select(OrderItem.id).where(OrderItem.order_id.in_([o.id for o in orders]))
            .order_by(OrderItem.id).aio_execute()]  # inserted in row order: ids ascend with the rows
     by_order: dict[int, list[OrderItem]] = {o.id: [] for o in orders}
@@ -101,8 +101,8 @@ async def announce_placed(orders: list[Order], actor_of) -> None:
     log row, its events."""
     for order in orders:
         await lifecycle.announce(lifecycle.PLACED, order, order.placed_items)
-    await OrderLog.insert_many([OrderLog(shop_id=o.shop_id, order_id=o.id, action="create", to_status=UNPAID,
-                                         actor=actor_of(o)).__data__ for o in orders]).aio_execute()
+    await insert_rows(OrderLog, [{"shop_id": o.shop_id, "order_id": o.id, "action": "create", "to_status": UNPAID,
+                                  "actor": actor_of(o)} for o in orders])
     for order in orders:
         await emit(order, None, "order.created")
 
@@ -177,7 +177,7 @@ async def _write_batch(batch: list[_Placing]) -> list[Order | DomainError]:
          for line in p.priced.lines] for p, order in going])
     placed = [(p, order) for (p, order), refusal in zip(going, refusals) if refusal is None]
     if placed:
-        await Order.insert_many([order.__data__ for _, order in placed]).aio_execute()
+        await insert_rows(Order, [order.__data__ for _, order in placed])
         numbers = [order.order_no for _, order in placed]
         ids = {row.order_no: row.id for row in await Order.select(Order.id, Order.order_no)
                .where(Order.order_no.in_(numbers)).aio_execute()}
