@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -307,6 +308,28 @@ async def test_every_answer_carries_the_security_headers_and_no_server_version(s
         assert headers.get("X-Frame-Options") == "DENY", (name, headers)
         assert "frame-ancestors 'none'" in headers.get("Content-Security-Policy", ""), (name, headers)
     assert "default-src 'none'" in answers["json"].headers["Content-Security-Policy"]  # JSON runs nothing
+
+
+async def test_request_ids_are_unique_across_processes_and_unsafe_ones_replaced(server, api):
+    """An operator greps one id across the access logs of every process behind nginx: the ids a
+    server draws never repeat, in one process or between two, and an id a client sends is kept
+    only when it is safe to log."""
+    other_port = free_port()
+    other = await start_server_process(server_env(server.config), other_port)
+    try:
+        from tests.conftest import Api
+
+        answers = [await api.get("/api/health") for _ in range(20)]
+        answers += [await Api(other_port).get("/api/health") for _ in range(20)]
+        ids = [answer.headers["X-Request-Id"] for answer in answers]
+        assert len(set(ids)) == 40 and all(re.fullmatch(r"[A-Za-z0-9._-]{16,64}", i) for i in ids), ids
+        kept = await api.get("/api/health", headers={"X-Request-Id": "lb-7f3a.2"})
+        assert kept.headers["X-Request-Id"] == "lb-7f3a.2"
+        forged = await api.get("/api/health", headers={"X-Request-Id": "x\" injected=1"})
+        assert forged.headers["X-Request-Id"] not in ids and re.fullmatch(r"[0-9a-f]{16,64}", forged.headers["X-Request-Id"])
+    finally:
+        other.terminate()
+        await asyncio.get_running_loop().run_in_executor(None, other.wait, 30)
 
 
 # ---------- registration rate limit ----------
