@@ -1,7 +1,12 @@
 """REST read: `GET /api/mobile/{shop}/goods/{id}` on one server process, against a bare Tornado
 hello-world handler measured in the same run with the same load generator.
 
-    python bench/rest_read.py [--seconds 10] [--connections 64] [--backend mysql|sqlite]
+    python bench/rest_read.py [--seconds 10] [--connections 64]
+
+The mall process also serves the baseline's hello handler at `/bench/hello` (added to its routes
+by this script, never by server.py), so a third row splits the gap: what the mall process costs
+any handler (its access log, gzip transform, route table, heap) and what our handlers and the
+page add on top.
 
 Load: wrk (`apt-get install wrk`), 2 threads, `--connections` keep-alive connections, after a
 2-second warm-up. The goods has 6 SKUs, images and a description, as a real product page.
@@ -34,15 +39,33 @@ from bench._common import (  # noqa: E402
 )
 
 
-def hello_server(port: int) -> None:
-    import asyncio
-
+def hello_handler():
     import tornado.web
 
     class Hello(tornado.web.RequestHandler):
         def get(self):
             self.set_header("Content-Type", "application/json; charset=UTF-8")
             self.finish(b'{"hello": "world"}')
+
+    return Hello
+
+
+def mall_with_hello() -> None:
+    """server.py with the baseline's handler added at /bench/hello."""
+    import handlers.routes
+    import server
+
+    handlers.routes.ROUTES.insert(0, (r"/bench/hello", hello_handler()))
+    sys.argv = ["server.py"]
+    server.main()
+
+
+def hello_server(port: int) -> None:
+    import asyncio
+
+    import tornado.web
+
+    Hello = hello_handler()
 
     async def main():
         tornado.web.Application([(r"/hello", Hello)]).listen(port, "127.0.0.1")
@@ -77,7 +100,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--profile", action="store_true", help="sample the server with py-spy during the mall run")
     parser.add_argument("--hello-server", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument("--mall-with-hello", action="store_true", help=argparse.SUPPRESS)
+    args, _ = parser.parse_known_args()
+    if args.mall_with_hello:
+        mall_with_hello()
+        return
     if args.hello_server:
         hello_server(args.hello_server)
         return
@@ -85,7 +112,7 @@ def main() -> None:
         sys.exit("wrk is needed: apt-get install wrk")
     hello_port = free_port()
     hello = subprocess.Popen([sys.executable, __file__, "--hello-server", str(hello_port)], cwd=ROOT)
-    mall = MallProcess("rest", MYSQL_URL, REDIS_URL)
+    mall = MallProcess("rest", MYSQL_URL, REDIS_URL, command_prefix="bench/rest_read.py --mall-with-hello")
     try:
         wait_listening(hello_port, hello)
         goods = mall.call("POST", "/api/merchant/goods", {
@@ -98,6 +125,9 @@ def main() -> None:
         print(f"baseline: bare Tornado, {args.connections} connections, {args.seconds} s", flush=True)
         base = measured(hello.pid, f"http://127.0.0.1:{hello_port}/hello", args.seconds, args.connections)
         print(f"  {base['rps']:.0f} req/s, p99 {base['p99_ms']:.1f} ms, {base['cpu_us']:.0f} us CPU per request", flush=True)
+        print("the same hello handler inside the mall process", flush=True)
+        inside = measured(mall.process.pid, f"http://127.0.0.1:{mall.port}/bench/hello", args.seconds, args.connections)
+        print(f"  {inside['rps']:.0f} req/s, p99 {inside['p99_ms']:.1f} ms, {inside['cpu_us']:.0f} us CPU per request", flush=True)
         print("mall: goods detail", flush=True)
         profiler = Profiler(mall.process.pid, ROOT / "data" / "bench-rest.folded") if args.profile else None
         ours = measured(mall.process.pid, url, args.seconds, args.connections)
@@ -127,9 +157,12 @@ for {args.seconds} s after a 2 s warm-up.
 | | requests/s | p99 ms | server CPU per request |
 | --- | ---: | ---: | ---: |
 | bare Tornado hello | {base['rps']:.0f} | {base['p99_ms']:.1f} | {base['cpu_us']:.0f} us |
+| the same hello handler in the mall process | {inside['rps']:.0f} | {inside['p99_ms']:.1f} | {inside['cpu_us']:.0f} us |
 | mall goods detail | {ours['rps']:.0f} | {ours['p99_ms']:.1f} | {ours['cpu_us']:.0f} us |
 
 Ratio: {ratio:.2f}x the baseline's requests/s (target 0.8x); by CPU per request, {base['cpu_us'] / ours['cpu_us']:.2f}x.
+Of the extra CPU per request, {100 * (inside['cpu_us'] - base['cpu_us']) / max(1, ours['cpu_us'] - base['cpu_us']):.0f}% is the mall process's
+(the hello handler costs it {inside['cpu_us'] - base['cpu_us']:.0f} us more there than in a bare process) and the rest our handlers and the page.
 
 {picture}
 """)
