@@ -49,7 +49,7 @@ class TTLCache:
         self.loading[key] = future
         try:
             value, keep = await load()
-            if keep:
+            if keep and self.loading.get(key) is future:  # not dropped while it loaded
                 self.put(key, value)
             future.set_result(value)
             return value
@@ -58,10 +58,14 @@ class TTLCache:
             future.exception()  # retrieved: waiters re-raise it, nobody else needs to
             raise
         finally:
-            self.loading.pop(key, None)
+            if self.loading.get(key) is future:
+                del self.loading[key]
 
     def drop(self, key: Hashable) -> None:
+        """Forget the key, and a load in flight for it: that read began before the change that
+        calls this, so its answer goes to the requests already waiting but is not kept."""
         self.entries.pop(key, None)
+        self.loading.pop(key, None)
 
     def clear(self) -> None:
         self.entries.clear()

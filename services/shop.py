@@ -80,7 +80,7 @@ async def active_shop(shop_id: int) -> Shop:
     async def load() -> tuple[Shop, bool]:
         return await get_shop(shop_id), True
 
-    shop = _shops.get(shop_id) or await _shops.get_or_load(shop_id, load)  # one read when it expires under load
+    shop = await _shops.get_or_load(shop_id, load)  # one read when the entry expires under load
     if shop.status != SHOP_ACTIVE:
         raise forbidden("shop_suspended", "this shop is suspended")
     return shop

@@ -14,6 +14,7 @@ import jwt
 import pytest
 import tornado.websocket
 
+from lib.cache import TTLCache
 from lib.config import Config, load_config
 from lib.errors import RateLimited
 from lib.runtime import current
@@ -200,6 +201,30 @@ async def test_member_token_of_another_shop_is_refused(api, make_shop, make_memb
     member_a = await make_member(shop_a.id)
     response = await api.get(f"/api/mobile/{shop_b.id}/me", token=member_a.token)
     assert response.status == 403 and response.body["error"]["code"] == "wrong_shop"
+
+
+async def test_a_change_during_a_cached_read_is_not_papered_over_by_that_read():
+    """The shop status and goods page caches drop their entry when the row changes; a read that
+    was already in flight answers the requests waiting on it but is not kept, or a suspension
+    (or a price change) would be hidden behind the old row until the entry expired."""
+    cache = TTLCache(ttl_seconds=60)
+    reading, release = asyncio.Event(), asyncio.Event()
+
+    async def read_before_the_change():
+        reading.set()
+        await release.wait()
+        return "active", True
+
+    async def read_after_the_change():
+        return "suspended", True
+
+    in_flight = asyncio.ensure_future(cache.get_or_load("shop:7", read_before_the_change))
+    await reading.wait()
+    cache.drop("shop:7")  # the suspension commits while the old read is on its way back
+    release.set()
+    assert await in_flight == "active"  # that request began before the change
+    assert await cache.get_or_load("shop:7", read_after_the_change) == "suspended"
+    assert cache.get("shop:7") == "suspended"
 
 
 async def test_suspended_shop_is_403_everywhere(api, admin_token, make_shop, make_member):
