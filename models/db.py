@@ -168,6 +168,27 @@ def is_mysql() -> bool:
 
 # MySQL: deadlock victim, lock wait timeout. The whole transaction was rolled back; run it again.
 RETRYABLE_MYSQL_ERRORS = (1213, 1205)
+SAVEPOINT_GONE = 1305  # "SAVEPOINT ... does not exist"
+
+
+# peewee wraps the driver's errors for statements it runs; a transaction's BEGIN, COMMIT and
+# ROLLBACK (TO SAVEPOINT) go straight to the driver and raise its own class
+OPERATIONAL_ERRORS = (peewee.OperationalError, pymysql.err.OperationalError)
+
+
+def _retryable(exc: BaseException) -> bool:
+    """A deadlock, or a deadlock hidden behind the failed rollback of a savepoint: MySQL rolls
+    the whole transaction back on a deadlock, savepoints included, so the savepoint's ROLLBACK TO
+    (run while the deadlock propagates) fails with 1305 and carries the deadlock as its context."""
+    code = exc.args[0] if exc.args else None
+    if code in RETRYABLE_MYSQL_ERRORS:
+        return True
+    cause = exc.__context__
+    while code == SAVEPOINT_GONE and cause is not None:
+        if isinstance(cause, OPERATIONAL_ERRORS) and cause.args and cause.args[0] in RETRYABLE_MYSQL_ERRORS:
+            return True
+        cause = cause.__context__
+    return False
 
 
 async def retry_on_deadlock(operation, attempts: int = 4):
@@ -179,8 +200,7 @@ async def retry_on_deadlock(operation, attempts: int = 4):
     for attempt in range(attempts):
         try:
             return await operation()
-        except peewee.OperationalError as exc:
-            code = exc.args[0] if exc.args else None
-            if code not in RETRYABLE_MYSQL_ERRORS or attempt + 1 == attempts:
+        except OPERATIONAL_ERRORS as exc:
+            if not _retryable(exc) or attempt + 1 == attempts:
                 raise
             await asyncio.sleep(random.uniform(0.005, 0.02) * (2 ** attempt))

@@ -203,6 +203,38 @@ async def test_member_token_of_another_shop_is_refused(api, make_shop, make_memb
     assert response.status == 403 and response.body["error"]["code"] == "wrong_shop"
 
 
+@pytest.mark.skipif(not MYSQL_URL, reason="MariaDB's deadlock detection: SQLite serialises writers")
+async def test_a_deadlock_inside_a_savepoint_is_retried_not_answered_503(server, api, make_shop):
+    """MariaDB rolls the whole transaction back when it picks a deadlock victim, savepoints
+    included, so the savepoint's own ROLLBACK TO fails ("SAVEPOINT ... does not exist") and hid
+    the deadlock: the request answered 503 instead of running again (seen in the soak test)."""
+    import events
+    from models.goods import Goods
+    from tests.builders import new_goods
+
+    shop = await make_shop()
+    first, second = [(await new_goods(api, shop, stock=10))["id"] for _ in range(2)]
+    both_hold_their_first_row = asyncio.Barrier(2)
+    attempts = {"forward": 0, "backward": 0}
+
+    async def take_both(name: str, ids: tuple[int, int]) -> None:
+        async def outer():
+            attempts[name] += 1
+
+            async def in_savepoint():  # nested: events.transaction opens a savepoint
+                await Goods.update(stock=Goods.stock - 1).where(Goods.id == ids[0]).aio_execute()
+                if attempts[name] == 1:
+                    await both_hold_their_first_row.wait()
+                await Goods.update(stock=Goods.stock - 1).where(Goods.id == ids[1]).aio_execute()
+            await events.transaction(in_savepoint)
+        await events.transaction(outer)
+
+    await asyncio.gather(take_both("forward", (first, second)), take_both("backward", (second, first)))
+    assert sorted(attempts.values()) == [1, 2]  # one was the victim, and ran again
+    stocks = [g.stock for g in await Goods.select().where(Goods.id.in_([first, second])).order_by(Goods.id).aio_execute()]
+    assert stocks == [8, 8]  # both took both rows, once each
+
+
 async def test_a_change_during_a_cached_read_is_not_papered_over_by_that_read():
     """The shop status and goods page caches drop their entry when the row changes; a read that
     was already in flight answers the requests waiting on it but is not kept, or a suspension
