@@ -7,6 +7,7 @@ import datetime
 
 from models.base import utcnow
 from models.groups import GroupTeam
+from models.order import Order
 from services import groups
 from tests.builders import (
     assert_invalid,
@@ -144,6 +145,31 @@ async def test_expired_team_fails_and_refunds_exactly_once(api, make_shop):
     assert (await api.get(f"/api/merchant/goods/{goods['id']}", token=shop.owner_token)).body["stock"] == 10
     await groups.expire_teams()  # nothing left to do
     assert (await api.get(f"/api/mobile/{shop.id}/me", token=people[0][0].token)).body["balance_fen"] == 5000
+
+
+async def test_a_historic_imported_order_of_a_failed_team_does_not_stall_the_refunds_of_others(api, make_shop):
+    """import-ewei brings failed teams over with their orders as the old system left them, read-only.
+    The expiry job skips those; it used to stop at the first one (order_imported) on every run, so
+    no failed team anywhere on the platform was refunded again (seen in CI)."""
+    shop = await make_shop()
+    _, activity = await campaign(api, shop, stock=10)
+    (old_member, old_address), (member, address) = await members_with_money(api, shop, 2, balance=5000)
+    historic = await open_and_pay(api, shop, activity, old_member, old_address)
+    current = await open_and_pay(api, shop, activity, member, address)
+    # the first as import-ewei writes a team that failed in the old system: closed, its order paid, imported
+    await Order.update(imported=True).where(Order.id == historic["order"]["id"]).aio_execute()
+    await GroupTeam.update(status="failed", failed_at=utcnow(), closed_by="import").where(
+        GroupTeam.id == historic["team"]["id"]).aio_execute()
+    await GroupTeam.update(expires_at=utcnow() - datetime.timedelta(seconds=1)).where(
+        GroupTeam.id == current["team"]["id"]).aio_execute()
+
+    await groups.expire_teams()
+    assert (await api.get(f"/api/mobile/{shop.id}/me", token=member.token)).body["balance_fen"] == 5000  # refunded
+    order = (await api.get(f"/api/mobile/{shop.id}/orders/{current['order']['id']}", token=member.token)).body
+    assert order["refunded_fen"] == 3900
+    left_alone = (await api.get(f"/api/mobile/{shop.id}/orders/{historic['order']['id']}", token=old_member.token)).body
+    assert left_alone["status"] == 1 and left_alone["refunded_fen"] == 0  # history is not rewritten
+    assert (await api.get(f"/api/mobile/{shop.id}/me", token=old_member.token)).body["balance_fen"] == 5000 - 3900
 
 
 async def test_campaign_rules(api, make_shop):
