@@ -583,6 +583,36 @@ async def test_a_reject_after_the_deadline_of_a_request_the_rule_cannot_approve(
     assert [log["action"] for log in rejected.body["logs"]] == ["request", "auto_approve_failed", "reject"]
 
 
+async def test_a_reject_that_the_deadline_job_overtakes_is_still_the_merchants(api, make_shop, monkeypatch):
+    """The reject finds the deadline passed; before it looks again, the deadline job (another
+    process, or this one's timer) tries the rule, fails and leaves the request to the merchant.
+    The reject must then go through: it answered 409 "cannot reject an after-sale that is
+    requested" (seen in CI)."""
+    shop = await make_shop()
+    goods = await new_goods(api, shop, price_fen=1000, stock=10)
+    member, = await fast_members(shop.id, 1)
+    address_id = await buyer(api, shop, member, balance_fen=10000)
+    order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": 1}])
+    await ship(api, shop, order["id"])
+    asked = await ask(api, shop, member.token, order["id"], "return", [(order["items"][0]["id"], 1)])
+    await _overdue(asked.body["id"])
+    read_the_request = aftersale_service._get
+    reads = 0
+
+    async def the_job_runs_before_the_second_read(*args, **kwargs):
+        nonlocal reads
+        reads += 1
+        if reads == 2:  # the reject's conditional update has just found the deadline passed
+            await aftersale_service.apply_deadlines()
+        return await read_the_request(*args, **kwargs)
+    monkeypatch.setattr(aftersale_service, "_get", the_job_runs_before_the_second_read)
+    rejected = await api.post(f"/api/merchant/aftersales/{asked.body['id']}/reject", {"reason": "无质量问题"},
+                              token=shop.owner_token)
+    assert rejected.status == 200 and rejected.body["status"] == "rejected", rejected.body
+    assert [log["action"] for log in rejected.body["logs"]] == ["request", "auto_approve_failed", "reject"]
+    assert reads >= 2
+
+
 async def test_a_refund_the_rule_is_refused_half_way_changes_nothing(api, make_shop):
     """Under `refund_spent_rewards: refuse`, the refund of a completed order whose reward points
     were spent is refused by a `refunded` reaction after the money step: a deadline approval must

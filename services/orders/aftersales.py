@@ -408,10 +408,16 @@ async def reject(shop_id: int, aftersale_id: int, staff_id: int, reason: str) ->
     for _ in range(2):
         if await events.transaction(run) is not None:
             return await detail(shop_id, aftersale_id)
-        # silent too long: approved by rule — or, when the rule could not approve it, still the merchant's to reject
-        if not await _apply_deadline(await _get(shop_id, aftersale_id)):
+        # silent too long: approved by rule — or, when the rule could not approve it, still the
+        # merchant's to reject, whether this call or the deadline job found that out first
+        current = await _get(shop_id, aftersale_id)
+        if not (await _apply_deadline(current) or _left_to_the_merchant(current)):
             break
     raise _refused(await _get(shop_id, aftersale_id), "reject")
+
+
+def _left_to_the_merchant(row: AfterSale) -> bool:
+    return row.status == REQUESTED and (row.approve_due_at is None or row.approve_due_at > utcnow())
 
 
 async def cancel(shop_id: int, member, aftersale_id: int) -> dict:
