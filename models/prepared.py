@@ -67,22 +67,29 @@ MAX_PARAMS_PER_INSERT = 20_000  # under SQLite's 32,766 bound variables
 
 async def insert_rows(model: type[peewee.Model], rows: list[dict]) -> None:
     """INSERT the rows (dicts of model field names, as `Model(...).__data__` holds them; a field
-    left out takes its default) in as few statements as fit."""
+    left out takes its default, a callable one called per row as peewee does) in as few
+    statements as fit. A name the model has no field for is a ValueError, not silently dropped."""
     if not rows:
         return
     db = database.obj
     key = model._meta.primary_key
     fields = [f for f in model._meta.sorted_fields if f is not key or key.name in rows[0]]
-    defaults = {f.name: f.default() if callable(f.default) else f.default for f in fields}
+    unknown = {name for row in rows for name in row} - {f.name for f in model._meta.sorted_fields}
+    if unknown:
+        raise ValueError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
     quote = db.quote[0]
     columns = ", ".join(f"{quote}{f.column_name}{quote}" for f in fields)
     one = "(" + ", ".join([db.param] * len(fields)) + ")"
     per_statement = max(1, MAX_PARAMS_PER_INSERT // len(fields))
     for start in range(0, len(rows), per_statement):
         chunk = rows[start:start + per_statement]
-        params = [f.db_value(row.get(f.name, defaults[f.name])) for row in chunk for f in fields]
+        params = [f.db_value(row[f.name] if f.name in row else _default(f)) for row in chunk for f in fields]
         sql = f"INSERT INTO {quote}{model._meta.table_name}{quote} ({columns}) VALUES {', '.join([one] * len(chunk))}"
         await db.aio_execute_sql(sql, params)
+
+
+def _default(field: peewee.Field):
+    return field.default() if callable(field.default) else field.default
 
 
 async def _fetch_one(db, cursor):
