@@ -546,10 +546,9 @@ async def _overdue(aftersale_id: int) -> None:
         AfterSale.id == aftersale_id).aio_execute()
 
 
-async def test_a_request_the_rule_cannot_approve_is_left_to_the_merchant(api, make_shop):
-    """A return due for auto-approval in a shop with no return address: the rule cannot decide it,
-    so it loses its deadline (logged `auto_approve_failed`, with why) and the merchant may still
-    reject it — not a 409 'cannot reject an after-sale that is requested'."""
+async def _overdue_return(api, make_shop):
+    """A return past its approval deadline, in a shop with no return address (the rule cannot
+    approve it): (shop, member, the request as asked)."""
     shop = await make_shop()
     goods = await new_goods(api, shop, price_fen=1000, stock=10)
     member, = await fast_members(shop.id, 1)
@@ -558,6 +557,14 @@ async def test_a_request_the_rule_cannot_approve_is_left_to_the_merchant(api, ma
     await ship(api, shop, order["id"])
     asked = await ask(api, shop, member.token, order["id"], "return", [(order["items"][0]["id"], 1)])
     await _overdue(asked.body["id"])
+    return shop, member, asked
+
+
+async def test_a_request_the_rule_cannot_approve_is_left_to_the_merchant(api, make_shop):
+    """A return due for auto-approval in a shop with no return address: the rule cannot decide it,
+    so it loses its deadline (logged `auto_approve_failed`, with why) and the merchant may still
+    reject it — not a 409 'cannot reject an after-sale that is requested'."""
+    shop, member, asked = await _overdue_return(api, make_shop)
     seen = (await api.get(f"/api/mobile/{shop.id}/aftersales/{asked.body['id']}", token=member.token)).body
     assert (seen["status"], seen["approve_due_at"]) == ("requested", None)
     failed = [log for log in seen["logs"] if log["action"] == "auto_approve_failed"]
@@ -569,14 +576,7 @@ async def test_a_request_the_rule_cannot_approve_is_left_to_the_merchant(api, ma
 
 async def test_a_reject_after_the_deadline_of_a_request_the_rule_cannot_approve(api, make_shop):
     """The merchant's reject is what first notices the passed deadline: still the merchant's call."""
-    shop = await make_shop()
-    goods = await new_goods(api, shop, price_fen=1000, stock=10)
-    member, = await fast_members(shop.id, 1)
-    address_id = await buyer(api, shop, member, balance_fen=10000)
-    order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": 1}])
-    await ship(api, shop, order["id"])
-    asked = await ask(api, shop, member.token, order["id"], "return", [(order["items"][0]["id"], 1)])
-    await _overdue(asked.body["id"])
+    shop, member, asked = await _overdue_return(api, make_shop)
     rejected = await api.post(f"/api/merchant/aftersales/{asked.body['id']}/reject", {"reason": "无质量问题"},
                               token=shop.owner_token)
     assert rejected.status == 200 and rejected.body["status"] == "rejected", rejected.body
@@ -588,14 +588,7 @@ async def test_a_reject_that_the_deadline_job_overtakes_is_still_the_merchants(a
     process, or this one's timer) tries the rule, fails and leaves the request to the merchant.
     The reject must then go through: it answered 409 "cannot reject an after-sale that is
     requested" (seen in CI)."""
-    shop = await make_shop()
-    goods = await new_goods(api, shop, price_fen=1000, stock=10)
-    member, = await fast_members(shop.id, 1)
-    address_id = await buyer(api, shop, member, balance_fen=10000)
-    order = await order_of(api, shop, member, address_id, [{"goods_id": goods["id"], "quantity": 1}])
-    await ship(api, shop, order["id"])
-    asked = await ask(api, shop, member.token, order["id"], "return", [(order["items"][0]["id"], 1)])
-    await _overdue(asked.body["id"])
+    shop, member, asked = await _overdue_return(api, make_shop)
     read_the_request = aftersale_service._get
     reads = 0
 
