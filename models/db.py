@@ -170,25 +170,27 @@ def is_mysql() -> bool:
 RETRYABLE_MYSQL_ERRORS = (1213, 1205)
 SAVEPOINT_GONE = 1305  # "SAVEPOINT ... does not exist"
 
-
 # peewee wraps the driver's errors for statements it runs; a transaction's BEGIN, COMMIT and
 # ROLLBACK (TO SAVEPOINT) go straight to the driver and raise its own class
 OPERATIONAL_ERRORS = (peewee.OperationalError, pymysql.err.OperationalError)
+
+
+def _code(exc: BaseException | None) -> int | None:
+    return exc.args[0] if isinstance(exc, OPERATIONAL_ERRORS) and exc.args else None
 
 
 def _retryable(exc: BaseException) -> bool:
     """A deadlock, or a deadlock hidden behind the failed rollback of a savepoint: MySQL rolls
     the whole transaction back on a deadlock, savepoints included, so the savepoint's ROLLBACK TO
     (run while the deadlock propagates) fails with 1305 and carries the deadlock as its context."""
-    code = exc.args[0] if exc.args else None
-    if code in RETRYABLE_MYSQL_ERRORS:
+    if _code(exc) in RETRYABLE_MYSQL_ERRORS:
         return True
+    if _code(exc) != SAVEPOINT_GONE:
+        return False
     cause = exc.__context__
-    while code == SAVEPOINT_GONE and cause is not None:
-        if isinstance(cause, OPERATIONAL_ERRORS) and cause.args and cause.args[0] in RETRYABLE_MYSQL_ERRORS:
-            return True
+    while cause is not None and _code(cause) not in RETRYABLE_MYSQL_ERRORS:
         cause = cause.__context__
-    return False
+    return cause is not None
 
 
 async def retry_on_deadlock(operation, attempts: int = 4):
