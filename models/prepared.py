@@ -74,7 +74,7 @@ async def insert_rows(model: type[peewee.Model], rows: list[dict]) -> None:
     db = database.obj
     key = model._meta.primary_key
     fields = [f for f in model._meta.sorted_fields if f is not key or key.name in rows[0]]
-    unknown = {name for row in rows for name in row} - {f.name for f in model._meta.sorted_fields}
+    unknown = {name for row in rows for name in row} - model._meta.fields.keys()
     if unknown:
         raise ValueError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
     quote = db.quote[0]
