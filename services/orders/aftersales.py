@@ -409,9 +409,10 @@ async def reject(shop_id: int, aftersale_id: int, staff_id: int, reason: str) ->
         if await events.transaction(run) is not None:
             return await detail(shop_id, aftersale_id)
         # silent too long: approved by rule — or, when the rule could not approve it, still the
-        # merchant's to reject, whether this call or the deadline job found that out first
-        current = await _get(shop_id, aftersale_id)
-        if not (await _apply_deadline(current) or _left_to_the_merchant(current)):
+        # merchant's to reject, whether this call or the deadline job (at the same time) found
+        # that out: decided on the row as it is after both
+        await _apply_deadline(await _get(shop_id, aftersale_id))
+        if not _left_to_the_merchant(await _get(shop_id, aftersale_id)):
             break
     raise _refused(await _get(shop_id, aftersale_id), "reject")
 
