@@ -452,8 +452,11 @@ async def test_a_reviewed_withdrawal_reaches_the_member_live_and_through_wechat(
         {"amount1": {"value": "20.00"}, "phrase2": {"value": "已到账"}, "thing3": {"value": ""}},
         {"amount1": {"value": "10.00"}, "phrase2": {"value": "已驳回"}, "thing3": {"value": "信息不符"}}]
     assert {m["page"] for m in messages()} == {"pages/withdraw/list"}
-    rows = await log(api, shop)  # the approval that the payout followed sent nothing of its own
-    assert [(row["event"], row["status"]) for row in rows] == [("withdrawal_reviewed", "sent")] * 2
+    async def both_logged_sent():  # the log row turns `sent` just after WeChat's answer arrives
+        rows = await log(api, shop)  # the approval that the payout followed sent nothing of its own
+        assert [(row["event"], row["status"]) for row in rows] == [("withdrawal_reviewed", "sent")] * 2
+        return True
+    await eventually(both_logged_sent, timeout=10)
     credits = await api.get(f"/api/mobile/{shop.id}/me/subscriptions", token=token)
     assert credits.body["items"] == [{"template_id": template_id, "credits": 0}]
 
